@@ -1,0 +1,192 @@
+package dev.saelab.cli;
+
+import dev.saelab.SaeLabException;
+import dev.saelab.io.NpyFile;
+import dev.saelab.io.NpzFile;
+import dev.saelab.io.SafetensorsFile;
+import dev.saelab.io.ShardedSafetensors;
+import dev.saelab.io.TensorInfo;
+import dev.saelab.io.TensorSource;
+import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.NeuronpediaLabels;
+import dev.saelab.model.ModelConfig;
+import dev.saelab.model.ModelWeights;
+import dev.saelab.sae.SaeConfig;
+import dev.saelab.sae.SaeDictionary;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** {@code saelab inspect PATH...}: what a file or folder is, with shapes and counts. Reads headers only. */
+final class InspectCommand {
+  private static final int MAX_TENSORS_LISTED = 40;
+  private final PrintStream out;
+
+  InspectCommand(PrintStream out) {
+    this.out = out;
+  }
+
+  int run(String[] args) {
+    if (args.length == 0 || args[0].equals("--help")) {
+      out.println("usage: saelab inspect PATH...  (a model folder, SAE folder or file, safetensors/npz/npy, "
+          + "Neuronpedia export, or a folder holding any of these)");
+      return args.length == 0 ? 2 : 0;
+    }
+    for (String a : args) {
+      Path p = Path.of(a);
+      if (!Files.exists(p)) {
+        throw SaeLabException.inFile(p, "no such file or folder");
+      }
+      if (!describe(p)) {
+        if (!Files.isDirectory(p) || !walk(p)) {
+          throw SaeLabException.inFile(p, "not a recognised file or folder (expected a model folder with config.json, "
+              + "an SAE folder, .safetensors, .npz, .npy, or a Neuronpedia export)");
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Describes p if it is a recognised item; false if not. */
+  boolean describe(Path p) {
+    if (Files.isDirectory(p)) {
+      if (Files.isRegularFile(p.resolve("config.json"))) {
+        model(p);
+        return true;
+      }
+      if (Files.isRegularFile(p.resolve("params.npz"))
+          || (Files.isRegularFile(p.resolve("cfg.json")) && Files.isRegularFile(p.resolve("sae_weights.safetensors")))) {
+        sae(p);
+        return true;
+      }
+      if (hasBatches(p) || hasBatches(p.resolve("explanations"))) {
+        labels(p);
+        return true;
+      }
+      return false;
+    }
+    String n = p.getFileName().toString();
+    if (n.endsWith(".npz")) {
+      try (NpzFile f = NpzFile.open(p)) {
+        tensors(f);
+        if (f.find("W_dec").isPresent() || f.find("w_dec").isPresent()) {
+          sae(p);
+        }
+      }
+      return true;
+    }
+    if (n.endsWith(".safetensors")) {
+      try (SafetensorsFile f = SafetensorsFile.open(p)) {
+        tensors(f);
+      }
+      return true;
+    }
+    if (n.endsWith(".npy")) {
+      try (NpyFile f = NpyFile.open(p)) {
+        tensors(f);
+      }
+      return true;
+    }
+    if (n.endsWith(".index.json")) {
+      try (ShardedSafetensors f = ShardedSafetensors.open(p)) {
+        tensors(f);
+      }
+      return true;
+    }
+    if (n.equals("config.json")) {
+      out.println(p + ": model config " + ModelConfig.read(p));
+      return true;
+    }
+    if (n.endsWith(".jsonl.gz") || n.endsWith(".json")) {
+      labels(p);
+      return true;
+    }
+    return false;
+  }
+
+  private boolean walk(Path dir) {
+    List<Path> children;
+    try (Stream<Path> s = Files.list(dir)) {
+      children = s.sorted().toList();
+    } catch (IOException e) {
+      throw SaeLabException.inFile(dir, "cannot list: " + e.getMessage());
+    }
+    boolean any = false;
+    for (Path c : children) {
+      String n = c.getFileName().toString();
+      if (n.startsWith(".") || n.endsWith(".py") || n.endsWith(".md") || n.equals("planted.json")) {
+        continue;
+      }
+      if (Files.isDirectory(c)) {
+        any |= describe(c) || walk(c);
+      } else if (n.endsWith(".safetensors") || n.endsWith(".npz") || n.endsWith(".npy")
+          || n.endsWith(".jsonl.gz") || n.endsWith(".json")) {
+        any |= describe(c);
+      }
+    }
+    return any;
+  }
+
+  private static boolean hasBatches(Path p) {
+    if (!Files.isDirectory(p)) {
+      return false;
+    }
+    try (Stream<Path> s = Files.list(p)) {
+      return s.anyMatch(c -> c.getFileName().toString().matches("batch-\\d+\\.jsonl(\\.gz)?"));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private void model(Path dir) {
+    try (ModelWeights m = ModelWeights.open(dir)) {
+      ModelConfig c = m.config();
+      out.println(dir + ": model " + c);
+      StringBuilder sl = new StringBuilder();
+      for (int l = 0; l < c.nLayers(); l++) {
+        sl.append(c.isSliding(l) ? 'S' : 'G');
+      }
+      out.println("  layers (S sliding, G global): " + sl + "; GQA: query head h reads KV head h/"
+          + (c.nHeads() / c.nKvHeads()));
+      tensors(m.tensors());
+    }
+  }
+
+  private void sae(Path p) {
+    try (SaeDictionary s = SaeDictionary.open(p)) {
+      SaeConfig c = s.config();
+      out.println(p + ": SAE (" + c.format() + ") architecture=" + c.architecture() + " d_in=" + c.dIn() + " d_sae="
+          + c.dSae() + " hook=" + c.hookName() + " layer=" + c.layer()
+          + (c.neuronpediaId() != null ? " neuronpedia=" + c.neuronpediaId() : "")
+          + (c.format().equals("saelens") ? " apply_b_dec_to_input=" + c.applyBDecToInput() : ""));
+      if (!Files.isRegularFile(p)) {
+        tensors(s.tensors(), p);
+      }
+    }
+  }
+
+  private void labels(Path p) {
+    FeatureLabels l = NeuronpediaLabels.read(p);
+    out.println(p + ": Neuronpedia " + l.summary());
+  }
+
+  private void tensors(TensorSource f) {
+    out.println(f.path() + ": " + f.format() + ", " + f.tensors().size() + " tensors");
+    list(f.tensors());
+  }
+
+  private void tensors(List<TensorInfo> ts, Path p) {
+    list(ts);
+  }
+
+  private void list(List<TensorInfo> ts) {
+    ts.stream().limit(MAX_TENSORS_LISTED).forEach(t -> out.println("  " + t.name() + "  " + t.dtype() + " "
+        + t.shapeString()));
+    if (ts.size() > MAX_TENSORS_LISTED) {
+      out.println("  ... " + (ts.size() - MAX_TENSORS_LISTED) + " more");
+    }
+  }
+}

@@ -1,0 +1,64 @@
+package dev.saelab.cli;
+
+import dev.saelab.SaeLabException;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The {@code saelab} command line: {@code java -jar kernel-ext/target/saelab.jar <command> [args]}.
+ * Bad input exits with code 2 and one line naming what is wrong.
+ */
+public final class Main {
+  private Main() {}
+
+  /** Entry point. */
+  public static void main(String[] args) {
+    int code = run(args, System.out, System.err);
+    System.out.flush();
+    System.exit(code);
+  }
+
+  /** Runs a command; returns the exit code (0 ok, 2 bad input, 1 internal error). */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0 || List.of("-h", "--help", "help").contains(args[0])) {
+      out.print(usage());
+      return args.length == 0 ? 2 : 0;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    try {
+      switch (args[0]) {
+        case "inspect":
+          return new InspectCommand(out).run(rest);
+        case "tables":
+          return new TablesCommand(out, err).run(rest);
+        case "bench":
+          return new BenchCommand(out, err).run(rest);
+        default:
+          err.println("saelab: unknown command '" + args[0] + "' (expected inspect, tables, bench; try --help)");
+          return 2;
+      }
+    } catch (SaeLabException | IllegalArgumentException e) {
+      err.println("saelab " + args[0] + ": " + e.getMessage());
+      return 2;
+    } catch (OutOfMemoryError e) {
+      err.println("saelab " + args[0] + ": out of memory (" + e.getMessage() + "); raise -Xmx or use fewer features");
+      return 1;
+    } catch (RuntimeException e) {
+      err.println("saelab " + args[0] + ": internal error: " + e);
+      return 1;
+    }
+  }
+
+  static String usage() {
+    return String.join("\n",
+        "usage: java -jar kernel-ext/target/saelab.jar <command> [options]",
+        "",
+        "commands:",
+        "  inspect PATH...   describe model folders, SAEs (Gemma Scope, SAELens), safetensors/npz/npy files and",
+        "                    Neuronpedia label exports; folders are searched for all of these",
+        "  tables ...        per-head QK/OV feature-to-feature tables (tables --help)",
+        "  bench ...         speed and memory benchmarks (bench --help)",
+        "");
+  }
+}

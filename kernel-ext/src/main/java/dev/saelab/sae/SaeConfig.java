@@ -1,0 +1,19 @@
+package dev.saelab.sae;
+
+/**
+ * What an SAE file says about itself.
+ *
+ * @param format "gemma-scope" or "saelens"
+ * @param architecture "jumprelu", "standard", "topk", "batchtopk" or "gated"
+ * @param dIn width of the stream the SAE reads (d_model for residual SAEs)
+ * @param dSae number of features
+ * @param hookName TransformerLens hook name, e.g. {@code blocks.12.hook_resid_post}
+ * @param layer the layer in the hook name, or -1 if unknown
+ * @param applyBDecToInput whether encoding subtracts b_dec first (SAELens; false for Gemma Scope)
+ * @param k the k of a top-k SAE, or 0
+ * @param neuronpediaId {@code modelId/sourceId} of the SAE's Neuronpedia labels, or null
+ * @param centeredStream true if the SAE was trained on TransformerLens's centred residual stream
+ *     ({@code center_writing_weights}), as the GPT-2 res-jb SAEs were
+ */
+public record SaeConfig(String format, String architecture, long dIn, long dSae, String hookName, int layer,
+    boolean applyBDecToInput, long k, String neuronpediaId, boolean centeredStream) {}
