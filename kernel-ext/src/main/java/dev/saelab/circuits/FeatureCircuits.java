@@ -1,0 +1,238 @@
+package dev.saelab.circuits;
+
+import dev.saelab.SaeLabException;
+import dev.saelab.model.AttentionWeights;
+import dev.saelab.model.ModelConfig;
+import dev.saelab.nd.Backend;
+import dev.saelab.sae.SaeDictionary;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Per-head feature-to-feature QK and OV tables of one attention layer, from weights alone.
+ *
+ * <p>Math (formats-and-math.md §3): input-side SAE decoder rows are folded through the layer's input norm
+ * ({@code D̃ = D ⊙ (1+w)} for Gemma, {@code D ⊙ w} for Llama, centred then scaled for GPT-2's LayerNorm) and
+ * projected: {@code Q = D̃·W_Q}, {@code K = D̃_key·W_K}, {@code V = D̃·W_V}. Output-side SAE encoder columns are
+ * folded through Gemma's post-attention norm ({@code Ẽ = E ⊙ (1+w_post)}; centred for SAEs trained on the centred
+ * GPT-2 stream) and projected back through W_O: {@code P = Ẽ·W_Oᵀ}. Then for query head h reading KV head g:
+ * {@code QK_h[i,j] = q_i^h · k_j^g} and {@code OV_h[i,j] = v_i^g · p_j^h} (value i writes output j).
+ *
+ * <pre>
+ * jshell&gt; var fc = FeatureCircuits.of(model.attention(13), sae12, sae12, sae13)
+ * jshell&gt; var tables = fc.compute(CircuitSpec.defaults().withHeads(0).withTopK(1000), Progress.NONE)
+ * </pre>
+ */
+public final class FeatureCircuits implements AutoCloseable {
+  private final AttentionWeights attn;
+  private final INDArray q;
+  private final INDArray k;
+  private final INDArray v;
+  private final INDArray p;
+  private final boolean sameQkSae;
+  private final TopKProduct.Stats stats = new TopKProduct.Stats();
+  private int tileRows = 1024;
+  private int tileCols = 8192;
+
+  private FeatureCircuits(AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
+    this.attn = attn;
+    this.q = q;
+    this.k = k;
+    this.v = v;
+    this.p = p;
+    this.sameQkSae = sameQkSae;
+  }
+
+  /**
+   * Prepares the projections for one layer.
+   *
+   * @param attn the layer's attention weights
+   * @param querySae SAE on the layer's input stream (query and value side)
+   * @param keySae SAE on the same stream for the key side (usually the same as querySae)
+   * @param outSae SAE on the layer's output stream (OV output side), or null for QK only
+   */
+  public static FeatureCircuits of(AttentionWeights attn, SaeDictionary querySae, SaeDictionary keySae,
+      SaeDictionary outSae) {
+    ModelConfig c = attn.config();
+    check(querySae, c, "query/value SAE");
+    check(keySae, c, "key SAE");
+    if (outSae != null) {
+      check(outSae, c, "output SAE");
+    }
+    INDArray enc = outSae == null ? null : outSae.wEnc().transpose();
+    return fromArrays(attn, querySae.wDec(), keySae == querySae ? null : keySae.wDec(), enc,
+        outSae != null && outSae.config().centeredStream());
+  }
+
+  private static void check(SaeDictionary s, ModelConfig c, String what) {
+    if (s.config().dIn() != c.dModel()) {
+      throw new SaeLabException(what + " " + s.path() + " has d_in=" + s.config().dIn() + " but the model has d_model="
+          + c.dModel());
+    }
+  }
+
+  /**
+   * Prepares the projections from raw arrays.
+   *
+   * @param attn attention weights
+   * @param decoder query/value-side decoder {@code [n_in, d_model]}
+   * @param keyDecoder key-side decoder, or null to reuse {@code decoder}
+   * @param encoderRows output-side encoder as rows {@code [n_out, d_model]} (W_encᵀ), or null for QK only
+   * @param centerOutput centre the encoder rows (SAEs trained on TransformerLens's centred stream)
+   */
+  public static FeatureCircuits fromArrays(AttentionWeights attn, INDArray decoder, INDArray keyDecoder,
+      INDArray encoderRows, boolean centerOutput) {
+    Backend.init();
+    ModelConfig c = attn.config();
+    long nIn = decoder.rows();
+    long nKey = keyDecoder == null ? nIn : keyDecoder.rows();
+    long nOut = encoderRows == null ? 0 : encoderRows.rows();
+    MemoryEstimate.require(MemoryEstimate.projections(c, nIn, nKey, nOut), "projections for layer " + attn.layer());
+    INDArray dIn = attn.inputNorm().foldInto(decoder);
+    INDArray q = dIn.mmul(attn.wQ());
+    INDArray v = dIn.mmul(attn.wV());
+    INDArray k;
+    if (keyDecoder == null) {
+      k = dIn.mmul(attn.wK());
+    } else {
+      INDArray dKey = attn.inputNorm().foldInto(keyDecoder);
+      k = dKey.mmul(attn.wK());
+      dKey.close();
+    }
+    dIn.close();
+    INDArray p = null;
+    if (encoderRows != null) {
+      INDArray e = encoderRows.dup('c');
+      if (centerOutput) {
+        e = e.subColumnVector(e.mean(1).reshape(e.rows(), 1));
+      }
+      if (attn.postAttnNorm() != null) {
+        e = e.mulRowVector(attn.postAttnNorm().gain());
+      }
+      p = e.mmul(attn.wO().transpose());
+      e.close();
+    }
+    return new FeatureCircuits(attn, q, k, v, p, keyDecoder == null);
+  }
+
+  /** Sets the tile shape (rows × columns of the off-heap GEMM tile). */
+  public FeatureCircuits tiles(int rows, int cols) {
+    this.tileRows = rows;
+    this.tileCols = cols;
+    return this;
+  }
+
+  /** Projected queries {@code [n_in, n_heads·d_head]}. */
+  public INDArray queries() {
+    return q;
+  }
+
+  /** Projected keys {@code [n_key, n_kv_heads·d_head]}. */
+  public INDArray keys() {
+    return k;
+  }
+
+  /** Projected values {@code [n_in, n_kv_heads·d_head]}. */
+  public INDArray values() {
+    return v;
+  }
+
+  /** Projected output-SAE encoder rows ("pre-outputs") {@code [n_out, n_heads·d_head]}, or null. */
+  public INDArray outputs() {
+    return p;
+  }
+
+  /** Tile counts accumulated over every {@link #compute} call. */
+  public TopKProduct.Stats stats() {
+    return stats;
+  }
+
+  /** Computes the tables the spec asks for, QK heads first, then OV heads. */
+  public List<CircuitTable> compute(CircuitSpec spec, Progress progress) {
+    ModelConfig c = attn.config();
+    int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, c.nHeads()).toArray() : spec.heads();
+    for (int h : heads) {
+      if (h < 0 || h >= c.nHeads()) {
+        throw new IllegalArgumentException("head " + h + " out of range 0.." + (c.nHeads() - 1));
+      }
+    }
+    if (spec.kinds().contains(CircuitKind.OV) && p == null) {
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
+    }
+    int dh = c.dHead();
+    long rowsQk = q.rows();
+    long rowsOv = v.rows();
+    long total = 0;
+    for (CircuitKind kind : spec.kinds()) {
+      long n = kind == CircuitKind.QK ? rowsQk : rowsOv;
+      total += heads.length * ((n + tileRows - 1) / tileRows);
+    }
+    MemoryEstimate.require(MemoryEstimate.tables(c, Math.max(rowsQk, rowsOv),
+        Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows, tileCols), "tables for layer " + attn.layer());
+    long[] done = {0};
+    final long totalTiles = total;
+    List<CircuitTable> out = new ArrayList<>();
+    TopKProduct engine = new TopKProduct(tileRows, tileCols, spec.prune());
+    try {
+      for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
+        if (!spec.kinds().contains(kind)) {
+          continue;
+        }
+        for (int h : heads) {
+          int g = c.kvHead(h);
+          INDArray left;
+          INDArray right;
+          if (kind == CircuitKind.QK) {
+            left = slice(q, h, dh);
+            right = slice(k, g, dh);
+          } else {
+            left = slice(v, g, dh);
+            right = slice(p, h, dh);
+          }
+          String stage = kind.id() + " " + attn.headName(h);
+          progress.update(stage, done[0], totalTiles);
+          boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
+          List<FeatureEdge> edges = engine.topK(left, right, spec.topK(), spec.rankBy(), excl, stats,
+              () -> progress.update(stage, ++done[0], totalTiles));
+          left.close();
+          right.close();
+          double scale = kind == CircuitKind.QK && spec.queryScale() ? c.queryScale() : 1.0;
+          if (scale != 1.0) {
+            List<FeatureEdge> scaled = new ArrayList<>(edges.size());
+            for (FeatureEdge e : edges) {
+              scaled.add(new FeatureEdge(e.row(), e.col(), (float) (e.value() * scale)));
+            }
+            edges = scaled;
+          }
+          out.add(new CircuitTable(kind, attn.layer(), h, spec.rankBy(), scale, edges));
+        }
+      }
+    } finally {
+      engine.release();
+    }
+    progress.update("done", totalTiles, totalTiles);
+    return out;
+  }
+
+  private static INDArray slice(INDArray m, int block, int dh) {
+    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh)).dup('c');
+  }
+
+  /** Off-heap bytes JavaCPP may still allocate: its limit minus what is in use. */
+  static long budget() {
+    return Pointer.maxBytes() - Pointer.totalBytes();
+  }
+
+  @Override
+  public void close() {
+    q.close();
+    k.close();
+    v.close();
+    if (p != null) {
+      p.close();
+    }
+  }
+}

@@ -1,0 +1,200 @@
+package dev.saelab.circuits;
+
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising the
+ * {@code nL × nR} matrix: blockwise GEMM into a reused off-heap tile, a native per-row reduction to find the rows
+ * that can still contribute, and a Java scan of those rows into a bounded heap.
+ *
+ * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose Cauchy–Schwarz
+ * bound {@code max‖l‖ · max‖r‖} is below the current k-th key is skipped, and so is every tile after it in its row
+ * block (norms only decrease). The bound carries a relative margin of 1e-3 for float rounding, so pruning never
+ * changes the result.
+ */
+public final class TopKProduct {
+  /** Statistics of one run. */
+  public static final class Stats {
+    long tiles;
+    long skipped;
+
+    /** Tiles in the full grid. */
+    public long tiles() {
+      return tiles;
+    }
+
+    /** Tiles skipped by the norm bound. */
+    public long skipped() {
+      return skipped;
+    }
+
+    void add(Stats o) {
+      tiles += o.tiles;
+      skipped += o.skipped;
+    }
+  }
+
+  private final int tileRows;
+  private final int tileCols;
+  private final boolean prune;
+  private final Map<Long, INDArray> tiles = new HashMap<>();
+  private final Map<Long, FloatBuffer> views = new HashMap<>();
+
+  /**
+   * @param tileRows rows per tile (e.g. 1024)
+   * @param tileCols columns per tile (e.g. 8192)
+   * @param prune whether to skip tiles by the norm bound
+   */
+  public TopKProduct(int tileRows, int tileCols, boolean prune) {
+    this.tileRows = tileRows;
+    this.tileCols = tileCols;
+    this.prune = prune;
+  }
+
+  /**
+   * Computes the top-k of {@code L · Rᵀ}.
+   *
+   * @param left L, c-order
+   * @param right R, c-order, same inner width
+   * @param k entries to keep
+   * @param rankBy ranking
+   * @param excludeDiagonal skip entries with row == col
+   * @param stats receives tile counts (may be null)
+   * @param progress called after each tile row
+   * @return the entries, best first (ties: smaller row, then smaller column)
+   */
+  public List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
+      Stats stats, Runnable progress) {
+    int nL = (int) left.rows();
+    int nR = (int) right.rows();
+    TopKHeap heap = new TopKHeap(k);
+    Stats st = new Stats();
+    int[] permL = sortedByNorm(left);
+    int[] permR = sortedByNorm(right);
+    float[] normL = norms(left, permL);
+    float[] normR = norms(right, permR);
+    INDArray ls = Nd4j.pullRows(left, 1, permL, 'c');
+    INDArray rs = Nd4j.pullRows(right, 1, permR, 'c');
+    int tr = Math.min(tileRows, nL);
+    int tc = Math.min(tileCols, nR);
+    float[] rowBuf = new float[tc];
+    long rowBlocks = (nL + tr - 1) / tr;
+    long colBlocks = (nR + tc - 1) / tc;
+    st.tiles = rowBlocks * colBlocks;
+    try {
+      for (int r0 = 0; r0 < nL; r0 += tr) {
+        if (Thread.currentThread().isInterrupted()) {
+          throw new CancellationException("interrupted");
+        }
+        int rows = Math.min(tr, nL - r0);
+        INDArray a = ls.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+        for (int c0 = 0; c0 < nR; c0 += tc) {
+          int cols = Math.min(tc, nR - c0);
+          if (prune && heap.full()) {
+            double bound = (double) normL[r0] * normR[c0] * (1 + 1e-3) + 1e-30;
+            if (bound < heap.threshold()) {
+              long remaining = (nR - c0 + tc - 1) / tc;
+              st.skipped += remaining;
+              break; // later column blocks have smaller norms still
+            }
+          }
+          INDArray b = rs.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+          INDArray tile = tile(rows, cols);
+          Nd4j.gemm(a, b, tile, false, true, 1.0, 0.0);
+          scan(tile, rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal, rowBuf);
+        }
+        if (progress != null) {
+          progress.run();
+        }
+      }
+    } finally {
+      ls.close();
+      rs.close();
+    }
+    if (stats != null) {
+      stats.add(st);
+    }
+    return heap.sorted();
+  }
+
+  private void scan(INDArray tile, int rows, int cols, int r0, int c0, int[] permL, int[] permR, TopKHeap heap,
+      RankBy rankBy, boolean excludeDiagonal, float[] rowBuf) {
+    INDArray red = rankBy == RankBy.ABS ? tile.amax(1) : rankBy == RankBy.VALUE ? tile.max(1) : tile.min(1);
+    float[] rowKey = red.toFloatVector();
+    red.close();
+    FloatBuffer fb = views.get(key(rows, cols));
+    for (int r = 0; r < rows; r++) {
+      float t = heap.threshold();
+      // ND4J's amax returns the signed element of largest magnitude, hence abs
+      float rk = rankBy == RankBy.ABS ? Math.abs(rowKey[r]) : rankBy == RankBy.NEG_VALUE ? -rowKey[r] : rowKey[r];
+      if (rk < t) {
+        continue;
+      }
+      fb.get(r * cols, rowBuf, 0, cols);
+      int origRow = permL[r0 + r];
+      for (int c = 0; c < cols; c++) {
+        float v = rowBuf[c];
+        float key = rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v;
+        if (key >= t) {
+          int origCol = permR[c0 + c];
+          if (excludeDiagonal && origRow == origCol) {
+            continue;
+          }
+          heap.offer(key, v, origRow, origCol);
+          t = heap.threshold();
+        }
+      }
+    }
+  }
+
+  private static long key(int rows, int cols) {
+    return ((long) rows << 32) | cols;
+  }
+
+  private INDArray tile(int rows, int cols) {
+    return tiles.computeIfAbsent(key(rows, cols), kk -> {
+      INDArray t = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, 'c');
+      views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer());
+      return t;
+    });
+  }
+
+  /** Releases the tiles' off-heap memory. */
+  public void release() {
+    tiles.values().forEach(INDArray::close);
+    tiles.clear();
+    views.clear();
+  }
+
+  static int[] sortedByNorm(INDArray m) {
+    float[] n = m.norm2(1).toFloatVector();
+    Integer[] idx = new Integer[n.length];
+    for (int i = 0; i < n.length; i++) {
+      idx[i] = i;
+    }
+    java.util.Arrays.sort(idx, (x, y) -> n[x] != n[y] ? Float.compare(n[y], n[x]) : Integer.compare(x, y));
+    int[] out = new int[n.length];
+    for (int i = 0; i < n.length; i++) {
+      out[i] = idx[i];
+    }
+    return out;
+  }
+
+  private static float[] norms(INDArray m, int[] perm) {
+    float[] n = m.norm2(1).toFloatVector();
+    float[] out = new float[perm.length];
+    for (int i = 0; i < perm.length; i++) {
+      out[i] = n[perm[i]];
+    }
+    return out;
+  }
+}
