@@ -1,17 +1,178 @@
 package dev.saelab.cli;
 
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.CircuitSpec;
+import dev.saelab.circuits.CircuitTable;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.Progress;
+import dev.saelab.circuits.RankBy;
+import dev.saelab.circuits.TableWriter;
+import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.NeuronpediaLabels;
+import dev.saelab.model.ModelWeights;
+import dev.saelab.sae.SaeDictionary;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
 
-/** {@code saelab tables}: placeholder until the circuits engine lands. */
+/** {@code saelab tables}: per-head QK/OV feature tables of one layer, written as CSV. */
 final class TablesCommand {
+  static final String HELP = String.join("\n",
+      "usage: saelab tables --model MODEL --layer L --sae-in SAE [--sae-key SAE] [--sae-out SAE]",
+      "         [--circuit qk|ov|both] [--heads all|0,3,5] [--top K] [--rank-by abs|value|-value] [--exclude-self]",
+      "         [--scale raw|query] [--labels-in LABELS] [--labels-out LABELS] [--format csv|bostock]",
+      "         [--no-prune] --out FILE|DIR",
+      "  MODEL   a Hugging Face model folder (config.json + safetensors)",
+      "  SAE     a Gemma Scope folder or params.npz, or a SAELens folder; --sae-in reads the layer's input stream",
+      "          (query, key and value side), --sae-out its output stream (OV output side)",
+      "  LABELS  a Neuronpedia export (old JSON file, or a bulk-export folder of batch-N.jsonl.gz)",
+      "  --format csv     (default) circuit,layer,head,rank,query_feature,key_feature,value[,labels]",
+      "                   (OV: value_feature,output_feature); with --circuit both, --out is a folder: qk.csv, ov.csv",
+      "  --format bostock J Bostock's files per head in folder --out: 'Table of QKs for Head h.csv', its",
+      "                   'Distinct' and 'Distinct Positive' filters, 'Table of OVs for Head h.csv'",
+      "");
+  private static final List<String> VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key", "--sae-out",
+      "--circuit", "--heads", "--top", "--rank-by", "--scale", "--labels-in", "--labels-out", "--format", "--out");
+  private static final List<String> FLAGS = List.of("--exclude-self", "--no-prune", "--help", "--quiet");
   private final PrintStream out;
+  private final PrintStream err;
 
   TablesCommand(PrintStream out, PrintStream err) {
     this.out = out;
+    this.err = err;
   }
 
-  int run(String[] args) {
-    out.println("tables: not yet available");
-    return 2;
+  int run(String[] argv) {
+    Args a = new Args("tables", argv, VALUES, FLAGS);
+    if (a.has("--help")) {
+      out.print(HELP);
+      return 0;
+    }
+    String circuit = a.get("--circuit", "both").toLowerCase(Locale.ROOT);
+    EnumSet<CircuitKind> kinds = switch (circuit) {
+      case "qk" -> EnumSet.of(CircuitKind.QK);
+      case "ov" -> EnumSet.of(CircuitKind.OV);
+      case "both" -> EnumSet.allOf(CircuitKind.class);
+      default -> throw new IllegalArgumentException("--circuit " + circuit + ": expected qk, ov or both");
+    };
+    String format = a.get("--format", "csv");
+    if (!format.equals("csv") && !format.equals("bostock")) {
+      throw new IllegalArgumentException("--format " + format + ": expected csv or bostock");
+    }
+    String scale = a.get("--scale", "raw");
+    if (!scale.equals("raw") && !scale.equals("query")) {
+      throw new IllegalArgumentException("--scale " + scale + ": expected raw or query");
+    }
+    Path outPath = Path.of(a.require("--out"));
+    boolean toDir = format.equals("bostock") || kinds.size() == 2;
+    if (toDir && Files.isRegularFile(outPath)) {
+      throw new IllegalArgumentException("--out " + outPath + " is a file; " + (format.equals("bostock")
+          ? "--format bostock" : "--circuit both") + " writes one file per circuit into a folder");
+    }
+    if (kinds.contains(CircuitKind.OV) && !a.has("--sae-out")) {
+      throw new IllegalArgumentException("--circuit " + circuit + " needs --sae-out (the SAE on the layer's output)");
+    }
+    int layer = a.intValue("--layer", -1);
+    if (!a.has("--layer")) {
+      a.require("--layer");
+    }
+    CircuitSpec spec = CircuitSpec.defaults().withKinds(kinds).withTopK(a.intValue("--top", 1000))
+        .withRankBy(RankBy.parse(a.get("--rank-by", "abs"))).withExcludeSelf(a.has("--exclude-self"))
+        .withQueryScale(scale.equals("query")).withPrune(!a.has("--no-prune"));
+    FeatureLabels labelsIn = a.has("--labels-in") ? NeuronpediaLabels.read(Path.of(a.get("--labels-in", ""))) : null;
+    FeatureLabels labelsOut = a.has("--labels-out") ? NeuronpediaLabels.read(Path.of(a.get("--labels-out", ""))) : null;
+
+    try (ModelWeights model = ModelWeights.open(Path.of(a.require("--model")));
+        SaeDictionary in = SaeDictionary.open(Path.of(a.require("--sae-in")));
+        SaeDictionary key = a.has("--sae-key") ? SaeDictionary.open(Path.of(a.get("--sae-key", ""))) : null;
+        SaeDictionary outSae = a.has("--sae-out") ? SaeDictionary.open(Path.of(a.get("--sae-out", ""))) : null) {
+      int nHeads = model.config().nHeads();
+      spec = spec.withHeads(parseHeads(a.get("--heads", "all"), nHeads));
+      if (layer < 0 || layer >= model.config().nLayers()) {
+        throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.."
+            + (model.config().nLayers() - 1));
+      }
+      long t0 = System.nanoTime();
+      ProgressPrinter progress = new ProgressPrinter(a.has("--quiet") ? null : err);
+      List<CircuitTable> tables;
+      try (FeatureCircuits fc = FeatureCircuits.of(model.attention(layer), in, key == null ? in : key,
+          kinds.contains(CircuitKind.OV) ? outSae : null)) {
+        tables = fc.compute(spec, progress);
+        progress.finish(String.format(Locale.ROOT, "%d tables in %.2f s, %d of %d tiles skipped by the norm bound",
+            tables.size(), (System.nanoTime() - t0) / 1e9, fc.stats().skipped(), fc.stats().tiles()));
+      }
+      write(tables, outPath, format, toDir, labelsIn, a.has("--sae-key") ? null : labelsIn, labelsOut);
+    }
+    return 0;
   }
+
+  private void write(List<CircuitTable> tables, Path outPath, String format, boolean toDir, FeatureLabels in,
+      FeatureLabels keyLabels, FeatureLabels outLabels) {
+    for (CircuitKind kind : CircuitKind.values()) {
+      List<CircuitTable> ts = tables.stream().filter(t -> t.kind() == kind).toList();
+      if (ts.isEmpty()) {
+        continue;
+      }
+      FeatureLabels rowLabels = in;
+      FeatureLabels colLabels = kind == CircuitKind.QK ? keyLabels : outLabels;
+      if (format.equals("bostock")) {
+        for (CircuitTable t : ts) {
+          TableWriter.bostock(outPath, t, rowLabels, colLabels);
+        }
+        out.println("wrote " + ts.size() + " " + kind + " heads in Bostock's format to " + outPath);
+      } else {
+        Path file = toDir ? outPath.resolve(kind.id() + ".csv") : outPath;
+        TableWriter.csv(file, ts, rowLabels, colLabels);
+        out.println("wrote " + file + " (" + ts.stream().mapToInt(t -> t.edges().size()).sum() + " rows)");
+      }
+    }
+  }
+
+  static int[] parseHeads(String s, int nHeads) {
+    if (s.equals("all")) {
+      return null;
+    }
+    try {
+      int[] h = Arrays.stream(s.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
+      for (int x : h) {
+        if (x < 0 || x >= nHeads) {
+          throw new IllegalArgumentException("--heads " + s + ": head " + x + " is not in 0.." + (nHeads - 1));
+        }
+      }
+      return h;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--heads " + s + ": expected all or a list like 0,3,5");
+    }
+  }
+
+  /** Prints progress to stderr at most every half second. */
+  static final class ProgressPrinter implements Progress {
+    private final PrintStream err;
+    private long last;
+
+    ProgressPrinter(PrintStream err) {
+      this.err = err;
+    }
+
+    @Override
+    public void update(String stage, long done, long total) {
+      long now = System.nanoTime();
+      if (err != null && (now - last > 500_000_000L || done == total)) {
+        last = now;
+        err.printf(Locale.ROOT, "\r%-14s %5.1f%% (%d/%d tiles)", stage, 100.0 * done / Math.max(1, total), done, total);
+      }
+    }
+
+    void finish(String msg) {
+      if (err != null) {
+        err.println();
+        err.println(msg);
+      }
+    }
+  }
+
 }

@@ -58,15 +58,19 @@ public final class FeatureLabels {
 
   /** The chosen label of feature {@code i}, if any. */
   public Optional<String> label(int i) {
+    return explanation(i).map(Explanation::description);
+  }
+
+  /** The chosen explanation of feature {@code i}, if any. */
+  public Optional<Explanation> explanation(int i) {
     List<Explanation> all = byIndex.get(i);
     if (all == null || all.isEmpty()) {
       return Optional.empty();
     }
     if (policy == Policy.NEWEST) {
-      return Optional.of(all.stream().max(Comparator.comparing(Explanation::createdAt)
-          .thenComparing(e -> -all.indexOf(e))).get().description());
+      return all.stream().max(Comparator.comparing(Explanation::createdAt).thenComparing(e -> -all.indexOf(e)));
     }
-    return Optional.of(all.get(0).description());
+    return Optional.of(all.get(0));
   }
 
   /** The chosen label or "" when unlabelled. */

@@ -165,12 +165,12 @@ public final class NeuronpediaLabels {
       if (sourceId == null && n.hasNonNull("layer")) {
         sourceId = n.get("layer").asText();
       }
-      String desc = n.hasNonNull("description") ? n.get("description").asText().strip() : "";
+      String raw = n.hasNonNull("description") ? n.get("description").asText() : "";
       String explainer = n.hasNonNull("explanationModelName") ? n.get("explanationModelName").asText()
           : n.hasNonNull("autoInterpModel") ? n.get("autoInterpModel").asText() : "";
       String type = n.hasNonNull("typeName") ? n.get("typeName").asText() : "";
       String created = n.hasNonNull("createdAt") ? n.get("createdAt").asText() : "";
-      byIndex.computeIfAbsent(index, i -> new ArrayList<>()).add(new Explanation(index, desc, explainer, type, created));
+      byIndex.computeIfAbsent(index, i -> new ArrayList<>()).add(new Explanation(index, raw.strip(), explainer, type, created, raw));
     }
 
     FeatureLabels build(String origin, FeatureLabels.Policy policy) {
