@@ -1,7 +1,7 @@
 package dev.saelab.circuits;
 
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,8 +13,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising the
- * {@code nL × nR} matrix: blockwise GEMM into a reused off-heap tile, a native per-row reduction to find the rows
- * that can still contribute, and a Java scan of those rows into a bounded heap.
+ * {@code nL × nR} matrix: blockwise GEMM into a reused off-heap tile, then one pass over the tile's buffer that
+ * compares whole vectors of keys with the heap's current threshold ({@link RowScanner}), so only the rare entries
+ * that can enter the bounded heap are looked at one by one.
  *
  * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose Cauchy–Schwarz
  * bound {@code max‖l‖ · max‖r‖} is below the current k-th key is skipped, and so is every tile after it in its row
@@ -47,7 +48,8 @@ public final class TopKProduct {
   private final int tileCols;
   private final boolean prune;
   private final Map<Long, INDArray> tiles = new HashMap<>();
-  private final Map<Long, FloatBuffer> views = new HashMap<>();
+  private final Map<Long, ByteBuffer> views = new HashMap<>();
+  private final RowScanner scanner = RowScanner.best();
 
   /**
    * @param tileRows rows per tile (e.g. 1024)
@@ -83,10 +85,16 @@ public final class TopKProduct {
     float[] normL = norms(left, permL);
     float[] normR = norms(right, permR);
     INDArray ls = Nd4j.pullRows(left, 1, permL, 'c');
-    INDArray rs = Nd4j.pullRows(right, 1, permR, 'c');
     int tr = Math.min(tileRows, nL);
     int tc = Math.min(tileCols, nR);
-    float[] rowBuf = new float[tc];
+    // Column blocks of R, sorted and pre-transposed to [r, cols] c-order: ND4J's GEMM runs ~1.3x faster than with
+    // the transpose flag.
+    INDArray rs = Nd4j.pullRows(right, 1, permR, 'c');
+    List<INDArray> rBlocks = new java.util.ArrayList<>();
+    for (int c0 = 0; c0 < nR; c0 += tc) {
+      rBlocks.add(rs.get(NDArrayIndex.interval(c0, Math.min(nR, c0 + tc)), NDArrayIndex.all()).transpose().dup('c'));
+    }
+    rs.close();
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
     st.tiles = rowBlocks * colBlocks;
@@ -107,10 +115,9 @@ public final class TopKProduct {
               break; // later column blocks have smaller norms still
             }
           }
-          INDArray b = rs.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
           INDArray tile = tile(rows, cols);
-          Nd4j.gemm(a, b, tile, false, true, 1.0, 0.0);
-          scan(tile, rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal, rowBuf);
+          Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
+          scan(views.get(key(rows, cols)), rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal);
         }
         if (progress != null) {
           progress.run();
@@ -118,7 +125,7 @@ public final class TopKProduct {
       }
     } finally {
       ls.close();
-      rs.close();
+      rBlocks.forEach(INDArray::close);
     }
     if (stats != null) {
       stats.add(st);
@@ -126,32 +133,21 @@ public final class TopKProduct {
     return heap.sorted();
   }
 
-  private void scan(INDArray tile, int rows, int cols, int r0, int c0, int[] permL, int[] permR, TopKHeap heap,
-      RankBy rankBy, boolean excludeDiagonal, float[] rowBuf) {
-    INDArray red = rankBy == RankBy.ABS ? tile.amax(1) : rankBy == RankBy.VALUE ? tile.max(1) : tile.min(1);
-    float[] rowKey = red.toFloatVector();
-    red.close();
-    FloatBuffer fb = views.get(key(rows, cols));
+  private void scan(ByteBuffer tile, int rows, int cols, int r0, int c0, int[] permL, int[] permR, TopKHeap heap,
+      RankBy rankBy, boolean excludeDiagonal) {
     for (int r = 0; r < rows; r++) {
-      float t = heap.threshold();
-      // ND4J's amax returns the signed element of largest magnitude, hence abs
-      float rk = rankBy == RankBy.ABS ? Math.abs(rowKey[r]) : rankBy == RankBy.NEG_VALUE ? -rowKey[r] : rowKey[r];
-      if (rk < t) {
-        continue;
-      }
-      fb.get(r * cols, rowBuf, 0, cols);
       int origRow = permL[r0 + r];
-      for (int c = 0; c < cols; c++) {
-        float v = rowBuf[c];
-        float key = rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v;
-        if (key >= t) {
-          int origCol = permR[c0 + c];
-          if (excludeDiagonal && origRow == origCol) {
-            continue;
-          }
-          heap.offer(key, v, origRow, origCol);
-          t = heap.threshold();
+      int rowStart = r * cols;
+      float t = heap.threshold();
+      for (int c = scanner.next(tile, rowStart, 0, cols, t, rankBy); c < cols;
+          c = scanner.next(tile, rowStart, c + 1, cols, t, rankBy)) {
+        int origCol = permR[c0 + c];
+        if (excludeDiagonal && origRow == origCol) {
+          continue;
         }
+        float v = tile.getFloat(4 * (rowStart + c));
+        heap.offer(rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v, v, origRow, origCol);
+        t = heap.threshold();
       }
     }
   }
@@ -163,7 +159,7 @@ public final class TopKProduct {
   private INDArray tile(int rows, int cols) {
     return tiles.computeIfAbsent(key(rows, cols), kk -> {
       INDArray t = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, 'c');
-      views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer());
+      views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()));
       return t;
     });
   }

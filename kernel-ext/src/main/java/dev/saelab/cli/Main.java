@@ -14,6 +14,11 @@ public final class Main {
 
   /** Entry point. */
   public static void main(String[] args) {
+    if (args.length > 0 && (args[0].equals("tables") || args[0].equals("bench"))
+        && ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()
+        && System.getProperty("saelab.relaunched") == null) {
+      System.exit(relaunchWithVectorApi(args));
+    }
     int code = run(args, System.out, System.err);
     System.out.flush();
     System.exit(code);
@@ -41,12 +46,41 @@ public final class Main {
     } catch (SaeLabException | IllegalArgumentException e) {
       err.println("saelab " + args[0] + ": " + e.getMessage());
       return 2;
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      err.println("saelab " + args[0] + ": " + e.getMessage());
+      return 2;
+    } catch (java.util.concurrent.CancellationException e) {
+      err.println("saelab " + args[0] + ": interrupted");
+      return 130;
     } catch (OutOfMemoryError e) {
       err.println("saelab " + args[0] + ": out of memory (" + e.getMessage() + "); raise -Xmx or use fewer features");
       return 1;
     } catch (RuntimeException e) {
       err.println("saelab " + args[0] + ": internal error: " + e);
       return 1;
+    }
+  }
+
+  /**
+   * The top-k scan uses the JDK Vector API, an incubator module on Java 17 that {@code java -jar} does not
+   * resolve; rerun this JVM's command with {@code --add-modules jdk.incubator.vector}, same options and arguments.
+   */
+  private static int relaunchWithVectorApi(String[] args) {
+    java.util.List<String> cmd = new java.util.ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--add-modules=jdk.incubator.vector");
+    cmd.add("-Dsaelab.relaunched=true");
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    cmd.addAll(List.of(args));
+    try {
+      Process p = new ProcessBuilder(cmd).inheritIO().start();
+      Runtime.getRuntime().addShutdownHook(new Thread(p::destroy));
+      return p.waitFor();
+    } catch (java.io.IOException | InterruptedException e) {
+      return run(args, System.out, System.err); // scalar scan still works
     }
   }
 
