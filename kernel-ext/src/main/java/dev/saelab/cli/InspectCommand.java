@@ -123,11 +123,22 @@ final class InspectCommand {
       if (Files.isDirectory(c)) {
         any |= describe(c) || walk(c);
       } else if (n.endsWith(".safetensors") || n.endsWith(".npz") || n.endsWith(".npy")
-          || n.endsWith(".jsonl.gz") || n.endsWith(".json")) {
+          || n.endsWith(".jsonl.gz") || n.endsWith(".index.json") || n.equals("config.json")
+          || (n.endsWith(".json") && looksLikeLabelExport(c))) {
         any |= describe(c);
       }
     }
     return any;
+  }
+
+  /** While walking folders, other JSON files (configs, reference outputs) are not label exports: skip them. */
+  private static boolean looksLikeLabelExport(Path p) {
+    try (java.io.InputStream in = Files.newInputStream(p)) {
+      String head = new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8);
+      return head.contains("\"explanations\"");
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private static boolean hasBatches(Path p) {
