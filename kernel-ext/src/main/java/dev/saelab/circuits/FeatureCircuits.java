@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
-import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -235,11 +234,6 @@ public final class FeatureCircuits implements AutoCloseable {
 
   private static INDArray slice(INDArray m, int block, int dh) {
     return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh)).dup('c');
-  }
-
-  /** Off-heap bytes JavaCPP may still allocate: its limit minus what is in use. */
-  static long budget() {
-    return Pointer.maxBytes() - Pointer.totalBytes();
   }
 
   @Override

@@ -174,7 +174,7 @@ final class InspectCommand {
           + (c.neuronpediaId() != null ? " neuronpedia=" + c.neuronpediaId() : "")
           + (c.format().equals("saelens") ? " apply_b_dec_to_input=" + c.applyBDecToInput() : ""));
       if (!Files.isRegularFile(p)) {
-        tensors(s.tensors(), p);
+        list(s.tensors());
       }
     }
   }
@@ -187,10 +187,6 @@ final class InspectCommand {
   private void tensors(TensorSource f) {
     out.println(f.path() + ": " + f.format() + ", " + f.tensors().size() + " tensors");
     list(f.tensors());
-  }
-
-  private void tensors(List<TensorInfo> ts, Path p) {
-    list(ts);
   }
 
   private void list(List<TensorInfo> ts) {

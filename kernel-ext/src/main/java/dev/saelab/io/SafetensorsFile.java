@@ -12,7 +12,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -314,9 +313,5 @@ public final class SafetensorsFile implements TensorSource {
     } catch (IOException e) {
       return false;
     }
-  }
-
-  static boolean exists(Path p) {
-    return Files.isRegularFile(p);
   }
 }

@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -149,10 +148,6 @@ public final class ModelWeights implements Closeable {
     if (dIn != config.dModel()) {
       throw new SaeLabException(what + " has d_in=" + dIn + " but " + folder + " has d_model=" + config.dModel());
     }
-  }
-
-  static INDArray ones(int d) {
-    return Nd4j.ones(d);
   }
 
   @Override
