@@ -232,7 +232,8 @@ public final class FeatureCircuits implements AutoCloseable {
     return out;
   }
 
-  private static INDArray slice(INDArray m, int block, int dh) {
+  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection, as a new c-order array (one head's block). */
+  public static INDArray slice(INDArray m, int block, int dh) {
     return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh)).dup('c');
   }
 

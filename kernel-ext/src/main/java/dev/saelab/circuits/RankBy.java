@@ -20,6 +20,11 @@ public enum RankBy {
     }
   }
 
+  /** The ranking key of a float value (the hot-loop form of {@link #key(double)}). */
+  public float key(float v) {
+    return this == ABS ? Math.abs(v) : this == VALUE ? v : -v;
+  }
+
   /** Parses {@code abs}, {@code value} or {@code -value}. */
   public static RankBy parse(String s) {
     switch (s.toLowerCase(Locale.ROOT)) {

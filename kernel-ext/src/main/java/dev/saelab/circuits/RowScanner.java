@@ -39,8 +39,7 @@ interface RowScanner {
       int base = rowStart * 4;
       for (int c = from; c < cols; c++) {
         float v = tile.getFloat(base + 4 * c);
-        float key = rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v;
-        if (key >= t) {
+        if (rankBy.key(v) >= t) {
           return c;
         }
       }

@@ -146,7 +146,7 @@ public final class TopKProduct {
           continue;
         }
         float v = tile.getFloat(4 * (rowStart + c));
-        heap.offer(rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v, v, origRow, origCol);
+        heap.offer(rankBy.key(v), v, origRow, origCol);
         t = heap.threshold();
       }
     }

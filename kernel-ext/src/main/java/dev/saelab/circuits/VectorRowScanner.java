@@ -37,9 +37,7 @@ final class VectorRowScanner implements RowScanner {
       }
     }
     for (; c < cols; c++) {
-      float v = tile.getFloat(base + 4 * c);
-      float key = rankBy == RankBy.ABS ? Math.abs(v) : rankBy == RankBy.VALUE ? v : -v;
-      if (key >= t) {
+      if (rankBy.key(tile.getFloat(base + 4 * c)) >= t) {
         return c;
       }
     }

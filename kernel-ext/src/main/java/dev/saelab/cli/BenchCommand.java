@@ -166,7 +166,8 @@ final class BenchCommand {
     INDArray tile = Nd4j.createUninitialized(DataType.FLOAT, new long[] {tr, tc}, 'c');
     for (int h = 0; h < c.nHeads(); h++) {
       int g = c.kvHead(h);
-      for (INDArray[] lr : new INDArray[][] {{slice(q, h, dh), slice(k, g, dh)}, {slice(v, g, dh), slice(p, h, dh)}}) {
+      for (INDArray[] lr : new INDArray[][] {{FeatureCircuits.slice(q, h, dh),
+          FeatureCircuits.slice(k, g, dh)}, {FeatureCircuits.slice(v, g, dh), FeatureCircuits.slice(p, h, dh)}}) {
         long nl = lr[0].rows();
         long nr = lr[1].rows();
         List<INDArray> blocks = new ArrayList<>();
@@ -193,10 +194,6 @@ final class BenchCommand {
       x.close();
     }
     return s;
-  }
-
-  private static INDArray slice(INDArray m, int block, int dh) {
-    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh)).dup('c');
   }
 
   private double numpy(int n, ModelConfig c, int top) throws IOException {
