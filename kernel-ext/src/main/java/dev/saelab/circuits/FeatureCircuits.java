@@ -99,27 +99,37 @@ public final class FeatureCircuits implements AutoCloseable {
     MemoryEstimate.require(MemoryEstimate.projections(c, nIn, nKey, nOut), "projections for layer " + attn.layer());
     // Row blocks: the folded decoder/encoder never exist whole, only the projections do.
     UnaryOperator<INDArray> foldIn = b -> attn.inputNorm().foldInto(b);
-    INDArray q = project(decoder, attn.wQ(), foldIn);
-    INDArray v = project(decoder, attn.wV(), foldIn);
-    INDArray k = project(keyDecoder == null ? decoder : keyDecoder, attn.wK(), foldIn);
+    INDArray[] qvk = keyDecoder == null ? project(decoder, foldIn, attn.wQ(), attn.wV(), attn.wK())
+        : project(decoder, foldIn, attn.wQ(), attn.wV());
+    INDArray k = keyDecoder == null ? qvk[2] : project(keyDecoder, foldIn, attn.wK())[0];
     INDArray p = encoderRows == null ? null
-        : project(encoderRows, attn.wO().transpose(), b -> foldOutput(b, attn, centerOutput));
+        : project(encoderRows, b -> foldOutput(b, attn, centerOutput), attn.wO().transpose())[0];
+    INDArray q = qvk[0];
+    INDArray v = qvk[1];
     return new FeatureCircuits(attn, q, k, v, p, keyDecoder == null);
   }
 
   private static final int PROJECTION_BLOCK = 4096;
 
-  /** {@code fold(X)·W} in row blocks of {@link #PROJECTION_BLOCK} rows. */
-  private static INDArray project(INDArray x, INDArray w, UnaryOperator<INDArray> fold) {
+  /**
+   * {@code fold(X)·W_i} for each {@code W_i}, in row blocks of {@link #PROJECTION_BLOCK} rows; each block is folded
+   * once and multiplied by every {@code W_i}.
+   */
+  private static INDArray[] project(INDArray x, UnaryOperator<INDArray> fold, INDArray... ws) {
     long n = x.rows();
-    INDArray out = Nd4j.createUninitialized(DataType.FLOAT, new long[] {n, w.columns()}, 'c');
+    INDArray[] out = new INDArray[ws.length];
+    for (int i = 0; i < ws.length; i++) {
+      out[i] = Nd4j.createUninitialized(DataType.FLOAT, new long[] {n, ws[i].columns()}, 'c');
+    }
     for (long r0 = 0; r0 < n; r0 += PROJECTION_BLOCK) {
       long r1 = Math.min(n, r0 + PROJECTION_BLOCK);
       INDArray folded = fold.apply(x.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()));
-      INDArray prod = folded.mmul(w);
-      out.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).assign(prod);
+      for (int i = 0; i < ws.length; i++) {
+        INDArray prod = folded.mmul(ws[i]);
+        out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).assign(prod);
+        prod.close();
+      }
       folded.close();
-      prod.close();
     }
     return out;
   }

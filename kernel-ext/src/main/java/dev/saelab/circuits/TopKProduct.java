@@ -80,10 +80,12 @@ public final class TopKProduct {
     int nR = (int) right.rows();
     TopKHeap heap = new TopKHeap(k);
     Stats st = new Stats();
-    int[] permL = sortedByNorm(left);
-    int[] permR = sortedByNorm(right);
-    float[] normL = norms(left, permL);
-    float[] normR = norms(right, permR);
+    float[] rawL = left.norm2(1).toFloatVector();
+    float[] rawR = right.norm2(1).toFloatVector();
+    int[] permL = sortedByNorm(rawL);
+    int[] permR = sortedByNorm(rawR);
+    float[] normL = permute(rawL, permL);
+    float[] normR = permute(rawR, permR);
     INDArray ls = Nd4j.pullRows(left, 1, permL, 'c');
     int tr = Math.min(tileRows, nL);
     int tc = Math.min(tileCols, nR);
@@ -171,8 +173,8 @@ public final class TopKProduct {
     views.clear();
   }
 
-  static int[] sortedByNorm(INDArray m) {
-    float[] n = m.norm2(1).toFloatVector();
+  /** Row indices ordered by norm, largest first (ties: smaller index first). */
+  static int[] sortedByNorm(float[] n) {
     Integer[] idx = new Integer[n.length];
     for (int i = 0; i < n.length; i++) {
       idx[i] = i;
@@ -185,8 +187,7 @@ public final class TopKProduct {
     return out;
   }
 
-  private static float[] norms(INDArray m, int[] perm) {
-    float[] n = m.norm2(1).toFloatVector();
+  private static float[] permute(float[] n, int[] perm) {
     float[] out = new float[perm.length];
     for (int i = 0; i < perm.length; i++) {
       out[i] = n[perm[i]];
