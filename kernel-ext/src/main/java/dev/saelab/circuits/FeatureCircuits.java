@@ -102,8 +102,12 @@ public final class FeatureCircuits implements AutoCloseable {
     INDArray[] qvk = keyDecoder == null ? project(decoder, foldIn, attn.wQ(), attn.wV(), attn.wK())
         : project(decoder, foldIn, attn.wQ(), attn.wV());
     INDArray k = keyDecoder == null ? qvk[2] : project(keyDecoder, foldIn, attn.wK())[0];
-    INDArray p = encoderRows == null ? null
-        : project(encoderRows, b -> foldOutput(b, attn, centerOutput), attn.wO().transpose())[0];
+    INDArray p = null;
+    if (encoderRows != null) {
+      try (INDArray wOt = attn.wO().transpose().dup('c')) {
+        p = project(encoderRows, b -> foldOutput(b, attn, centerOutput), wOt)[0];
+      }
+    }
     INDArray q = qvk[0];
     INDArray v = qvk[1];
     return new FeatureCircuits(attn, q, k, v, p, keyDecoder == null);
@@ -125,9 +129,9 @@ public final class FeatureCircuits implements AutoCloseable {
       long r1 = Math.min(n, r0 + PROJECTION_BLOCK);
       INDArray folded = fold.apply(x.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()));
       for (int i = 0; i < ws.length; i++) {
-        INDArray prod = folded.mmul(ws[i]);
-        out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).assign(prod);
-        prod.close();
+        // A row block of a c-order array is contiguous: the GEMM writes straight into it.
+        Nd4j.gemm(folded, ws[i], out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()), false, false, 1.0,
+            0.0);
       }
       folded.close();
     }
@@ -138,9 +142,11 @@ public final class FeatureCircuits implements AutoCloseable {
   private static INDArray foldOutput(INDArray block, AttentionWeights attn, boolean center) {
     INDArray e = block.dup('c');
     if (center) {
-      e = e.subColumnVector(e.mean(1).reshape(e.rows(), 1));
+      try (INDArray mean = e.mean(1)) {
+        e.subiColumnVector(mean.reshape(e.rows(), 1));
+      }
     }
-    return attn.postAttnNorm() == null ? e : e.mulRowVector(attn.postAttnNorm().gain());
+    return attn.postAttnNorm() == null ? e : e.muliRowVector(attn.postAttnNorm().gain());
   }
 
   /** Sets the tile shape (rows × columns of the off-heap GEMM tile). */
@@ -148,6 +154,51 @@ public final class FeatureCircuits implements AutoCloseable {
     this.tileRows = rows;
     this.tileCols = cols;
     return this;
+  }
+
+  /** The attention layer. */
+  public int layer() {
+    return attn.layer();
+  }
+
+  /** The model's configuration. */
+  public ModelConfig config() {
+    return attn.config();
+  }
+
+  /**
+   * A dense block of one head's circuit: {@code out[a][b]} = QK or OV value of row feature {@code rows[a]} and
+   * column feature {@code cols[b]} (raw scale), for heat maps and drill-down.
+   */
+  public double[][] block(CircuitKind kind, int head, int[] rows, int[] cols) {
+    ModelConfig c = attn.config();
+    if (head < 0 || head >= c.nHeads()) {
+      throw new IllegalArgumentException("head " + head + " out of range 0.." + (c.nHeads() - 1));
+    }
+    if (kind == CircuitKind.OV && p == null) {
+      throw new IllegalArgumentException("the OV circuit needs an output SAE");
+    }
+    int dh = c.dHead();
+    int g = c.kvHead(head);
+    INDArray left = kind == CircuitKind.QK ? headView(q, head, dh) : headView(v, g, dh);
+    INDArray right = kind == CircuitKind.QK ? headView(k, g, dh) : headView(p, head, dh);
+    checkIndices(rows, left.rows(), kind.rowColumn());
+    checkIndices(cols, right.rows(), kind.colColumn());
+    try (INDArray l = Nd4j.pullRows(left, 1, rows); INDArray r = Nd4j.pullRows(right, 1, cols);
+        INDArray m = l.mmul(r.transpose())) {
+      return m.toDoubleMatrix();
+    }
+  }
+
+  private static void checkIndices(int[] idx, long n, String what) {
+    if (idx.length == 0) {
+      throw new IllegalArgumentException(what + ": no features given");
+    }
+    for (int i : idx) {
+      if (i < 0 || i >= n) {
+        throw new IllegalArgumentException(what + " " + i + " out of range 0.." + (n - 1));
+      }
+    }
   }
 
   /** Projected queries {@code [n_in, n_heads·d_head]}. */
@@ -211,19 +262,17 @@ public final class FeatureCircuits implements AutoCloseable {
           INDArray left;
           INDArray right;
           if (kind == CircuitKind.QK) {
-            left = slice(q, h, dh);
-            right = slice(k, g, dh);
+            left = headView(q, h, dh);
+            right = headView(k, g, dh);
           } else {
-            left = slice(v, g, dh);
-            right = slice(p, h, dh);
+            left = headView(v, g, dh);
+            right = headView(p, h, dh);
           }
           String stage = kind.id() + " " + attn.headName(h);
           progress.update(stage, done[0], totalTiles);
           boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
           List<FeatureEdge> edges = engine.topK(left, right, spec.topK(), spec.rankBy(), excl, stats,
               () -> progress.update(stage, ++done[0], totalTiles));
-          left.close();
-          right.close();
           double scale = kind == CircuitKind.QK && spec.queryScale() ? c.queryScale() : 1.0;
           if (scale != 1.0) {
             List<FeatureEdge> scaled = new ArrayList<>(edges.size());
@@ -240,6 +289,10 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     progress.update("done", totalTiles, totalTiles);
     return out;
+  }
+
+  private static INDArray headView(INDArray m, int block, int dh) {
+    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh));
   }
 
   /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection, as a new c-order array (one head's block). */

@@ -163,7 +163,7 @@ final class BenchCommand {
     INDArray p = enc.mulRowVector(attn.postAttnNorm().gain()).mmul(attn.wO().transpose());
     int tr = FeatureCircuits.DEFAULT_TILE_ROWS;
     int tc = FeatureCircuits.DEFAULT_TILE_COLS;
-    INDArray tile = Nd4j.createUninitialized(DataType.FLOAT, new long[] {tr, tc}, 'c');
+    Map<String, INDArray> tiles = new LinkedHashMap<>(); // one reused tile per shape, as in the engine
     for (int h = 0; h < c.nHeads(); h++) {
       int g = c.kvHead(h);
       for (INDArray[] lr : new INDArray[][] {{FeatureCircuits.slice(q, h, dh),
@@ -179,8 +179,8 @@ final class BenchCommand {
           INDArray aa = lr[0].get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
           for (long c0 = 0; c0 < nr; c0 += tc) {
             INDArray bb = blocks.get((int) (c0 / tc));
-            INDArray t = aa.rows() == tr && bb.columns() == tc ? tile
-                : Nd4j.createUninitialized(DataType.FLOAT, new long[] {aa.rows(), bb.columns()}, 'c');
+            INDArray t = tiles.computeIfAbsent(aa.rows() + "x" + bb.columns(),
+                kk -> Nd4j.createUninitialized(DataType.FLOAT, new long[] {aa.rows(), bb.columns()}, 'c'));
             Nd4j.gemm(aa, bb, t, false, false, 1.0, 0.0);
           }
         }
@@ -190,9 +190,10 @@ final class BenchCommand {
       }
     }
     double s = seconds(t0);
-    for (INDArray x : new INDArray[] {q, k, v, p, tile}) {
+    for (INDArray x : new INDArray[] {q, k, v, p}) {
       x.close();
     }
+    tiles.values().forEach(INDArray::close);
     return s;
   }
 

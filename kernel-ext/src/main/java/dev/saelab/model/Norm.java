@@ -13,10 +13,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public record Norm(NormKind kind, INDArray gain, INDArray bias) {
   /** Applies the norm's linear part to rows of {@code x [n, d_model]}: centre for LayerNorm, then scale. */
   public INDArray foldInto(INDArray x) {
-    INDArray y = x;
+    INDArray y = x.dup('c');
     if (kind == NormKind.LAYER) {
-      y = x.subColumnVector(x.mean(1).reshape(x.rows(), 1));
+      try (INDArray mean = y.mean(1)) {
+        y.subiColumnVector(mean.reshape(y.rows(), 1));
+      }
     }
-    return y.mulRowVector(gain);
+    return y.muliRowVector(gain);
   }
 }
