@@ -6,13 +6,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Minimal {@code --key value} / {@code --flag} parser that names unknown and missing options. */
-final class Args {
+/** Minimal (shared by the command line and the magics) {@code --key value} / {@code --flag} parser that names unknown and missing options. */
+public final class Args {
   private final Map<String, String> values = new HashMap<>();
   private final Set<String> flags = new HashSet<>();
   private final String command;
 
-  Args(String command, String[] args, List<String> valueOptions, List<String> flagOptions) {
+  public Args(String command, String[] args, List<String> valueOptions, List<String> flagOptions) {
     this.command = command;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
@@ -30,11 +30,11 @@ final class Args {
     }
   }
 
-  String get(String key, String dflt) {
+  public String get(String key, String dflt) {
     return values.getOrDefault(key, dflt);
   }
 
-  String require(String key) {
+  public String require(String key) {
     String v = values.get(key);
     if (v == null) {
       throw new IllegalArgumentException(command + " needs " + key + " (see " + command + " --help)");
@@ -42,11 +42,11 @@ final class Args {
     return v;
   }
 
-  boolean has(String key) {
+  public boolean has(String key) {
     return values.containsKey(key) || flags.contains(key);
   }
 
-  int intValue(String key, int dflt) {
+  public int intValue(String key, int dflt) {
     String v = values.get(key);
     if (v == null) {
       return dflt;

@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Locale;
 
 /** {@code saelab tables}: per-head QK/OV feature tables of one layer, written as CSV. */
-final class TablesCommand {
+public final class TablesCommand {
   static final String HELP = String.join("\n",
       "usage: saelab tables --model MODEL --layer L --sae-in SAE [--sae-key SAE] [--sae-out SAE]",
       "         [--circuit qk|ov|both] [--heads all|0,3,5] [--top K] [--rank-by abs|value|-value] [--exclude-self]",
@@ -132,7 +132,7 @@ final class TablesCommand {
     }
   }
 
-  static int[] parseHeads(String s, int nHeads) {
+  public static int[] parseHeads(String s, int nHeads) {
     if (s.equals("all")) {
       return null;
     }

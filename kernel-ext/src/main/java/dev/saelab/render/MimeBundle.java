@@ -1,0 +1,13 @@
+package dev.saelab.render;
+
+import java.util.Map;
+
+/**
+ * An object that renders itself in a notebook: a map from MIME type ({@code text/html}, {@code image/png} as base64,
+ * {@code image/svg+xml}, {@code text/plain}) to content. Kernel-neutral: each kernel adapter turns it into its own
+ * display data.
+ */
+public interface MimeBundle {
+  /** The representations of this object, preferred first; always includes {@code text/plain}. */
+  Map<String, Object> mimeBundle();
+}

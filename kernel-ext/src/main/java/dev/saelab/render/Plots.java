@@ -1,0 +1,142 @@
+package dev.saelab.render;
+
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.CircuitTable;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.FeatureEdge;
+import dev.saelab.notebook.FeatureTable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/** Notebook-sized XChart plots: generic heat map, line and scatter, and the ones SAE Lab draws from circuits. */
+public final class Plots {
+  /** Default width in pixels. */
+  public static final int WIDTH = 720;
+  /** Default height in pixels. */
+  public static final int HEIGHT = 420;
+
+  private Plots() {}
+
+  /**
+   * A heat map of {@code z[row][col]}.
+   *
+   * @param xTicks labels of the columns (length {@code z[0].length})
+   * @param yTicks labels of the rows (length {@code z.length})
+   */
+  public static Plot heatmap(String title, String xLabel, String yLabel, double[][] z, List<String> xTicks,
+      List<String> yTicks) {
+    if (z.length == 0 || z[0].length == 0) {
+      throw new IllegalArgumentException("heat map '" + title + "': no data");
+    }
+    if (xTicks.size() != z[0].length || yTicks.size() != z.length) {
+      throw new IllegalArgumentException("heat map '" + title + "': " + z.length + "x" + z[0].length
+          + " values but " + yTicks.size() + " row and " + xTicks.size() + " column labels");
+    }
+    HeatMapChart c = new HeatMapChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel)
+        .yAxisTitle(yLabel).build();
+    List<Number[]> cells = new ArrayList<>();
+    double max = 0;
+    for (int r = 0; r < z.length; r++) {
+      for (int col = 0; col < z[r].length; col++) {
+        cells.add(new Number[] {col, r, z[r][col]});
+        max = Math.max(max, Math.abs(z[r][col]));
+      }
+    }
+    c.getStyler().setShowValue(false);
+    c.getStyler().setPlotContentSize(1);
+    c.getStyler().setMin(-max).setMax(max);
+    c.getStyler().setRangeColors(new java.awt.Color[] {new java.awt.Color(178, 24, 43),
+        new java.awt.Color(247, 247, 247), new java.awt.Color(33, 102, 172)});
+    c.addSeries(title, xTicks, yTicks, cells);
+    return new Plot(c);
+  }
+
+  /** Line plot: one series per entry, sharing the x values. */
+  public static Plot line(String title, String xLabel, String yLabel, double[] x, Map<String, double[]> series) {
+    XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel)
+        .build();
+    c.getStyler().setMarkerSize(0);
+    for (Map.Entry<String, double[]> e : series.entrySet()) {
+      c.addSeries(e.getKey(), x, e.getValue());
+    }
+    return new Plot(c);
+  }
+
+  /** Scatter plot of one series. */
+  public static Plot scatter(String title, String xLabel, String yLabel, double[] x, double[] y) {
+    XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel)
+        .build();
+    c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter).setMarkerSize(4)
+        .setLegendVisible(false);
+    c.addSeries(title, x, y).setMarker(SeriesMarkers.CIRCLE);
+    return new Plot(c);
+  }
+
+  /** |value| by rank, one line per head and circuit: how fast each head's strongest connections fall off. */
+  public static Plot topValues(FeatureTable t) {
+    Map<String, double[]> series = new java.util.LinkedHashMap<>();
+    int n = 0;
+    for (CircuitTable ct : t.circuitTables()) {
+      n = Math.max(n, ct.edges().size());
+    }
+    if (n == 0) {
+      throw new IllegalArgumentException("top-values plot: the table is empty");
+    }
+    for (CircuitTable ct : t.circuitTables()) {
+      double[] y = new double[n];
+      java.util.Arrays.fill(y, Double.NaN);
+      List<FeatureEdge> edges = ct.edges();
+      for (int i = 0; i < edges.size(); i++) {
+        y[i] = Math.abs(edges.get(i).value());
+      }
+      series.put(ct.kind().id() + " " + ct.headName(), y);
+    }
+    double[] x = new double[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = i + 1;
+    }
+    return line("strongest connections by rank", "rank", "|value|", x, series);
+  }
+
+  /**
+   * A block of one head's circuit as a heat map: rows {@code rows} of the query (QK) or value (OV) side against
+   * columns {@code cols} of the key or output side.
+   */
+  public static Plot circuitBlock(FeatureCircuits fc, CircuitKind kind, int head, int[] rows, int[] cols) {
+    double[][] z = fc.block(kind, head, rows, cols);
+    List<String> xt = new ArrayList<>();
+    for (int c : cols) {
+      xt.add(Integer.toString(c));
+    }
+    List<String> yt = new ArrayList<>();
+    for (int r : rows) {
+      yt.add(Integer.toString(r));
+    }
+    String h = "L" + fc.layer() + "H" + head;
+    return heatmap(kind.id().toUpperCase(java.util.Locale.ROOT) + " " + h, kind.colColumn().replace('_', ' '),
+        kind.rowColumn().replace('_', ' '), z, xt, yt);
+  }
+
+  /** Per feature: the norm of its query projection against the norm of its key projection in one head. */
+  public static Plot queryKeyNorms(FeatureCircuits fc, int head) {
+    int dh = (int) (fc.queries().columns() / fc.config().nHeads());
+    int g = fc.config().kvHead(head);
+    INDArray q = fc.queries().get(NDArrayIndex.all(), NDArrayIndex.interval((long) head * dh, (head + 1L) * dh));
+    INDArray k = fc.keys().get(NDArrayIndex.all(), NDArrayIndex.interval((long) g * dh, (g + 1L) * dh));
+    if (q.rows() != k.rows()) {
+      throw new IllegalArgumentException("query/key norm plot needs the same SAE on both sides");
+    }
+    double[] x = q.norm2(1).toDoubleVector();
+    double[] y = k.norm2(1).toDoubleVector();
+    return scatter("L" + fc.layer() + "H" + head + ": per feature, |query| vs |key|", "‖q_i‖", "‖k_i‖", x, y);
+  }
+}
