@@ -39,7 +39,8 @@ public final class SafetensorsFile implements TensorSource {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path path;
-  private final FileChannel channel;
+  private volatile FileChannel channel;
+  private boolean closed;
   private final long dataStart;
   private final List<TensorInfo> tensors;
   private final Map<String, long[]> offsets;
@@ -257,7 +258,7 @@ public final class SafetensorsFile implements TensorSource {
     try {
       while (done < total) {
         long windowElems = Math.min(total - done, WINDOW / es);
-        MappedByteBuffer mb = channel.map(FileChannel.MapMode.READ_ONLY, range[0] + done * es, windowElems * es);
+        MappedByteBuffer mb = channel().map(FileChannel.MapMode.READ_ONLY, range[0] + done * es, windowElems * es);
         long inWindow = 0;
         while (inWindow < windowElems) {
           int c = (int) Math.min(chunk.length, windowElems - inWindow);
@@ -268,9 +269,21 @@ public final class SafetensorsFile implements TensorSource {
         done += windowElems;
         bytesRead.addAndGet(windowElems * es);
       }
+    } catch (java.nio.channels.ClosedByInterruptException e) {
+      // The interrupt closed the channel; channel() reopens it for the next read, so the file stays usable.
+      throw new java.util.concurrent.CancellationException("interrupted while reading tensor " + name + " of "
+          + path);
     } catch (IOException e) {
       throw SaeLabException.inTensor(path, name, "read failed: " + e.getMessage());
     }
+  }
+
+  /** The open channel; reopened if an interrupt closed it (a notebook interrupt must not break loaded files). */
+  private synchronized FileChannel channel() throws IOException {
+    if (!channel.isOpen() && !closed) {
+      channel = FileChannel.open(path, StandardOpenOption.READ);
+    }
+    return channel;
   }
 
   @Override
@@ -279,7 +292,8 @@ public final class SafetensorsFile implements TensorSource {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
+    closed = true;
     closeQuietly(channel);
   }
 

@@ -1,0 +1,117 @@
+package dev.saelab.magic;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.model.ModelWeights;
+import dev.saelab.notebook.FeatureTable;
+import dev.saelab.render.Plot;
+import dev.saelab.sae.SaeDictionary;
+import dev.saelab.testutil.TestFiles;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The kernel-neutral magic engine on the shipped tiny model: planted pairs, errors, help. */
+class SaeLabMagicsTest {
+  static final String D = TestFiles.datasets().toString();
+  static final String SAE0 = D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12";
+  static final String SAE1 = D + "/tiny-gemma-scope/layer_1/width_96/average_l0_9";
+  SaeLabMagics m;
+
+  @BeforeEach
+  void load() throws Exception {
+    m = new SaeLabMagics();
+    assertInstanceOf(ModelWeights.class, m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
+    assertInstanceOf(SaeDictionary.class, m.eval("sae", List.of(SAE0, "--out", SAE1)));
+    m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json"));
+  }
+
+  @Test
+  void qkAndOvFindThePlantedPairsWithLabels() throws Exception {
+    FeatureTable qk = (FeatureTable) m.eval("qk", List.of("--heads", "1", "--top", "5"));
+    assertEquals(5, qk.size());
+    FeatureTable.Row r = qk.rows().get(0);
+    assertEquals(List.of(17, 42, 1, 1), List.of(r.rowFeature(), r.colFeature(), r.head(), r.rank()));
+    assertEquals("L1H1", r.headName());
+    assertFalse(r.rowLabel().isEmpty(), "query feature 17 has a label in the shipped export");
+    FeatureTable ov = (FeatureTable) m.eval("ov", List.of("--heads", "2", "--top", "3"));
+    assertEquals(List.of(5, 63), List.of(ov.rows().get(0).rowFeature(), ov.rows().get(0).colFeature()));
+    assertEquals(CircuitKind.OV, ov.singleKind());
+    FeatureTable all = (FeatureTable) m.eval("qk", List.of("--top", "2", "--distinct-positive"));
+    assertEquals(4, all.circuitTables().size());
+    assertTrue(all.rows().stream().allMatch(x -> x.value() > 0 && x.rowFeature() != x.colFeature()));
+  }
+
+  @Test
+  void wrongArgumentsGiveOneLineWithTheChoicesAndKeepTheSession() throws Exception {
+    MagicUsageException e = assertThrows(MagicUsageException.class,
+        () -> m.eval("qk", List.of("--rank-by", "biggest")));
+    assertTrue(e.getMessage().contains("abs") && e.getMessage().contains("-value"), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"));
+    assertEquals(0, e.getStackTrace().length, "no stack trace for a usage error");
+    e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--bogus")));
+    assertTrue(e.getMessage().contains("--heads") && e.getMessage().contains("--top"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--heads", "9")));
+    assertTrue(e.getMessage().contains("0..3"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "7")));
+    assertTrue(e.getMessage().contains("0..1"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("plot", List.of("pie")));
+    assertTrue(e.getMessage().contains("top, block or norms"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("nope", List.of()));
+    assertTrue(e.getMessage().contains("%qk"), e.getMessage());
+    // the session survived every error
+    FeatureTable qk = (FeatureTable) m.eval("qk", List.of("--heads", "1", "--top", "1"));
+    assertEquals(17, qk.rows().get(0).rowFeature());
+    assertTrue(m.session().describe().contains("width_128"));
+  }
+
+  @Test
+  void missingPiecesAreNamed() {
+    SaeLabMagics fresh = new SaeLabMagics();
+    MagicUsageException e = assertThrows(MagicUsageException.class, () -> fresh.eval("qk", List.of()));
+    assertTrue(e.getMessage().contains("%model"), e.getMessage());
+    Exception e2 = assertThrows(Exception.class, () -> fresh.eval("sae", List.of(D + "/no-such-sae")));
+    assertTrue(e2.getMessage().contains("no-such-sae"), e2.getMessage());
+  }
+
+  @Test
+  void helpForEveryMagic() throws Exception {
+    for (String name : SaeLabMagics.NAMES) {
+      Object h = m.eval(name, List.of("--help"));
+      assertTrue(h.toString().contains("%" + name), name);
+    }
+    String all = SaeLabMagics.help("saelab");
+    for (String name : SaeLabMagics.NAMES) {
+      assertTrue(all.contains("%" + name), name);
+    }
+    assertTrue(m.eval("saelab", List.of("status")).toString().contains("layer:      1"));
+  }
+
+  @Test
+  void plotsComeFromTheSameProjections() throws Exception {
+    Plot block = (Plot) m.eval("plot", List.of("block", "qk", "--head", "1", "--rows", "16:19", "--cols", "41:44"));
+    assertTrue(block.png().length > 1000);
+    try (ModelWeights model = ModelWeights.open(java.nio.file.Path.of(D, "tiny-gemma2"));
+        SaeDictionary in = SaeDictionary.open(java.nio.file.Path.of(SAE0));
+        FeatureCircuits fc = FeatureCircuits.of(model.attention(1), in, in, null)) {
+      double[][] z = fc.block(CircuitKind.QK, 1, new int[] {17}, new int[] {42});
+      FeatureTable qk = (FeatureTable) m.eval("qk", List.of("--heads", "1", "--top", "1"));
+      assertEquals(qk.rows().get(0).value(), z[0][0], 1e-4 * Math.abs(z[0][0]));
+    }
+    m.eval("qk", List.of("--top", "20"));
+    assertInstanceOf(Plot.class, m.eval("plot", List.of("top")));
+    assertInstanceOf(Plot.class, m.eval("plot", List.of("norms", "--head", "3")));
+  }
+
+  @Test
+  void splitHonoursQuotes() {
+    assertEquals(List.of("sae", "/a b/c", "--out", "x"), SaeLabMagics.split("sae \"/a b/c\"  --out 'x'"));
+    assertThrows(MagicUsageException.class, () -> SaeLabMagics.split("sae \"open"));
+  }
+}

@@ -1,0 +1,109 @@
+package dev.saelab.render;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.CircuitTable;
+import dev.saelab.circuits.FeatureEdge;
+import dev.saelab.circuits.RankBy;
+import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.NeuronpediaLabels;
+import dev.saelab.notebook.FeatureTable;
+import dev.saelab.testutil.TestFiles;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tech.tablesaw.api.Table;
+
+/** HTML tables and plots: what a notebook user sees. */
+class RenderTest {
+  static FeatureTable table(FeatureLabels labels) {
+    CircuitTable t = new CircuitTable(CircuitKind.QK, 13, 4, RankBy.ABS, 1.0, List.of(
+        new FeatureEdge(17, 42, 9.5f), new FeatureEdge(3, 3, -4.25f), new FeatureEdge(8, 1, 0.5f)));
+    return new FeatureTable(List.of(t), labels, null);
+  }
+
+  @Test
+  void featureTableHtmlHasLinksLabelsShadingAndSorting(@TempDir Path dir) throws Exception {
+    String longLabel = "a <b>very</b> long label & more, " + "x".repeat(80);
+    Path json = dir.resolve("np.json");
+    Files.writeString(json, "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
+        + "\"index\":\"17\",\"description\":\"" + longLabel + "\"}]}");
+    FeatureLabels labels = NeuronpediaLabels.read(json);
+    String html = table(labels).mimeBundle().get("text/html").toString();
+    assertTrue(html.contains("href=\"https://www.neuronpedia.org/gemma-2-2b/12-gemmascope-res-16k/17\""), html);
+    assertTrue(html.contains("<td>L13H4</td>"));
+    assertTrue(html.contains("onclick=\"saelabSort(this)\""));
+    assertTrue(html.contains("title=\"a &lt;b&gt;very&lt;/b&gt; long label &amp; more, "), "full label on hover");
+    assertFalse(html.contains("<b>very</b>"), "label text is escaped");
+    assertTrue(html.contains("…</td>"), "long label truncated");
+    assertTrue(html.contains("data-v=\"9.5\" style=\"background:rgba(33,102,172,0.600)\""), "max positive: blue");
+    assertTrue(html.contains("data-v=\"-4.25\" style=\"background:rgba(178,24,43,0.268)\""), "negative: red");
+    String text = table(labels).mimeBundle().get("text/plain").toString();
+    assertTrue(text.contains("L13H4") && text.contains("17"), text);
+  }
+
+  @Test
+  void shadeScalesWithMagnitude() {
+    assertEquals("background:rgba(33,102,172,0.300)", HtmlTables.shade(1, 2));
+    assertEquals("background:rgba(178,24,43,0.600)", HtmlTables.shade(-2, 2));
+    assertEquals("background:rgba(33,102,172,0.000)", HtmlTables.shade(0, 0));
+  }
+
+  @Test
+  void tablesawTablesRenderSortableWithNumericKeys() {
+    Table t = table(null).toTablesaw();
+    assertEquals(List.of("circuit", "layer", "head", "rank", "query_feature", "key_feature", "value", "query_label",
+        "key_label"), t.columnNames());
+    assertEquals(3, t.rowCount());
+    assertEquals(-4.25, t.doubleColumn("value").get(1), 0);
+    String html = Renderers.bundle(t).get("text/html").toString();
+    assertTrue(html.contains("<th onclick=\"saelabSort(this)\">value</th>"));
+    assertTrue(html.contains("data-v=\"-4.25\""));
+    assertTrue(Renderers.canRender(t));
+  }
+
+  @Test
+  void plotsRenderPngAndSvg(@TempDir Path dir) throws Exception {
+    Plot heat = Plots.heatmap("QK L1H1", "key feature", "query feature", new double[][] {{1, -2}, {0.5, 3}},
+        List.of("41", "42"), List.of("16", "17"));
+    Map<String, Object> b = heat.mimeBundle();
+    byte[] png = Base64.getDecoder().decode(b.get("image/png").toString());
+    assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+    assertTrue(b.get("image/svg+xml").toString().contains("<svg"));
+    Plot line = Plots.line("decay", "rank", "|value|", new double[] {1, 2, 3}, Map.of("h0", new double[] {3, 2, 1}));
+    Plot scatter = Plots.scatter("norms", "q", "k", new double[] {1, 2}, new double[] {2, 1});
+    line.savePng(dir.resolve("l.png"));
+    scatter.saveSvg(dir.resolve("s.svg"));
+    assertTrue(Files.size(dir.resolve("l.png")) > 1000);
+    assertTrue(Files.readString(dir.resolve("s.svg"), StandardCharsets.UTF_8).contains("<svg"));
+    assertTrue(Plots.topValues(table(null)).png().length > 1000);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Plots.heatmap("x", "a", "b",
+        new double[][] {{1, 2}}, List.of("only one"), List.of("r")));
+    assertTrue(e.getMessage().contains("1x2 values but 1 row and 1 column labels"), e.getMessage());
+  }
+
+  @Test
+  void escapeCoversHtmlSpecials() {
+    assertEquals("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", HtmlTables.escape("<a href=\"x\">&'"));
+  }
+
+  @Test
+  void shippedLabelsJoinTheTable() {
+    FeatureLabels l = NeuronpediaLabels.read(TestFiles.datasets().resolve(
+        "tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json"));
+    FeatureTable t = table(l);
+    assertEquals(l.labelOrEmpty(17), t.rows().get(0).rowLabel());
+    assertEquals(l.labelOrEmpty(42), t.rows().get(0).colLabel(), "QK key labels come from the same SAE");
+  }
+}
