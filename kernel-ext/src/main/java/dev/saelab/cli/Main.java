@@ -39,8 +39,10 @@ public final class Main {
           return new TablesCommand(out, err).run(rest);
         case "bench":
           return new BenchCommand(out, err).run(rest);
+        case "notebook":
+          return new NotebookCommand(out, err).run(rest);
         default:
-          err.println("saelab: unknown command '" + args[0] + "' (expected inspect, tables, bench; try --help)");
+          err.println("saelab: unknown command '" + args[0] + "' (expected inspect, tables, bench, notebook; try --help)");
           return 2;
       }
     } catch (SaeLabException | IllegalArgumentException e) {
@@ -49,9 +51,16 @@ public final class Main {
     } catch (java.io.IOException | java.io.UncheckedIOException e) {
       err.println("saelab " + args[0] + ": " + e.getMessage());
       return 2;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      err.println("saelab " + args[0] + ": interrupted");
+      return 130;
     } catch (java.util.concurrent.CancellationException e) {
       err.println("saelab " + args[0] + ": interrupted");
       return 130;
+    } catch (IllegalStateException e) {
+      err.println("saelab " + args[0] + ": " + e.getMessage());
+      return 1;
     } catch (OutOfMemoryError e) {
       err.println("saelab " + args[0] + ": out of memory (" + e.getMessage() + "); raise -Xmx or use fewer features");
       return 1;
@@ -92,6 +101,7 @@ public final class Main {
         "  inspect PATH...   describe model folders, SAEs (Gemma Scope, SAELens), safetensors/npz/npy files and",
         "                    Neuronpedia label exports; folders are searched for all of these",
         "  tables ...        per-head QK/OV feature-to-feature tables (tables --help)",
+        "  notebook ...      install the Java kernel + SAE Lab, run notebooks headless, or start a server",
         "  bench ...         speed and memory benchmarks (bench --help)",
         "");
   }

@@ -43,12 +43,17 @@ public final class Plot implements MimeBundle {
     }
   }
 
-  /** SVG text. */
+  /**
+   * SVG text, starting at the {@code <svg>} element: the XML declaration and DOCTYPE are dropped so that the text
+   * embeds in HTML (nbconvert's HTML export rejects an encoding declaration inside a string).
+   */
   public String svg() {
     try {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       VectorGraphicsEncoder.saveVectorGraphic(chart, out, VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-      return out.toString(StandardCharsets.UTF_8);
+      String s = out.toString(StandardCharsets.UTF_8);
+      int at = s.indexOf("<svg");
+      return at > 0 ? s.substring(at) : s;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
