@@ -25,9 +25,10 @@ public final class NotebookCommand {
   public static final String KERNEL = "saelab-rapaio";
   static final String HELP = String.join("\n",
       "usage: saelab notebook install                   write the kernelspec into target/jupyter/kernels/" + KERNEL,
-      "       saelab notebook run NOTEBOOK... [--out DIR] [--timeout S]",
+      "       saelab notebook run NOTEBOOK... [--out DIR] [--timeout S] [--server [--port P]]",
       "                                                 execute on that kernel (magic lines become SaeLab.magic(...)",
-      "                                                 calls: rapaio has no magic API), then convert to HTML",
+      "                                                 calls: rapaio has no magic API), then convert to HTML;",
+      "                                                 --server: open them in the notebook server instead",
       "       saelab notebook server [--port 8888] [--dir notebooks]   classic notebook server with the kernel",
       "");
   private static final int START_ATTEMPTS = 4;
@@ -114,16 +115,22 @@ public final class NotebookCommand {
     for (int i = 0; i < argv.length; i++) {
       if (argv[i].startsWith("--")) {
         opts.add(argv[i]);
-        if (i + 1 < argv.length) {
+        if (!argv[i].equals("--server") && i + 1 < argv.length) {
           opts.add(argv[++i]);
         }
       } else {
         notebooks.add(argv[i]);
       }
     }
-    Args a = new Args("notebook run", opts.toArray(new String[0]), List.of("--out", "--timeout"), List.of());
+    Args a = new Args("notebook run", opts.toArray(new String[0]), List.of("--out", "--timeout", "--port"),
+        List.of("--server"));
     if (notebooks.isEmpty()) {
       throw new IllegalArgumentException("notebook run: expected one or more .ipynb files");
+    }
+    if (a.has("--server")) {
+      Path dir = Path.of(notebooks.get(0)).toAbsolutePath().getParent();
+      return server(new Args("notebook server", new String[] {"--dir", dir.toString(), "--port",
+          a.get("--port", "8888")}, List.of("--port", "--dir"), List.of()));
     }
     Path outDir = Path.of(a.get("--out", jarDir().resolve("notebooks").toString())).toAbsolutePath();
     Files.createDirectories(outDir);

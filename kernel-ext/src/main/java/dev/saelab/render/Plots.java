@@ -54,6 +54,7 @@ public final class Plots {
     c.getStyler().setShowValue(false);
     c.getStyler().setPlotContentSize(1);
     c.getStyler().setMin(-max).setMax(max);
+    c.getStyler().setDecimalPattern("#0.###");
     c.getStyler().setRangeColors(new java.awt.Color[] {new java.awt.Color(178, 24, 43),
         new java.awt.Color(247, 247, 247), new java.awt.Color(33, 102, 172)});
     c.addSeries(title, xTicks, yTicks, cells);
