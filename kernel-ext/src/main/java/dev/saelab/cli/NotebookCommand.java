@@ -165,7 +165,7 @@ public final class NotebookCommand {
         ((ObjectNode) cell).put("source", MagicRewriter.rewriteCell(code));
       }
     }
-    ObjectNode ks = ((ObjectNode) nb).with("metadata").putObject("kernelspec");
+    ObjectNode ks = ((ObjectNode) nb).withObject("/metadata").putObject("kernelspec");
     ks.put("name", KERNEL).put("display_name", "Java (rapaio 3.0.1 + SAE Lab)").put("language", "java");
     Path in = Files.createTempFile("saelab-nb", ".ipynb");
     Path script = Files.createTempFile("saelab-execute", ".py");
@@ -177,14 +177,15 @@ public final class NotebookCommand {
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.toString(), in.toString(),
             executed.toString(), src.getParent().toString(), KERNEL, Integer.toString(timeoutSeconds));
         pb.environment().put("JUPYTER_PATH", jupyterPath().toString());
-        pb.inheritIO();
+        Path log = outDir.resolve(src.getFileName() + ".log"); // the kernel's and nbclient's chatter
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
         int code = pb.start().waitFor();
         if (code == 0) {
           return executed;
         }
         if (code != 3 || attempt >= START_ATTEMPTS) {
           throw new IllegalStateException("notebook run: executing " + src + " failed (exit " + code + ", attempt "
-              + attempt + ")");
+              + attempt + "); log: " + log);
         }
         System.err.println("notebook run: the kernel failed to start (attempt " + attempt + "), retrying");
       }
