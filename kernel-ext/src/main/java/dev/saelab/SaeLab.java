@@ -75,13 +75,7 @@ public final class SaeLab {
     if (words.isEmpty()) {
       throw new IllegalArgumentException("empty magic line; try SaeLab.magic(\"saelab help\")");
     }
-    try {
-      return (T) MAGICS.eval(words.get(0), words.subList(1, words.size()));
-    } catch (RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new SaeLabException(e.getMessage(), e);
-    }
+    return (T) MAGICS.eval(words.get(0), words.subList(1, words.size()));
   }
 
   /** The magic engine shared by every kernel adapter and {@link #magic}. */

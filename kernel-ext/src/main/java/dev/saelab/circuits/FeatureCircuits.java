@@ -291,13 +291,14 @@ public final class FeatureCircuits implements AutoCloseable {
     return out;
   }
 
-  private static INDArray headView(INDArray m, int block, int dh) {
+  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection (one head's block), as a strided view. */
+  public static INDArray headView(INDArray m, int block, int dh) {
     return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh));
   }
 
-  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection, as a new c-order array (one head's block). */
+  /** {@link #headView} copied into a new c-order array. */
   public static INDArray slice(INDArray m, int block, int dh) {
-    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh)).dup('c');
+    return headView(m, block, dh).dup('c');
   }
 
   @Override

@@ -106,32 +106,29 @@ public final class TopKProduct {
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
     st.tiles = rowBlocks * colBlocks;
-    try {
-      for (int r0 = 0; r0 < nL; r0 += tr) {
-        if (Thread.currentThread().isInterrupted()) {
-          throw new CancellationException("interrupted");
-        }
-        int rows = Math.min(tr, nL - r0);
-        INDArray a = ls.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
-        for (int c0 = 0; c0 < nR; c0 += tc) {
-          int cols = Math.min(tc, nR - c0);
-          if (prune && heap.full()) {
-            double bound = (double) normL[r0] * normR[c0] * (1 + 1e-3) + 1e-30;
-            if (bound < heap.threshold()) {
-              long remaining = (nR - c0 + tc - 1) / tc;
-              st.skipped += remaining;
-              break; // later column blocks have smaller norms still
-            }
-          }
-          INDArray tile = tile(rows, cols);
-          Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
-          scan(views.get(key(rows, cols)), rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal);
-        }
-        if (progress != null) {
-          progress.run();
-        }
+    for (int r0 = 0; r0 < nL; r0 += tr) {
+      if (Thread.currentThread().isInterrupted()) {
+        throw new CancellationException("interrupted");
       }
-    } finally {
+      int rows = Math.min(tr, nL - r0);
+      INDArray a = ls.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+      for (int c0 = 0; c0 < nR; c0 += tc) {
+        int cols = Math.min(tc, nR - c0);
+        if (prune && heap.full()) {
+          double bound = (double) normL[r0] * normR[c0] * (1 + 1e-3) + 1e-30;
+          if (bound < heap.threshold()) {
+            long remaining = (nR - c0 + tc - 1) / tc;
+            st.skipped += remaining;
+            break; // later column blocks have smaller norms still
+          }
+        }
+        INDArray tile = tile(rows, cols);
+        Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
+        scan(views.get(key(rows, cols)), rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal);
+      }
+      if (progress != null) {
+        progress.run();
+      }
     }
     if (stats != null) {
       stats.add(st);

@@ -63,8 +63,8 @@ public final class NotebookCommand {
   /** Folder of saelab.jar (kernel-ext/target). */
   static Path jarDir() {
     try {
-      Path p = Path.of(NotebookCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-      return Files.isDirectory(p) ? p.getParent() : p.getParent();
+      // target/saelab.jar, or target/classes when run from the build tree: the parent is target/ either way
+      return Path.of(NotebookCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
     } catch (java.net.URISyntaxException e) {
       throw new IllegalStateException(e);
     }
@@ -195,13 +195,14 @@ public final class NotebookCommand {
     }
   }
 
-  static String joinSource(JsonNode source) {
+  /** A notebook text field: a string, or a list of lines to concatenate (nbformat allows both). */
+  public static String joinSource(JsonNode source) {
     if (source.isArray()) {
       StringBuilder sb = new StringBuilder();
       source.forEach(s -> sb.append(s.asText()));
       return sb.toString();
     }
-    return source.asText();
+    return source.isMissingNode() ? "" : source.asText();
   }
 
   /** The error outputs of an executed notebook, one line each ("ename: evalue"). */

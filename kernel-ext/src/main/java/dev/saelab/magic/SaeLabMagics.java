@@ -16,8 +16,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 /**
  * The line magics, kernel-neutral: each takes the words after {@code %name} and returns the same object the Java API
@@ -66,7 +67,7 @@ public final class SaeLabMagics {
   }
 
   /** Runs a line magic by name. */
-  public Object eval(String name, List<String> args) throws Exception {
+  public Object eval(String name, List<String> args) {
     String[] a = args.toArray(new String[0]);
     if (args.contains("--help") || args.contains("-h")) {
       return text(help(name));
@@ -121,13 +122,7 @@ public final class SaeLabMagics {
       }
       default -> {
         if (NAMES.contains(sub)) {
-          try {
-            yield eval(sub, List.of(a).subList(1, a.length));
-          } catch (RuntimeException e) {
-            throw e;
-          } catch (Exception e) {
-            throw new SaeLabException(e.getMessage(), e);
-          }
+          yield eval(sub, List.of(a).subList(1, a.length));
         }
         throw new MagicUsageException("%saelab " + sub + ": expected help, status, reset or one of "
             + String.join(", ", NAMES.subList(1, NAMES.size())));
@@ -163,33 +158,37 @@ public final class SaeLabMagics {
   }
 
   private SaeDictionary sae(String[] a) {
-    Map<String, String> roles = roles("sae", a);
-    SaeDictionary last = null;
-    for (Map.Entry<String, String> e : roles.entrySet()) {
-      SaeDictionary s = SaeDictionary.open(Path.of(e.getValue()));
-      switch (e.getKey()) {
-        case "in" -> session.saeIn = s;
-        case "key" -> session.saeKey = s;
-        default -> session.saeOut = s;
-      }
-      last = s;
+    return load(roles("sae", a), SaeDictionary::open, this::setSae);
+  }
+
+  private FeatureLabels labels(String[] a) {
+    return load(roles("labels", a), NeuronpediaLabels::read, this::setLabels);
+  }
+
+  /** Opens each (role → path) and remembers it under its role; returns the last one opened. */
+  private static <T> T load(Map<String, String> paths, Function<Path, T> open, BiConsumer<String, T> remember) {
+    T last = null;
+    for (Map.Entry<String, String> e : paths.entrySet()) {
+      last = open.apply(Path.of(e.getValue()));
+      remember.accept(e.getKey(), last);
     }
     return last;
   }
 
-  private FeatureLabels labels(String[] a) {
-    Map<String, String> roles = roles("labels", a);
-    FeatureLabels last = null;
-    for (Map.Entry<String, String> e : roles.entrySet()) {
-      FeatureLabels l = NeuronpediaLabels.read(Path.of(e.getValue()));
-      switch (e.getKey()) {
-        case "in" -> session.labelsIn = l;
-        case "key" -> session.labelsKey = l;
-        default -> session.labelsOut = l;
-      }
-      last = l;
+  private void setSae(String role, SaeDictionary s) {
+    switch (role) {
+      case "in" -> session.saeIn = s;
+      case "key" -> session.saeKey = s;
+      default -> session.saeOut = s;
     }
-    return last;
+  }
+
+  private void setLabels(String role, FeatureLabels l) {
+    switch (role) {
+      case "in" -> session.labelsIn = l;
+      case "key" -> session.labelsKey = l;
+      default -> session.labelsOut = l;
+    }
   }
 
   /** {@code [--in] PATH}, {@code --key PATH}, {@code --out PATH}, in any combination. */
@@ -273,25 +272,20 @@ public final class SaeLabMagics {
     return t;
   }
 
+  /** The command line's loading flags: {@code --sae-in/--sae-key/--sae-out}, {@code --labels-in/-key/-out}. */
   private void loadOptional(Args a) {
-    if (a.has("--sae-in")) {
-      session.saeIn = SaeDictionary.open(Path.of(a.get("--sae-in", "")));
+    load(flagRoles(a, "--sae-"), SaeDictionary::open, this::setSae);
+    load(flagRoles(a, "--labels-"), NeuronpediaLabels::read, this::setLabels);
+  }
+
+  private static Map<String, String> flagRoles(Args a, String prefix) {
+    Map<String, String> roles = new LinkedHashMap<>();
+    for (String role : List.of("in", "key", "out")) {
+      if (a.has(prefix + role)) {
+        roles.put(role, a.get(prefix + role, ""));
+      }
     }
-    if (a.has("--sae-key")) {
-      session.saeKey = SaeDictionary.open(Path.of(a.get("--sae-key", "")));
-    }
-    if (a.has("--sae-out")) {
-      session.saeOut = SaeDictionary.open(Path.of(a.get("--sae-out", "")));
-    }
-    if (a.has("--labels-in")) {
-      session.labelsIn = NeuronpediaLabels.read(Path.of(a.get("--labels-in", "")));
-    }
-    if (a.has("--labels-key")) {
-      session.labelsKey = NeuronpediaLabels.read(Path.of(a.get("--labels-key", "")));
-    }
-    if (a.has("--labels-out")) {
-      session.labelsOut = NeuronpediaLabels.read(Path.of(a.get("--labels-out", "")));
-    }
+    return roles;
   }
 
   private CircuitQuery query(int layer) {
@@ -433,9 +427,5 @@ public final class SaeLabMagics {
       out.add(cur.toString());
     }
     return out;
-  }
-
-  static String lower(String s) {
-    return s.toLowerCase(Locale.ROOT);
   }
 }

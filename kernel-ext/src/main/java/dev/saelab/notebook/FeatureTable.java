@@ -82,11 +82,10 @@ public final class FeatureTable implements MimeBundle {
     this.outLabels = outLabels;
     List<Row> r = new ArrayList<>();
     for (CircuitTable t : tables) {
-      FeatureLabels rowLabels = inLabels;
       FeatureLabels cl = columnLabels(t.kind());
       int rank = 1;
       for (FeatureEdge e : t.edges()) {
-        r.add(new Row(t.kind(), t.layer(), t.head(), rank++, e.row(), e.col(), e.value(), label(rowLabels, e.row()),
+        r.add(new Row(t.kind(), t.layer(), t.head(), rank++, e.row(), e.col(), e.value(), label(inLabels, e.row()),
             label(cl, e.col())));
       }
     }

@@ -15,7 +15,6 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** Notebook-sized XChart plots: generic heat map, line and scatter, and the ones SAE Lab draws from circuits. */
 public final class Plots {
@@ -129,10 +128,9 @@ public final class Plots {
 
   /** Per feature: the norm of its query projection against the norm of its key projection in one head. */
   public static Plot queryKeyNorms(FeatureCircuits fc, int head) {
-    int dh = (int) (fc.queries().columns() / fc.config().nHeads());
-    int g = fc.config().kvHead(head);
-    INDArray q = fc.queries().get(NDArrayIndex.all(), NDArrayIndex.interval((long) head * dh, (head + 1L) * dh));
-    INDArray k = fc.keys().get(NDArrayIndex.all(), NDArrayIndex.interval((long) g * dh, (g + 1L) * dh));
+    int dh = fc.config().dHead();
+    INDArray q = FeatureCircuits.headView(fc.queries(), head, dh);
+    INDArray k = FeatureCircuits.headView(fc.keys(), fc.config().kvHead(head), dh);
     if (q.rows() != k.rows()) {
       throw new IllegalArgumentException("query/key norm plot needs the same SAE on both sides");
     }

@@ -51,7 +51,7 @@ class NotebooksIT {
   }
 
   static String text(JsonNode data, String mime) {
-    return NotebookCommandAccess.join(data.path(mime));
+    return NotebookCommand.joinSource(data.path(mime));
   }
 
   @Test
@@ -78,17 +78,5 @@ class NotebooksIT {
     assertTrue(o.stream().anyMatch(x -> x.path("data").has("image/png")), "a plot");
     assertTrue(o.stream().anyMatch(x -> x.path("data").has("image/svg+xml")), "an SVG plot");
     assertFalse(html.stream().anyMatch(t -> t.contains("Exception")), "no exception text");
-  }
-
-  /** Notebook JSON text is a string or a list of lines. */
-  static final class NotebookCommandAccess {
-    static String join(JsonNode n) {
-      if (n.isArray()) {
-        StringBuilder sb = new StringBuilder();
-        n.forEach(x -> sb.append(x.asText()));
-        return sb.toString();
-      }
-      return n.isMissingNode() ? "" : n.asText();
-    }
   }
 }

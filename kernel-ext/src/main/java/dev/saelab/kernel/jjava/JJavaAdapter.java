@@ -65,12 +65,13 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
     r.createRegistration((Class) type)
         .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_SVG, MIMEType.IMAGE_PNG)
         .register((data, ctx) -> {
-          for (Map.Entry<String, Object> e : Renderers.bundle(data).entrySet()) {
+          Map<String, Object> bundle = Renderers.bundle(data); // once: a plot's bundle encodes PNG and SVG
+          for (Map.Entry<String, Object> e : bundle.entrySet()) {
             if (!e.getKey().equals("text/plain")) {
               ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
             }
           }
-          ctx.getOutputContainer().putText(String.valueOf(Renderers.bundle(data).get("text/plain")));
+          ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
         });
   }
 
