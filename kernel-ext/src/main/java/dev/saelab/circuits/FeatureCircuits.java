@@ -258,22 +258,15 @@ public final class FeatureCircuits implements AutoCloseable {
           continue;
         }
         for (int h : heads) {
-          int g = c.kvHead(h);
-          INDArray left;
-          INDArray right;
-          if (kind == CircuitKind.QK) {
-            left = headView(q, h, dh);
-            right = headView(k, g, dh);
-          } else {
-            left = headView(v, g, dh);
-            right = headView(p, h, dh);
-          }
           String stage = kind.id() + " " + attn.headName(h);
           progress.update(stage, done[0], totalTiles);
           boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
-          List<FeatureEdge> edges = engine.topK(left, right, spec.topK(), spec.rankBy(), excl, stats,
-              () -> progress.update(stage, ++done[0], totalTiles));
-          double scale = kind == CircuitKind.QK && spec.queryScale() ? c.queryScale() : 1.0;
+          List<FeatureEdge> edges;
+          try (Operands ops = operands(kind, h, spec)) {
+            edges = engine.topK(ops.left, ops.right, spec.topK(), spec.rankBy(), excl, stats,
+                () -> progress.update(stage, ++done[0], totalTiles));
+          }
+          double scale = scale(kind, spec);
           if (scale != 1.0) {
             List<FeatureEdge> scaled = new ArrayList<>(edges.size());
             for (FeatureEdge e : edges) {
@@ -289,6 +282,306 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     progress.update("done", totalTiles, totalTiles);
     return out;
+  }
+
+  private double scale(CircuitKind kind, CircuitSpec spec) {
+    return kind == CircuitKind.QK && spec.queryScale() ? attn.config().queryScale() : 1.0;
+  }
+
+  /** The two sides of one head's product, after the spec's variant (RoPE distance, cosine); closes what it made. */
+  private static final class Operands implements AutoCloseable {
+    final INDArray left;
+    final INDArray right;
+    private final List<INDArray> owned = new ArrayList<>();
+
+    Operands(INDArray left, INDArray right, INDArray... owned) {
+      this.left = left;
+      this.right = right;
+      this.owned.addAll(List.of(owned));
+    }
+
+    @Override
+    public void close() {
+      owned.forEach(INDArray::close);
+    }
+  }
+
+  /** Left side (query or value) and right side (key or output) of head h, raw: views of the projections. */
+  private INDArray[] rawSides(CircuitKind kind, int h) {
+    int dh = attn.config().dHead();
+    int g = attn.config().kvHead(h);
+    if (kind == CircuitKind.OV && p == null) {
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
+    }
+    return kind == CircuitKind.QK ? new INDArray[] {headView(q, h, dh), headView(k, g, dh)}
+        : new INDArray[] {headView(v, g, dh), headView(p, h, dh)};
+  }
+
+  private Operands operands(CircuitKind kind, int h, CircuitSpec spec) {
+    INDArray[] s = rawSides(kind, h);
+    List<INDArray> owned = new ArrayList<>();
+    INDArray left = s[0];
+    INDArray right = s[1];
+    if (kind == CircuitKind.QK && spec.position() != null) {
+      left = Rope.of(attn.config(), spec.pairing()).rotateRows(left, spec.position());
+      owned.add(left);
+    }
+    if (spec.cosine()) {
+      left = unitRows(left);
+      right = unitRows(right);
+      owned.add(left);
+      owned.add(right);
+    }
+    return new Operands(left, right, owned.toArray(new INDArray[0]));
+  }
+
+  /** Rows divided by their L2 norms (zero rows stay zero); a new c-order array. */
+  static INDArray unitRows(INDArray x) {
+    INDArray y = x.dup('c');
+    try (INDArray n = y.norm2(1)) {
+      float[] norms = n.toFloatVector();
+      for (int i = 0; i < norms.length; i++) {
+        norms[i] = norms[i] > 0 ? 1f / norms[i] : 0f;
+      }
+      try (INDArray inv = Nd4j.createFromArray(norms).reshape(norms.length, 1)) {
+        y.muliColumnVector(inv);
+      }
+    }
+    return y;
+  }
+
+  /**
+   * The circuit summed over all heads of the layer: {@code Σ_h QK_h} (or {@code Σ_h OV_h}), computed as one product
+   * of the heads' concatenated blocks, with each top pair's per-head breakdown and the per-head tables' thresholds
+   * (so {@link LayerTable#distributed()} lists pairs strong in total and weak in every head). Honours the spec's
+   * top-k, ranking, self-pair exclusion, query scale, RoPE distance and cosine variant (cosine of the concatenated
+   * vectors); ignores its head list.
+   */
+  public LayerTable computeSum(CircuitKind kind, CircuitSpec spec, Progress progress) {
+    ModelConfig c = attn.config();
+    int nh = c.nHeads();
+    int dh = c.dHead();
+    double scale = scale(kind, spec);
+    // Per-head tables first: their last entries are the thresholds of "weak in every head".
+    double[] thresholds = new double[nh];
+    List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads((int[]) null), progress);
+    for (CircuitTable t : perHead) {
+      List<FeatureEdge> e = t.edges();
+      thresholds[t.head()] = e.size() < spec.topK() ? Double.NEGATIVE_INFINITY
+          : spec.rankBy().key((double) e.get(e.size() - 1).value());
+    }
+    List<INDArray> owned = new ArrayList<>();
+    INDArray[] lefts = new INDArray[nh];
+    INDArray[] rights = new INDArray[nh];
+    for (int h = 0; h < nh; h++) {
+      INDArray[] s = rawSides(kind, h);
+      lefts[h] = s[0];
+      rights[h] = s[1];
+      if (kind == CircuitKind.QK && spec.position() != null) {
+        lefts[h] = Rope.of(c, spec.pairing()).rotateRows(lefts[h], spec.position());
+        owned.add(lefts[h]);
+      }
+    }
+    INDArray left = Nd4j.hstack(lefts);
+    INDArray right = Nd4j.hstack(rights);
+    owned.add(left);
+    owned.add(right);
+    try {
+      INDArray l = left;
+      INDArray r = right;
+      if (spec.cosine()) {
+        l = unitRows(left);
+        r = unitRows(right);
+        owned.add(l);
+        owned.add(r);
+      }
+      boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
+      String stage = kind.id() + " L" + attn.layer() + " sum";
+      TopKProduct engine = new TopKProduct(tileRows, tileCols, spec.prune());
+      List<FeatureEdge> top;
+      try {
+        long rowsTotal = (l.rows() + tileRows - 1) / tileRows;
+        long[] done = {0};
+        top = engine.topK(l, r, spec.topK(), spec.rankBy(), excl, stats,
+            () -> progress.update(stage, ++done[0], rowsTotal));
+      } finally {
+        engine.release();
+      }
+      List<LayerTable.Edge> edges = new ArrayList<>(top.size());
+      for (FeatureEdge e : top) {
+        float[] lr = left.getRow(e.row()).toFloatVector();
+        float[] rr = right.getRow(e.col()).toFloatVector();
+        double ln = 0;
+        double rn = 0;
+        for (int i = 0; i < lr.length; i++) {
+          ln += (double) lr[i] * lr[i];
+          rn += (double) rr[i] * rr[i];
+        }
+        double norm = spec.cosine() ? Math.sqrt(ln) * Math.sqrt(rn) : 1.0;
+        double[] parts = new double[nh];
+        double[] own = new double[nh];
+        for (int h = 0; h < nh; h++) {
+          double dot = 0;
+          double a = 0;
+          double b = 0;
+          for (int i = h * dh; i < (h + 1) * dh; i++) {
+            dot += (double) lr[i] * rr[i];
+            a += (double) lr[i] * lr[i];
+            b += (double) rr[i] * rr[i];
+          }
+          parts[h] = norm > 0 ? dot / norm * scale : 0;
+          double hn = Math.sqrt(a) * Math.sqrt(b);
+          own[h] = spec.cosine() ? (hn > 0 ? dot / hn : 0) * scale : dot * scale;
+        }
+        edges.add(new LayerTable.Edge(e.row(), e.col(), e.value() * scale, parts, own));
+      }
+      return new LayerTable(kind, attn.layer(), spec.rankBy(), scale, edges, thresholds);
+    } finally {
+      owned.forEach(INDArray::close);
+    }
+  }
+
+  /** The role a feature plays in a drill-down. */
+  public enum Role {
+    /** As the query (QK row): which keys it attends to. */
+    QUERY,
+    /** As the key (QK column): which queries attend to it. */
+    KEY,
+    /** As the value (OV row): which output features it writes. */
+    VALUE,
+    /** As the output (OV column, an output-SAE feature): which values write it. */
+    OUTPUT;
+
+    /** Parses {@code query}, {@code key}, {@code value} or {@code output}. */
+    public static Role parse(String s) {
+      try {
+        return valueOf(s.toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("role " + s + ": expected query, key, value or output");
+      }
+    }
+
+    /** {@code query}, {@code key}, {@code value} or {@code output}. */
+    public String id() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The circuit this role belongs to. */
+    public CircuitKind kind() {
+      return this == QUERY || this == KEY ? CircuitKind.QK : CircuitKind.OV;
+    }
+  }
+
+  /**
+   * A feature's strongest partners in one head: as a query, the keys it attends to most; as a key, the queries
+   * attending to it; as a value, the output features it writes; as an output, the values writing it. Edges keep
+   * the circuit's orientation ({@code row} = query/value feature, {@code col} = key/output feature).
+   */
+  public List<FeatureEdge> partners(int feature, Role role, int head, int k, RankBy rankBy, boolean cosine) {
+    if (k < 1) {
+      throw new IllegalArgumentException("--top " + k + ": expected a positive number of partners");
+    }
+    attn.config().kvHead(head);
+    INDArray[] s = rawSides(role.kind(), head);
+    boolean rowSide = role == Role.QUERY || role == Role.VALUE;
+    INDArray own = rowSide ? s[0] : s[1];
+    INDArray others = rowSide ? s[1] : s[0];
+    if (feature < 0 || feature >= own.rows()) {
+      throw new IllegalArgumentException("feature " + feature + " out of range 0.." + (own.rows() - 1) + " for the "
+          + role.id() + " side");
+    }
+    double[] scores;
+    try (INDArray x = own.getRow(feature).dup().reshape(own.columns(), 1); INDArray m = others.mmul(x)) {
+      scores = m.toDoubleVector();
+      if (cosine) {
+        double xn = x.norm2Number().doubleValue();
+        double[] on = others.norm2(1).toDoubleVector();
+        for (int i = 0; i < scores.length; i++) {
+          double d = xn * on[i];
+          scores[i] = d > 0 ? scores[i] / d : 0;
+        }
+      }
+    }
+    double sc = scale(role.kind(), CircuitSpec.defaults());
+    Integer[] idx = new Integer[scores.length];
+    for (int i = 0; i < idx.length; i++) {
+      idx[i] = i;
+    }
+    final double[] sf = scores;
+    java.util.Arrays.sort(idx, java.util.Comparator.comparingDouble((Integer i) -> -rankBy.key(sf[i]))
+        .thenComparingInt(i -> i));
+    List<FeatureEdge> out = new ArrayList<>();
+    for (int i = 0; i < Math.min(k, idx.length); i++) {
+      int o = idx[i];
+      float val = (float) (scores[o] * sc);
+      out.add(rowSide ? new FeatureEdge(feature, o, val) : new FeatureEdge(o, feature, val));
+    }
+    return out;
+  }
+
+  /**
+   * A feature's projection norms per head: rows {@code q} (‖q_i^h‖), {@code k} (‖k_i^g‖, key side), {@code v}
+   * (‖v_i^g‖) for input-SAE feature i, and {@code p} (‖p_i^h‖) for output-SAE feature i (NaN when there is no
+   * output SAE or it is narrower); {@code out[row][head]}.
+   */
+  public double[][] norms(int feature) {
+    ModelConfig c = attn.config();
+    int nh = c.nHeads();
+    int dh = c.dHead();
+    if (feature < 0 || feature >= q.rows()) {
+      throw new IllegalArgumentException("feature " + feature + " out of range 0.." + (q.rows() - 1));
+    }
+    double[][] out = new double[4][nh];
+    for (int h = 0; h < nh; h++) {
+      int g = c.kvHead(h);
+      out[0][h] = headView(q, h, dh).getRow(feature).norm2Number().doubleValue();
+      out[1][h] = feature < k.rows() ? headView(k, g, dh).getRow(feature).norm2Number().doubleValue() : Double.NaN;
+      out[2][h] = headView(v, g, dh).getRow(feature).norm2Number().doubleValue();
+      out[3][h] = p != null && feature < p.rows() ? headView(p, h, dh).getRow(feature).norm2Number().doubleValue()
+          : Double.NaN;
+    }
+    return out;
+  }
+
+  /**
+   * The post's QK–OV scatter for one head: per input-SAE feature j, {@code x_j} = mean over query features of
+   * {@code QK[i, j]} (j as key) and {@code y_j} = mean over output features of {@code |OV[j, o]|} (j as value), and
+   * their Pearson correlation. Needs the same SAE on the key and value side and an output SAE; the |OV| means run
+   * through the full value × output product in row blocks (never held whole).
+   */
+  public QkOvScatter qkOvScatter(int head) {
+    ModelConfig c = attn.config();
+    int dh = c.dHead();
+    int g = c.kvHead(head);
+    if (p == null) {
+      throw new IllegalArgumentException("the QK-OV scatter needs an output SAE (--sae-out)");
+    }
+    if (!sameQkSae) {
+      throw new IllegalArgumentException("the QK-OV scatter pairs key and value features: use one SAE for both");
+    }
+    INDArray qh = headView(q, head, dh);
+    INDArray kg = headView(k, g, dh);
+    INDArray vg = headView(v, g, dh);
+    INDArray ph = headView(p, head, dh);
+    double[] x;
+    try (INDArray meanQ = qh.mean(0).reshape(dh, 1); INDArray xs = kg.mmul(meanQ)) {
+      x = xs.toDoubleVector();
+    }
+    int n = (int) vg.rows();
+    double[] y = new double[n];
+    try (INDArray pt = ph.transpose().dup('c')) {
+      for (int r0 = 0; r0 < n; r0 += 2048) {
+        int r1 = Math.min(n, r0 + 2048);
+        try (INDArray blk = vg.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).mmul(pt);
+            INDArray a = org.nd4j.linalg.ops.transforms.Transforms.abs(blk, false); INDArray m = a.mean(1)) {
+          System.arraycopy(m.toDoubleVector(), 0, y, r0, r1 - r0);
+        }
+        if (Thread.currentThread().isInterrupted()) {
+          throw new java.util.concurrent.CancellationException("QK-OV scatter interrupted");
+        }
+      }
+    }
+    return new QkOvScatter(attn.layer(), head, x, y, QkOvScatter.pearson(x, y));
   }
 
   /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection (one head's block), as a strided view. */

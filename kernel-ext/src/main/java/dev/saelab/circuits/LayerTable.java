@@ -1,0 +1,70 @@
+package dev.saelab.circuits;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A circuit summed over the heads of a layer: the pairs whose score is large in total, each with its per-head
+ * breakdown. Attention algorithms spread over several heads (parameter-decomposition work, formats-and-math.md §7)
+ * show up here as pairs that are strong in total but weak in every single head.
+ *
+ * @param kind QK or OV
+ * @param layer the layer
+ * @param rankBy ranking key
+ * @param scale factor already applied to the values
+ * @param edges the pairs, best first
+ * @param headThresholds per head, the key (by {@code rankBy}) of the last entry of that head's own top-k table with
+ *     the same k and variant; a pair whose per-head values all rank below it is in no head's table
+ */
+public record LayerTable(CircuitKind kind, int layer, RankBy rankBy, double scale, List<Edge> edges,
+    double[] headThresholds) {
+
+  /**
+   * One pair of the summed table.
+   *
+   * @param row query (QK) or value (OV) feature
+   * @param col key (QK) or output (OV) feature
+   * @param value the summed value ({@code Σ_h perHead[h]})
+   * @param perHead each head's part of the sum
+   * @param headValues each head's own table value for this pair (equal to perHead except in the cosine variant,
+   *     where each head normalises by its own norms)
+   */
+  public record Edge(int row, int col, double value, double[] perHead, double[] headValues) {
+    /** How many heads (largest |part| first) carry {@code share} (e.g. 0.8) of {@code Σ_h |part_h|}. */
+    public int headSpread(double share) {
+      double[] a = Arrays.stream(perHead).map(Math::abs).sorted().toArray();
+      double all = Arrays.stream(a).sum();
+      double acc = 0;
+      for (int i = a.length - 1; i >= 0; i--) {
+        acc += a[i];
+        if (acc >= share * all - 1e-12 * all) {
+          return a.length - i;
+        }
+      }
+      return a.length;
+    }
+  }
+
+  /** The default share for {@link Edge#headSpread}: 80 %. */
+  public static final double SPREAD_SHARE = 0.8;
+
+  /** Whether the pair would appear in none of the per-head tables (every head value ranks below that head's last). */
+  public boolean weakInEveryHead(Edge e) {
+    for (int h = 0; h < headThresholds.length; h++) {
+      if (rankBy.key((float) e.headValues()[h]) >= headThresholds[h]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The pairs strong in total but weak in every single head. */
+  public List<Edge> distributed() {
+    return edges.stream().filter(this::weakInEveryHead).toList();
+  }
+
+  /** Number of heads. */
+  public int nHeads() {
+    return headThresholds.length;
+  }
+}

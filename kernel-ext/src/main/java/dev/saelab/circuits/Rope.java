@@ -1,0 +1,136 @@
+package dev.saelab.circuits;
+
+import dev.saelab.model.ModelConfig;
+import java.util.Locale;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Rotary position embeddings as they act on a query–key score: with a query at position m and a key at position
+ * n = m − Δ, {@code q_mᵀ k_n = (R(Δ) q)ᵀ k}, so a QK table "at distance Δ" rotates every query by R(Δ) and keeps the
+ * keys. R(Δ) rotates each pair of dimensions {@code (a_j, b_j)} by the angle {@code Δ·θ^(−2j/d_head)}.
+ *
+ * <p>Pairing (formats-and-math.md §2.1, §4): {@link Pairing#ROTATE_HALF} pairs dimension j with j + d_head/2, as
+ * Hugging Face's Gemma, Llama and Mistral do; {@link Pairing#INTERLEAVED} pairs 2j with 2j + 1, as the original RoPE
+ * paper and J Bostock's positional plot do (which is not what Gemma computes).
+ */
+public final class Rope {
+  /** How RoPE pairs the dimensions of a head. */
+  public enum Pairing {
+    /** j with j + d_head/2 (Hugging Face {@code rotate_half}; Gemma, Llama). */
+    ROTATE_HALF,
+    /** 2j with 2j + 1 (GPT-NeoX-less "interleaved" layout; Bostock's plot). */
+    INTERLEAVED;
+
+    /** Parses {@code rotate-half} or {@code interleaved}. */
+    public static Pairing parse(String s) {
+      return switch (s.toLowerCase(Locale.ROOT).replace('_', '-')) {
+        case "rotate-half" -> ROTATE_HALF;
+        case "interleaved" -> INTERLEAVED;
+        default -> throw new IllegalArgumentException("--pairing " + s + ": expected rotate-half or interleaved");
+      };
+    }
+
+    /** {@code rotate-half} or {@code interleaved}. */
+    public String id() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+  }
+
+  private final int dHead;
+  private final double theta;
+  private final Pairing pairing;
+
+  /**
+   * @param dHead head width (even)
+   * @param theta RoPE base (10000 for Gemma 2)
+   * @param pairing dimension pairing
+   */
+  public Rope(int dHead, double theta, Pairing pairing) {
+    if (dHead <= 0 || dHead % 2 != 0) {
+      throw new IllegalArgumentException("RoPE needs an even d_head, got " + dHead);
+    }
+    if (!(theta > 0)) {
+      throw new IllegalArgumentException("RoPE needs a positive base θ, got " + theta);
+    }
+    this.dHead = dHead;
+    this.theta = theta;
+    this.pairing = pairing;
+  }
+
+  /** The model's RoPE; an error for models without rotary embeddings (GPT-2 uses learned positions). */
+  public static Rope of(ModelConfig c, Pairing pairing) {
+    if (c.ropeTheta() <= 0) {
+      throw new IllegalArgumentException(c.modelType() + " has no rotary position embeddings (rope_theta); QK at a"
+          + " distance is only defined for RoPE models");
+    }
+    return new Rope(c.dHead(), c.ropeTheta(), pairing);
+  }
+
+  /** The pairing. */
+  public Pairing pairing() {
+    return pairing;
+  }
+
+  /** The two dimensions of pair j. */
+  int[] pair(int j) {
+    return pairing == Pairing.ROTATE_HALF ? new int[] {j, j + dHead / 2} : new int[] {2 * j, 2 * j + 1};
+  }
+
+  /** Angle of pair j at distance Δ: {@code Δ·θ^(−2j/d_head)}. */
+  public double angle(int j, double delta) {
+    return delta * Math.pow(theta, -2.0 * j / dHead);
+  }
+
+  /** {@code R(Δ)·x} for one head vector (double precision). */
+  public double[] rotate(double[] x, double delta) {
+    if (x.length != dHead) {
+      throw new IllegalArgumentException("vector of length " + x.length + ", expected d_head=" + dHead);
+    }
+    double[] y = x.clone();
+    for (int j = 0; j < dHead / 2; j++) {
+      int[] p = pair(j);
+      double c = Math.cos(angle(j, delta));
+      double s = Math.sin(angle(j, delta));
+      y[p[0]] = x[p[0]] * c - x[p[1]] * s;
+      y[p[1]] = x[p[1]] * c + x[p[0]] * s;
+    }
+    return y;
+  }
+
+  /**
+   * {@code R(Δ)} applied to every row of {@code x [n, d_head]} (e.g. one head's queries); returns a new c-order
+   * float array.
+   */
+  public INDArray rotateRows(INDArray x, double delta) {
+    if (x.columns() != dHead) {
+      throw new IllegalArgumentException("rows of width " + x.columns() + ", expected d_head=" + dHead);
+    }
+    int n = (int) x.rows();
+    float[] v;
+    try (INDArray c = x.dup('c')) {
+      v = c.data().asFloat();
+    }
+    int half = dHead / 2;
+    double[] cos = new double[half];
+    double[] sin = new double[half];
+    int[] a = new int[half];
+    int[] b = new int[half];
+    for (int j = 0; j < half; j++) {
+      cos[j] = Math.cos(angle(j, delta));
+      sin[j] = Math.sin(angle(j, delta));
+      a[j] = pair(j)[0];
+      b[j] = pair(j)[1];
+    }
+    for (int r = 0; r < n; r++) {
+      int o = r * dHead;
+      for (int j = 0; j < half; j++) {
+        double xa = v[o + a[j]];
+        double xb = v[o + b[j]];
+        v[o + a[j]] = (float) (xa * cos[j] - xb * sin[j]);
+        v[o + b[j]] = (float) (xb * cos[j] + xa * sin[j]);
+      }
+    }
+    return Nd4j.create(v, new long[] {n, dHead}, 'c');
+  }
+}
