@@ -362,4 +362,24 @@ public final class HeadSvd {
     terms.sort(Comparator.comparingDouble((Contribution t) -> -Math.abs(t.value())).thenComparingInt(Contribution::k));
     return new Split(total, List.copyOf(terms));
   }
+
+  /** Indices of the {@code k} largest |values|, largest first (ties: smaller index first). */
+  public static int[] topByAbs(float[] values, int k) {
+    int m = Math.min(k, values.length);
+    int[] idx = new int[m];
+    int size = 0;
+    for (int i = 0; i < values.length; i++) {
+      float a = Math.abs(values[i]);
+      if (size == m && a <= Math.abs(values[idx[m - 1]])) {
+        continue;
+      }
+      int pos = size == m ? m - 1 : size++;
+      while (pos > 0 && Math.abs(values[idx[pos - 1]]) < a) {
+        idx[pos] = idx[pos - 1];
+        pos--;
+      }
+      idx[pos] = i;
+    }
+    return idx;
+  }
 }

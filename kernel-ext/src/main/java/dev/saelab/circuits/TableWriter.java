@@ -100,15 +100,65 @@ public final class TableWriter {
     return index + ": " + raw;
   }
 
+  /**
+   * A layer's summed circuit: {@code circuit,layer,head,rank,query_feature,key_feature,value,head_spread,
+   * weak_in_every_head} with {@code head} = {@code sum}, then {@code head_0 … head_{n-1}} (each head's part of the
+   * sum) when {@code breakdown}, then label columns when labels are given.
+   */
+  public static void layerCsv(Path file, List<LayerTable> tables, boolean breakdown, FeatureLabels rowLabels,
+      FeatureLabels colLabels) {
+    if (tables.isEmpty()) {
+      throw new IllegalArgumentException("no tables to write to " + file);
+    }
+    CircuitKind kind = tables.get(0).kind();
+    StringBuilder sb = new StringBuilder();
+    sb.append("circuit,layer,head,rank,").append(kind.rowColumn()).append(',').append(kind.colColumn())
+        .append(",value,head_spread,weak_in_every_head");
+    if (breakdown) {
+      for (int h = 0; h < tables.get(0).nHeads(); h++) {
+        sb.append(",head_").append(h);
+      }
+    }
+    if (rowLabels != null) {
+      sb.append(',').append(kind.rowColumn().replace("_feature", "")).append("_label");
+    }
+    if (colLabels != null) {
+      sb.append(',').append(kind.colColumn().replace("_feature", "")).append("_label");
+    }
+    sb.append('\n');
+    for (LayerTable t : tables) {
+      int rank = 1;
+      for (LayerTable.Edge e : t.edges()) {
+        sb.append(kind.id()).append(',').append(t.layer()).append(",sum,").append(rank++).append(',').append(e.row())
+            .append(',').append(e.col()).append(',').append((float) e.value()).append(',')
+            .append(e.headSpread(LayerTable.SPREAD_SHARE)).append(',').append(t.weakInEveryHead(e));
+        if (breakdown) {
+          for (double v : e.perHead()) {
+            sb.append(',').append((float) v);
+          }
+        }
+        if (rowLabels != null) {
+          sb.append(',').append(quote(rowLabels.labelOrEmpty(e.row())));
+        }
+        if (colLabels != null) {
+          sb.append(',').append(quote(colLabels.labelOrEmpty(e.col())));
+        }
+        sb.append('\n');
+      }
+    }
+    write(file, sb);
+  }
+
   /** RFC 4180 quoting, as pandas writes it. */
-  static String quote(String s) {
+  public static String quote(String s) {
     if (s.indexOf(',') < 0 && s.indexOf('"') < 0 && s.indexOf('\n') < 0 && s.indexOf('\r') < 0) {
       return s;
     }
     return '"' + s.replace("\"", "\"\"") + '"';
   }
 
-  private static void write(Path file, CharSequence text) {
+  /** Writes {@code text} to {@code file} through a temporary file, so readers never see half a file. */
+  public static void write(Path file, CharSequence text) {
     try {
       Path parent = file.toAbsolutePath().getParent();
       Files.createDirectories(parent);

@@ -41,8 +41,17 @@ public final class Main {
           return new BenchCommand(out, err).run(rest);
         case "notebook":
           return new NotebookCommand(out, err).run(rest);
+        case "rope-profile":
+          return new RopeProfileCommand(out).run(rest);
+        case "svd":
+          return new SvdCommand(out).run(rest);
+        case "feature":
+          return new FeatureCommand(out).run(rest);
+        case "qkov-scatter":
+          return new ScatterCommand(out).run(rest);
         default:
-          err.println("saelab: unknown command '" + args[0] + "' (expected inspect, tables, bench, notebook; try --help)");
+          err.println("saelab: unknown command '" + args[0] + "' (expected inspect, tables, rope-profile, svd, feature, qkov-scatter, bench,"
+              + " notebook; try --help)");
           return 2;
       }
     } catch (SaeLabException | IllegalArgumentException e) {
@@ -100,7 +109,12 @@ public final class Main {
         "commands:",
         "  inspect PATH...   describe model folders, SAEs (Gemma Scope, SAELens), safetensors/npz/npy files and",
         "                    Neuronpedia label exports; folders are searched for all of these",
-        "  tables ...        per-head QK/OV feature-to-feature tables (tables --help)",
+        "  tables ...        per-head QK/OV feature-to-feature tables, summed over heads, at a RoPE distance,",
+        "                    cosine-normalised (tables --help)",
+        "  rope-profile ...  QK score of fixed directions (b_dec, feature pairs) over query-key distance",
+        "  svd ...           singular values of each head's QK/OV circuit, feature loadings, per-pair splits",
+        "  feature ...       one feature's top partners in every head (query/key/value/output) and its norms",
+        "  qkov-scatter ...  per head, mean QK as key against mean |OV| as value per feature, and Pearson r",
         "  notebook ...      install the Java kernel + SAE Lab, run notebooks headless, or start a server",
         "  bench ...         speed and memory benchmarks (bench --help)",
         "");

@@ -4,6 +4,8 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.LayerTable;
+import dev.saelab.circuits.Rope;
 import dev.saelab.circuits.Progress;
 import dev.saelab.circuits.RankBy;
 import dev.saelab.circuits.TableWriter;
@@ -24,7 +26,8 @@ public final class TablesCommand {
   static final String HELP = String.join("\n",
       "usage: saelab tables --model MODEL --layer L --sae-in SAE [--sae-key SAE] [--sae-out SAE]",
       "         [--circuit qk|ov|both] [--heads all|0,3,5] [--top K] [--rank-by abs|value|-value] [--exclude-self]",
-      "         [--scale raw|query] [--labels-in LABELS] [--labels-out LABELS] [--format csv|bostock]",
+      "         [--scale raw|query] [--cosine] [--position DELTA [--pairing rotate-half|interleaved]]",
+      "         [--heads sum [--breakdown]] [--labels-in LABELS] [--labels-out LABELS] [--format csv|bostock]",
       "         [--no-prune] --out FILE|DIR",
       "  MODEL   a Hugging Face model folder (config.json + safetensors)",
       "  SAE     a Gemma Scope folder or params.npz, or a SAELens folder; --sae-in reads the layer's input stream",
@@ -32,12 +35,18 @@ public final class TablesCommand {
       "  LABELS  a Neuronpedia export (old JSON file, or a bulk-export folder of batch-N.jsonl.gz)",
       "  --format csv     (default) circuit,layer,head,rank,query_feature,key_feature,value[,labels]",
       "                   (OV: value_feature,output_feature); with --circuit both, --out is a folder: qk.csv, ov.csv",
+      "  --cosine         cosine-normalised values: each divided by the norms of its two vectors",
+      "  --position DELTA QK with the query DELTA tokens after the key, through the model's RoPE (rotate-half",
+      "                   pairing as Gemma/Llama; interleaved as the post's plot)",
+      "  --heads sum      the layer's circuit summed over heads, with head_spread (heads carrying 80%) and",
+      "                   weak_in_every_head (in no head's own top K); --breakdown adds head_0..head_{n-1}",
       "  --format bostock J Bostock's files per head in folder --out: 'Table of QKs for Head h.csv', its",
       "                   'Distinct' and 'Distinct Positive' filters, 'Table of OVs for Head h.csv'",
       "");
   private static final List<String> VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key", "--sae-out",
-      "--circuit", "--heads", "--top", "--rank-by", "--scale", "--labels-in", "--labels-out", "--format", "--out");
-  private static final List<String> FLAGS = List.of("--exclude-self", "--no-prune", "--help", "--quiet");
+      "--circuit", "--heads", "--top", "--rank-by", "--scale", "--position", "--pairing", "--labels-in", "--labels-out", "--format", "--out");
+  private static final List<String> FLAGS = List.of("--exclude-self", "--no-prune", "--cosine", "--breakdown", "--help",
+      "--quiet");
   private final PrintStream out;
   private final PrintStream err;
 
@@ -82,7 +91,16 @@ public final class TablesCommand {
     }
     CircuitSpec spec = CircuitSpec.defaults().withKinds(kinds).withTopK(a.intValue("--top", 1000))
         .withRankBy(RankBy.parse(a.get("--rank-by", "abs"))).withExcludeSelf(a.has("--exclude-self"))
-        .withQueryScale(scale.equals("query")).withPrune(!a.has("--no-prune"));
+        .withQueryScale(scale.equals("query")).withPrune(!a.has("--no-prune")).withCosine(a.has("--cosine"))
+        .withPosition(a.has("--position") ? a.intValue("--position", 0) : null,
+            Rope.Pairing.parse(a.get("--pairing", "rotate-half")));
+    boolean sum = a.get("--heads", "all").equals("sum");
+    if (a.has("--breakdown") && !sum) {
+      throw new IllegalArgumentException("--breakdown goes with --heads sum (per-head parts of the summed circuit)");
+    }
+    if (sum && format.equals("bostock")) {
+      throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
+    }
     FeatureLabels labelsIn = a.has("--labels-in") ? NeuronpediaLabels.read(Path.of(a.get("--labels-in", ""))) : null;
     FeatureLabels labelsOut = a.has("--labels-out") ? NeuronpediaLabels.read(Path.of(a.get("--labels-out", ""))) : null;
 
@@ -91,7 +109,7 @@ public final class TablesCommand {
         SaeDictionary key = a.has("--sae-key") ? SaeDictionary.open(Path.of(a.get("--sae-key", ""))) : null;
         SaeDictionary outSae = a.has("--sae-out") ? SaeDictionary.open(Path.of(a.get("--sae-out", ""))) : null) {
       int nHeads = model.config().nHeads();
-      spec = spec.withHeads(parseHeads(a.get("--heads", "all"), nHeads));
+      spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), nHeads));
       if (layer < 0 || layer >= model.config().nLayers()) {
         throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.."
             + (model.config().nLayers() - 1));
@@ -101,6 +119,17 @@ public final class TablesCommand {
       List<CircuitTable> tables;
       try (FeatureCircuits fc = FeatureCircuits.of(model.attention(layer), in, key == null ? in : key,
           kinds.contains(CircuitKind.OV) ? outSae : null)) {
+        if (sum) {
+          List<LayerTable> sums = new java.util.ArrayList<>();
+          for (CircuitKind kind : kinds) {
+            sums.add(fc.computeSum(kind, spec, progress));
+          }
+          progress.finish(String.format(Locale.ROOT, "%d summed tables in %.2f s", sums.size(),
+              (System.nanoTime() - t0) / 1e9));
+          writeSums(sums, outPath, toDir, a.has("--breakdown"), labelsIn, a.has("--sae-key") ? null : labelsIn,
+              labelsOut);
+          return 0;
+        }
         tables = fc.compute(spec, progress);
         progress.finish(String.format(Locale.ROOT, "%d tables in %.2f s, %d of %d tiles skipped by the norm bound",
             tables.size(), (System.nanoTime() - t0) / 1e9, fc.stats().skipped(), fc.stats().tiles()));
@@ -132,6 +161,17 @@ public final class TablesCommand {
     }
   }
 
+  private void writeSums(List<LayerTable> sums, Path outPath, boolean toDir, boolean breakdown, FeatureLabels in,
+      FeatureLabels keyLabels, FeatureLabels outLabels) {
+    for (LayerTable t : sums) {
+      Path file = toDir ? outPath.resolve(t.kind().id() + "-sum.csv") : outPath;
+      TableWriter.layerCsv(file, List.of(t), breakdown, in, t.kind() == CircuitKind.QK ? keyLabels : outLabels);
+      out.println("wrote " + file + " (" + t.edges().size() + " rows, " + t.distributed().size()
+          + " weak in every head)");
+    }
+  }
+
+  /** Parses {@code all} (null) or a list like {@code 0,3,5}, checking each head. */
   public static int[] parseHeads(String s, int nHeads) {
     if (s.equals("all")) {
       return null;

@@ -28,12 +28,18 @@ import java.util.function.Function;
  */
 public final class SaeLabMagics {
   /** The magic names each kernel adapter registers. */
-  public static final List<String> NAMES = List.of("saelab", "model", "sae", "labels", "qk", "ov", "plot");
+  public static final List<String> NAMES = List.of("saelab", "model", "sae", "labels", "qk", "ov", "plot", "rope",
+      "svd", "feature", "scatter");
 
   private static final List<String> TABLE_VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key",
-      "--sae-out", "--labels-in", "--labels-key", "--labels-out", "--heads", "--top", "--rank-by", "--scale");
+      "--sae-out", "--labels-in", "--labels-key", "--labels-out", "--heads", "--top", "--rank-by", "--scale",
+      "--position", "--pairing");
   private static final List<String> TABLE_FLAGS = List.of("--exclude-self", "--no-prune", "--distinct",
-      "--distinct-positive", "--help");
+      "--distinct-positive", "--cosine", "--breakdown", "--help");
+  private static final List<String> ANALYSIS_VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key",
+      "--sae-out", "--labels-in", "--labels-key", "--labels-out", "--heads", "--top", "--pairing", "--pairs",
+      "--scale", "--circuit", "--head", "--side", "--directions", "--feature");
+  private static final List<String> ANALYSIS_FLAGS = List.of("--cosine", "--help");
 
   private static final Map<String, String> HELP = new LinkedHashMap<>();
 
@@ -46,13 +52,27 @@ public final class SaeLabMagics {
     HELP.put("labels", "%labels [--in] PATH | --key PATH | --out PATH\n  load Neuronpedia labels (old JSON export or"
         + " bulk batch-N.jsonl.gz folder) for the input, key or output SAE; returns FeatureLabels");
     HELP.put("qk", "%qk [--layer L] [--heads all|0,3] [--top K] [--rank-by abs|value|-value] [--exclude-self]\n"
-        + "    [--scale raw|query] [--distinct | --distinct-positive] [--no-prune]\n"
+        + "    [--scale raw|query] [--distinct | --distinct-positive] [--no-prune] [--cosine]\n"
+        + "    [--position DELTA [--pairing rotate-half|interleaved]]\n"
+        + "    [--heads sum]  (summed over heads with per-head parts; returns Analysis)\n"
         + "    [--model P --sae-in P --sae-key P --labels-in P --labels-key P]  (load and remember)\n"
         + "  QK feature-to-feature table per head (query feature attends to key feature); returns FeatureTable\n"
         + "  e.g. FeatureTable qk = %qk --heads 1 --top 20");
     HELP.put("ov", "%ov [same options as %qk, plus --sae-out P --labels-out P]\n"
         + "  OV table per head (value feature writes output feature); returns FeatureTable\n"
         + "  e.g. FeatureTable ov = %ov --heads 2 --top 20");
+    HELP.put("rope", "%rope [--pairs 17:42,5:5] [--heads all|0,3] [--pairing rotate-half|interleaved] [--scale raw|query]\n"
+        + "  QK score by query-key distance Δ (log-spaced to the context length), per head: of the input SAE's\n"
+        + "  decoder bias with itself (the post's plot), or of query:key feature pairs; returns Analysis (plot +"
+        + " table)");
+    HELP.put("svd", "%svd [--heads all|0,3]                          singular values of each head's QK and OV\n"
+        + "%svd --circuit qk|ov --head H --side query|key|value|output [--directions N] [--top K]\n"
+        + "  features loading most on each singular direction (Franco & Crovella); returns Analysis");
+    HELP.put("feature", "%feature N [--heads all|0,3] [--top K] [--cosine]\n"
+        + "  drill-down: feature N's top partners in each head as query, key, value (and output with an output"
+        + " SAE),\n  and its q/k/v/p norms per head as a heat map; returns Analysis");
+    HELP.put("scatter", "%scatter --head H\n  the post's QK-OV scatter: per feature, mean QK as key vs mean |OV| as"
+        + " value, with Pearson r; returns Analysis");
     HELP.put("plot", "%plot top [--table last]            |value| by rank per head of the last table\n"
         + "%plot block qk|ov --head H [--rows 0:16] [--cols 0:16]   heat map of a block of a head's circuit\n"
         + "%plot norms --head H                 per feature |query| vs |key| (scatter)\n  returns Plot");
@@ -81,6 +101,10 @@ public final class SaeLabMagics {
         case "qk" -> table(CircuitKind.QK, a);
         case "ov" -> table(CircuitKind.OV, a);
         case "plot" -> plot(a);
+        case "rope" -> rope(a);
+        case "svd" -> svd(a);
+        case "feature" -> feature(a);
+        case "scatter" -> scatter(a);
         default -> throw new MagicUsageException("unknown SAE Lab magic %" + name + " (valid: %" + String.join(", %",
             NAMES) + ")");
       };
@@ -221,25 +245,9 @@ public final class SaeLabMagics {
     return roles;
   }
 
-  private FeatureTable table(CircuitKind kind, String[] argv) {
+  private Object table(CircuitKind kind, String[] argv) {
     Args a = new Args("%" + kind.id(), argv, TABLE_VALUES, TABLE_FLAGS);
-    if (a.has("--model")) {
-      session.model = ModelWeights.open(Path.of(a.get("--model", "")));
-    }
-    loadOptional(a);
-    if (session.model == null) {
-      throw new MagicUsageException("%" + kind.id() + ": no model loaded (use %model PATH or --model PATH)");
-    }
-    int layer;
-    if (a.has("--layer")) {
-      layer = a.intValue("--layer", 0);
-      checkLayer(session.model, layer);
-      session.layer = layer;
-    } else if (session.layer != null) {
-      layer = session.layer;
-    } else {
-      throw new MagicUsageException("%" + kind.id() + ": which layer? (--layer L, or %model PATH --layer L)");
-    }
+    int layer = loadAndLayer(kind.id(), a);
     String scale = a.get("--scale", "raw");
     if (!scale.equals("raw") && !scale.equals("query")) {
       throw new MagicUsageException("%" + kind.id() + ": --scale " + scale + ": expected raw or query");
@@ -248,9 +256,17 @@ public final class SaeLabMagics {
       throw new MagicUsageException("%" + kind.id() + ": --distinct and --distinct-positive exclude each other");
     }
     CircuitQuery q = query(layer);
-    int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
+    boolean sum = a.get("--heads", "all").equals("sum");
+    int[] heads = sum ? null : TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
     if (heads != null) {
       q.heads(heads);
+    }
+    if (a.has("--cosine")) {
+      q.cosine();
+    }
+    q.pairing(a.get("--pairing", "rotate-half"));
+    if (a.has("--position")) {
+      q.position(a.intValue("--position", 0));
     }
     q.top(a.intValue("--top", 1000)).rankBy(a.get("--rank-by", "abs"));
     if (a.has("--exclude-self")) {
@@ -262,6 +278,9 @@ public final class SaeLabMagics {
     if (a.has("--no-prune")) {
       q.noPrune();
     }
+    if (sum) {
+      return kind == CircuitKind.QK ? q.qkSum() : q.ovSum();
+    }
     FeatureTable t = kind == CircuitKind.QK ? q.qk() : q.ov();
     if (a.has("--distinct")) {
       t = t.distinct();
@@ -270,6 +289,97 @@ public final class SaeLabMagics {
     }
     session.lastTable = t;
     return t;
+  }
+
+  /** Loads what the flags name, then answers the layer: {@code --layer}, else the session's. */
+  private int loadAndLayer(String magic, Args a) {
+    if (a.has("--model")) {
+      session.model = ModelWeights.open(Path.of(a.get("--model", "")));
+    }
+    loadOptional(a);
+    if (session.model == null) {
+      throw new MagicUsageException("%" + magic + ": no model loaded (use %model PATH or --model PATH)");
+    }
+    if (a.has("--layer")) {
+      int layer = a.intValue("--layer", 0);
+      checkLayer(session.model, layer);
+      session.layer = layer;
+      return layer;
+    }
+    if (session.layer != null) {
+      return session.layer;
+    }
+    throw new MagicUsageException("%" + magic + ": which layer? (--layer L, or %model PATH --layer L)");
+  }
+
+  private CircuitQuery analysisQuery(String magic, Args a) {
+    CircuitQuery q = query(loadAndLayer(magic, a));
+    int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
+    if (heads != null) {
+      q.heads(heads);
+    }
+    q.pairing(a.get("--pairing", "rotate-half"));
+    if (a.has("--cosine")) {
+      q.cosine();
+    }
+    String scale = a.get("--scale", "raw");
+    if (!scale.equals("raw") && !scale.equals("query")) {
+      throw new MagicUsageException("%" + magic + ": --scale " + scale + ": expected raw or query");
+    }
+    if (scale.equals("query")) {
+      q.queryScale();
+    }
+    return q;
+  }
+
+  private Object rope(String[] argv) {
+    Args a = new Args("%rope", argv, ANALYSIS_VALUES, ANALYSIS_FLAGS);
+    CircuitQuery q = analysisQuery("rope", a);
+    if (!a.has("--pairs")) {
+      return q.ropeProfile();
+    }
+    List<Integer> flat = new ArrayList<>();
+    for (String p : a.get("--pairs", "").split(",")) {
+      String[] qk = p.strip().split(":");
+      if (qk.length != 2) {
+        throw new MagicUsageException("%rope: --pairs " + a.get("--pairs", "") + ": expected pairs like 17:42,5:5");
+      }
+      flat.add(parseInt("--pairs", qk[0]));
+      flat.add(parseInt("--pairs", qk[1]));
+    }
+    return q.ropeProfile(flat.stream().mapToInt(Integer::intValue).toArray());
+  }
+
+  private Object svd(String[] argv) {
+    Args a = new Args("%svd", argv, ANALYSIS_VALUES, ANALYSIS_FLAGS);
+    CircuitQuery q = analysisQuery("svd", a);
+    if (!a.has("--side")) {
+      return q.spectra();
+    }
+    String circuit = a.get("--circuit", null);
+    if (circuit == null || !a.has("--head")) {
+      throw new MagicUsageException("%svd: loadings need --circuit qk|ov, --head H and --side");
+    }
+    return q.loadings(circuit, a.intValue("--head", 0), a.get("--side", ""), a.intValue("--directions", 4),
+        a.intValue("--top", 10));
+  }
+
+  private Object feature(String[] argv) {
+    if (argv.length == 0 || argv[0].startsWith("--")) {
+      throw new MagicUsageException("%feature: expected a feature index first, e.g. %feature 17 --heads 1");
+    }
+    int f = parseInt("feature", argv[0]);
+    Args a = new Args("%feature", java.util.Arrays.copyOfRange(argv, 1, argv.length), ANALYSIS_VALUES,
+        ANALYSIS_FLAGS);
+    return analysisQuery("feature", a).feature(f, a.intValue("--top", 10));
+  }
+
+  private Object scatter(String[] argv) {
+    Args a = new Args("%scatter", argv, ANALYSIS_VALUES, ANALYSIS_FLAGS);
+    if (!a.has("--head")) {
+      throw new MagicUsageException("%scatter: which head? (--head H)");
+    }
+    return analysisQuery("scatter", a).scatter(a.intValue("--head", 0));
   }
 
   /** The command line's loading flags: {@code --sae-in/--sae-key/--sae-out}, {@code --labels-in/-key/-out}. */

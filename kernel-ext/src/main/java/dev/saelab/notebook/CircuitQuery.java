@@ -4,6 +4,12 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.HeadSvd;
+import dev.saelab.circuits.LayerTable;
+import dev.saelab.circuits.PositionalProfile;
+import dev.saelab.circuits.Rope;
+import dev.saelab.model.AttentionWeights;
+import dev.saelab.model.ModelConfig;
 import dev.saelab.circuits.Progress;
 import dev.saelab.circuits.RankBy;
 import dev.saelab.labels.FeatureLabels;
@@ -118,6 +124,24 @@ public final class CircuitQuery {
     return this;
   }
 
+  /** QK at query–key distance {@code delta} through the model's RoPE (rotate-half pairing unless {@link #pairing}). */
+  public CircuitQuery position(int delta) {
+    spec = spec.withPosition(delta, spec.pairing());
+    return this;
+  }
+
+  /** RoPE pairing for {@link #position} and {@link #ropeProfile}: "rotate-half" (Gemma, Llama) or "interleaved". */
+  public CircuitQuery pairing(String p) {
+    spec = spec.withPosition(spec.position(), Rope.Pairing.parse(p));
+    return this;
+  }
+
+  /** Cosine-normalised values (each divided by the norms of its two vectors). */
+  public CircuitQuery cosine() {
+    spec = spec.withCosine(true);
+    return this;
+  }
+
   /** Progress reporter (default: a progress bar in a notebook, nothing elsewhere). */
   public CircuitQuery progress(Progress p) {
     this.progress = p;
@@ -137,6 +161,131 @@ public final class CircuitQuery {
   /** QK and OV in one pass, sharing the projections. */
   public FeatureTable both() {
     return run(EnumSet.allOf(CircuitKind.class));
+  }
+
+  /** The QK circuit summed over the layer's heads, with per-head parts, head spread and "weak in every head". */
+  public Analysis qkSum() {
+    return sum(CircuitKind.QK);
+  }
+
+  /** The OV circuit summed over the layer's heads (needs {@link #saeOut}). */
+  public Analysis ovSum() {
+    return sum(CircuitKind.OV);
+  }
+
+  private Analysis sum(CircuitKind kind) {
+    Progress p = progress != null ? progress : Notebook.progress();
+    try (FeatureCircuits fc = open()) {
+      LayerTable t = fc.computeSum(kind, spec, p);
+      return Analyses.layerSum(t, labelsIn, kind == CircuitKind.QK ? (saeKey == null ? labelsIn : labelsKey)
+          : labelsOut);
+    }
+  }
+
+  /**
+   * The post's positional profile: each head's QK score of the input SAE's decoder bias with itself, over
+   * log-spaced distances up to the context length; with {@code pairs} = {q1, k1, q2, k2, ...}, of those query/key
+   * feature pairs instead.
+   */
+  public Analysis ropeProfile(int... pairs) {
+    requireSaeIn();
+    if (pairs.length % 2 != 0) {
+      throw new IllegalArgumentException("ropeProfile: give query/key feature pairs (an even count), got "
+          + pairs.length + " numbers");
+    }
+    AttentionWeights attn = model.attention(layer);
+    ModelConfig c = model.config();
+    Rope rope = Rope.of(c, spec.pairing());
+    int[] deltas = PositionalProfile.logDeltas(c.maxPositions(), 50);
+    double scale = spec.queryScale() ? c.queryScale() : 1.0;
+    List<PositionalProfile.Point> pts = new java.util.ArrayList<>();
+    if (pairs.length == 0) {
+      float[] b = saeIn.bDec().toFloatVector();
+      pts.addAll(PositionalProfile.of(attn, rope, b, b, spec.heads(), deltas, scale, -1, -1));
+    }
+    SaeDictionary key = saeKey == null ? saeIn : saeKey;
+    for (int i = 0; i < pairs.length; i += 2) {
+      if (pairs[i] < 0 || pairs[i] >= saeIn.config().dSae() || pairs[i + 1] < 0
+          || pairs[i + 1] >= key.config().dSae()) {
+        throw new IllegalArgumentException("ropeProfile: pair " + pairs[i] + ":" + pairs[i + 1]
+            + " is out of range (query SAE has " + saeIn.config().dSae() + " features, key SAE "
+            + key.config().dSae() + ")");
+      }
+      pts.addAll(PositionalProfile.of(attn, rope, saeIn.wDec().getRow(pairs[i]).toFloatVector(),
+          key.wDec().getRow(pairs[i + 1]).toFloatVector(), spec.heads(), deltas, scale, pairs[i], pairs[i + 1]));
+    }
+    return Analyses.profile(pts, c.isSliding(layer) ? c.slidingWindow() : 0);
+  }
+
+  /** Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with the plot. */
+  public Analysis spectra() {
+    AttentionWeights attn = model.attention(layer);
+    List<HeadSvd> all = new java.util.ArrayList<>();
+    int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, model.config().nHeads()).toArray()
+        : spec.heads();
+    for (CircuitKind kind : CircuitKind.values()) {
+      for (int h : heads) {
+        all.add(kind == CircuitKind.QK ? HeadSvd.qk(attn, h, false) : HeadSvd.ov(attn, h, saeOut != null
+            && saeOut.config().centeredStream()));
+      }
+    }
+    return Analyses.spectra(all);
+  }
+
+  /** One head's SVD (QK or OV, "qk"/"ov"), for loadings and per-pair splits. */
+  public HeadSvd svd(String circuit, int head) {
+    AttentionWeights attn = model.attention(layer);
+    return switch (circuit.toLowerCase(java.util.Locale.ROOT)) {
+      case "qk" -> HeadSvd.qk(attn, head, false);
+      case "ov" -> HeadSvd.ov(attn, head, saeOut != null && saeOut.config().centeredStream());
+      default -> throw new IllegalArgumentException("circuit " + circuit + ": expected qk or ov");
+    };
+  }
+
+  /**
+   * Features loading most on the first {@code directions} singular directions of one head's circuit, on one side
+   * ("query"/"key" for QK, "value"/"output" for OV).
+   */
+  public Analysis loadings(String circuit, int head, String side, int directions, int top) {
+    HeadSvd s = svd(circuit, head);
+    HeadSvd.Side sd;
+    try {
+      sd = HeadSvd.Side.valueOf(side.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("side " + side + ": expected query, key, value or output");
+    }
+    requireSaeIn();
+    org.nd4j.linalg.api.ndarray.INDArray rows = switch (sd) {
+      case QUERY, VALUE -> saeIn.wDec();
+      case KEY -> (saeKey == null ? saeIn : saeKey).wDec();
+      case OUTPUT -> {
+        if (saeOut == null) {
+          throw new IllegalArgumentException("output-side loadings need the output SAE (saeOut)");
+        }
+        yield saeOut.wEnc().transpose();
+      }
+    };
+    FeatureLabels l = sd == HeadSvd.Side.OUTPUT ? labelsOut : sd == HeadSvd.Side.KEY && saeKey != null ? labelsKey
+        : labelsIn;
+    return Analyses.loadings(s, sd, rows, l, directions, top);
+  }
+
+  /** Drill-down: one input-SAE feature's top partners in each chosen head, as query, key, value (and output). */
+  public Analysis feature(int feature, int top) {
+    try (FeatureCircuits fc = open()) {
+      List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
+          FeatureCircuits.Role.KEY, FeatureCircuits.Role.VALUE) : List.of(FeatureCircuits.Role.values());
+      int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, model.config().nHeads()).toArray()
+          : spec.heads();
+      return Analyses.feature(fc, feature, roles, heads, top, spec.cosine(), labelsIn, labelsOut);
+    }
+  }
+
+  /** The post's QK–OV scatter of one head, with Pearson's r. */
+  public Analysis scatter(int head) {
+    try (FeatureCircuits fc = open()) {
+      return Analyses.scatter(fc.qkOvScatter(head));
+    }
   }
 
   /** The projections themselves, for plots and drill-down; close it when done. */

@@ -138,4 +138,113 @@ public final class Plots {
     double[] y = k.norm2(1).toDoubleVector();
     return scatter("L" + fc.layer() + "H" + head + ": per feature, |query| vs |key|", "‖q_i‖", "‖k_i‖", x, y);
   }
+
+  /** Writes a plot as PNG or SVG, chosen by the file's extension. */
+  public static void save(Plot plot, java.nio.file.Path file) throws java.io.IOException {
+    String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    java.nio.file.Path parent = file.toAbsolutePath().getParent();
+    java.nio.file.Files.createDirectories(parent);
+    if (name.endsWith(".png")) {
+      plot.savePng(file);
+    } else if (name.endsWith(".svg")) {
+      plot.saveSvg(file);
+    } else {
+      throw new IllegalArgumentException("--plot " + file + ": expected a .png or .svg file name");
+    }
+  }
+
+  /**
+   * Positional profiles: score against distance Δ (log axis; Δ = 0 drawn at 0.5), one line per head and pair; a
+   * sliding window ({@code window > 0}) is drawn as a vertical line beyond which nothing is attended.
+   */
+  public static Plot ropeProfile(List<dev.saelab.circuits.PositionalProfile.Point> points, int window) {
+    if (points.isEmpty()) {
+      throw new IllegalArgumentException("positional profile plot: no points");
+    }
+    XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title("QK score by query-key distance")
+        .xAxisTitle("distance Δ (log scale; Δ = 0 at 0.5)").yAxisTitle("score").build();
+    c.getStyler().setXAxisLogarithmic(true).setMarkerSize(3);
+    Map<String, List<double[]>> series = new java.util.LinkedHashMap<>();
+    double lo = Double.MAX_VALUE;
+    double hi = -Double.MAX_VALUE;
+    for (var p : points) {
+      String name = p.headName() + (p.queryFeature() < 0 ? "" : " " + p.queryFeature() + ":" + p.keyFeature());
+      series.computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {Math.max(0.5, p.delta()), p.score()});
+      lo = Math.min(lo, p.score());
+      hi = Math.max(hi, p.score());
+    }
+    for (var e : series.entrySet()) {
+      double[] x = e.getValue().stream().mapToDouble(v -> v[0]).toArray();
+      double[] y = e.getValue().stream().mapToDouble(v -> v[1]).toArray();
+      c.addSeries(e.getKey(), x, y);
+    }
+    if (window > 0) {
+      c.addSeries("sliding window " + window, new double[] {window, window}, new double[] {lo, hi})
+          .setMarker(SeriesMarkers.NONE).setLineColor(java.awt.Color.GRAY);
+    }
+    return new Plot(c);
+  }
+
+  /** Singular-value spectra, one line per head circuit (σ_k against k). */
+  public static Plot spectra(List<dev.saelab.circuits.HeadSvd> svds) {
+    if (svds.isEmpty()) {
+      throw new IllegalArgumentException("spectrum plot: no heads");
+    }
+    Map<String, double[]> series = new java.util.LinkedHashMap<>();
+    for (var s : svds) {
+      series.put(s.kind().id() + " " + s.headName() + (s.augmented() ? " (augmented)" : ""), s.sigma());
+    }
+    int n = svds.get(0).sigma().length;
+    double[] x = new double[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = i;
+    }
+    Plot p = line("singular values of each head's circuit", "direction k", "σ_k", x, series);
+    ((XYChart) p.chart()).getStyler().setYAxisLogarithmic(true);
+    return p;
+  }
+
+  /** The post's QK–OV scatter for one head, with Pearson's r in the title. */
+  public static Plot qkOvScatter(dev.saelab.circuits.QkOvScatter s) {
+    return scatter(String.format(java.util.Locale.ROOT, "%s: QK-OV correlation r = %.3f", s.headName(), s.pearson()),
+        "mean QK as key (over queries)", "mean |OV| as value (over outputs)", s.meanQk(), s.meanAbsOv());
+  }
+
+  /** A feature's projection norms per head (rows q, k, v, p; columns heads) as a heat map. */
+  public static Plot featureNorms(FeatureCircuits fc, int feature) {
+    double[][] n = fc.norms(feature);
+    List<String> heads = new ArrayList<>();
+    for (int h = 0; h < n[0].length; h++) {
+      heads.add("H" + h);
+    }
+    for (double[] row : n) {
+      for (int h = 0; h < row.length; h++) {
+        row[h] = Double.isNaN(row[h]) ? 0 : row[h];
+      }
+    }
+    return heatmap("L" + fc.layer() + " feature " + feature + ": projection norms per head", "head",
+        "projection", n, heads, List.of("q", "k", "v", "p (output SAE)"));
+  }
+
+  /** The summed circuit's top pairs, each head's part stacked as a heat map (pairs × heads). */
+  public static Plot layerBreakdown(dev.saelab.circuits.LayerTable t, int pairs) {
+    int n = Math.min(pairs, t.edges().size());
+    if (n == 0) {
+      throw new IllegalArgumentException("layer breakdown plot: the table is empty");
+    }
+    double[][] z = new double[n][];
+    List<String> rows = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      var e = t.edges().get(i);
+      z[i] = e.perHead().clone();
+      rows.add(e.row() + "→" + e.col());
+    }
+    List<String> heads = new ArrayList<>();
+    for (int h = 0; h < t.nHeads(); h++) {
+      heads.add("H" + h);
+    }
+    return heatmap(t.kind().id().toUpperCase(java.util.Locale.ROOT) + " L" + t.layer()
+        + " summed over heads: each head's part", "head", t.kind().rowColumn().replace("_feature", "") + "→"
+        + t.kind().colColumn().replace("_feature", ""), z, heads, rows);
+  }
 }

@@ -114,4 +114,43 @@ class SaeLabMagicsTest {
     assertEquals(List.of("sae", "/a b/c", "--out", "x"), SaeLabMagics.split("sae \"/a b/c\"  --out 'x'"));
     assertThrows(MagicUsageException.class, () -> SaeLabMagics.split("sae \"open"));
   }
+
+  @Test
+  void analysisMagicsReturnPlotsAndTables() throws Exception {
+    dev.saelab.notebook.Analysis rope = (dev.saelab.notebook.Analysis) m.eval("rope", List.of("--heads", "3"));
+    assertTrue(rope.mimeBundle().get("text/html").toString().contains("data:image/png;base64,"));
+    var t = rope.table();
+    int best = 0;
+    for (int i = 1; i < t.rowCount(); i++) {
+      if (t.doubleColumn("score").get(i) > t.doubleColumn("score").get(best)) {
+        best = i;
+      }
+    }
+    assertEquals(1, t.intColumn("delta").get(best), "the planted previous-token head peaks at Δ = 1");
+    dev.saelab.notebook.Analysis sum = (dev.saelab.notebook.Analysis) m.eval("qk", List.of("--heads", "sum",
+        "--top", "5"));
+    assertEquals(88, sum.table().intColumn("query_feature").get(0));
+    assertEquals(101, sum.table().intColumn("key_feature").get(0));
+    assertTrue(sum.table().booleanColumn("weak_in_every_head").get(0));
+    dev.saelab.notebook.Analysis spec = (dev.saelab.notebook.Analysis) m.eval("svd", List.of());
+    assertEquals(2 * 4 * 16, spec.table().rowCount());
+    dev.saelab.notebook.Analysis load = (dev.saelab.notebook.Analysis) m.eval("svd", List.of("--circuit", "ov",
+        "--head", "2", "--side", "output", "--directions", "1", "--top", "3"));
+    assertEquals(3, load.table().rowCount());
+    dev.saelab.notebook.Analysis f = (dev.saelab.notebook.Analysis) m.eval("feature", List.of("17", "--heads", "1",
+        "--top", "1"));
+    assertEquals(42, f.table().intColumn("partner").get(0));
+    dev.saelab.notebook.Analysis sc = (dev.saelab.notebook.Analysis) m.eval("scatter", List.of("--head", "0"));
+    assertTrue(sc.title().contains("r = "));
+    FeatureTable pos = (FeatureTable) m.eval("qk", List.of("--heads", "3", "--position", "1", "--cosine", "--top",
+        "2"));
+    assertTrue(Math.abs(pos.rows().get(0).value()) <= 1.0001);
+    MagicUsageException e = assertThrows(MagicUsageException.class, () -> m.eval("feature", List.of("--heads", "1")));
+    assertTrue(e.getMessage().contains("expected a feature index first"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("svd", List.of("--side", "query")));
+    assertTrue(e.getMessage().contains("--circuit qk|ov, --head H"), e.getMessage());
+    e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--pairing", "diagonal",
+        "--position", "1")));
+    assertTrue(e.getMessage().contains("expected rotate-half or interleaved"), e.getMessage());
+  }
 }

@@ -1,0 +1,149 @@
+package dev.saelab.notebook;
+
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.FeatureEdge;
+import dev.saelab.circuits.HeadSvd;
+import dev.saelab.circuits.LayerTable;
+import dev.saelab.circuits.PositionalProfile;
+import dev.saelab.circuits.QkOvScatter;
+import dev.saelab.labels.FeatureLabels;
+import dev.saelab.render.Plots;
+import java.util.List;
+import tech.tablesaw.api.BooleanColumn;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.IntColumn;
+import tech.tablesaw.api.StringColumn;
+import tech.tablesaw.api.Table;
+
+/** Turns the analyses' results into notebook {@link Analysis} objects (table + plot). Same columns as the CSVs. */
+public final class Analyses {
+  private Analyses() {}
+
+  /** Positional profiles: {@code layer, head, query_feature, key_feature, delta, score, masked} and the line plot. */
+  public static Analysis profile(List<PositionalProfile.Point> pts, int window) {
+    Table t = Table.create("positional profile",
+        IntColumn.create("layer", pts.stream().mapToInt(PositionalProfile.Point::layer).toArray()),
+        IntColumn.create("head", pts.stream().mapToInt(PositionalProfile.Point::head).toArray()),
+        IntColumn.create("query_feature", pts.stream().mapToInt(PositionalProfile.Point::queryFeature).toArray()),
+        IntColumn.create("key_feature", pts.stream().mapToInt(PositionalProfile.Point::keyFeature).toArray()),
+        IntColumn.create("delta", pts.stream().mapToInt(PositionalProfile.Point::delta).toArray()),
+        DoubleColumn.create("score", pts.stream().mapToDouble(PositionalProfile.Point::score).toArray()),
+        BooleanColumn.create("masked", pts.stream().map(PositionalProfile.Point::masked).toList()));
+    String what = pts.isEmpty() || pts.get(0).queryFeature() < 0 ? "decoder bias b_dec" : "feature pairs";
+    return new Analysis("QK score by distance Δ (" + what + "; feature -1 = b_dec)", t, Plots.ropeProfile(pts,
+        window));
+  }
+
+  /** Spectra: {@code layer, head, circuit, k, sigma} and the spectrum plot. */
+  public static Analysis spectra(List<HeadSvd> svds) {
+    Table t = Table.create("spectrum", IntColumn.create("layer"), IntColumn.create("head"),
+        StringColumn.create("circuit"), IntColumn.create("k"), DoubleColumn.create("sigma"));
+    for (HeadSvd s : svds) {
+      double[] sig = s.sigma();
+      for (int k = 0; k < sig.length; k++) {
+        t.intColumn("layer").append(s.layer());
+        t.intColumn("head").append(s.head());
+        t.stringColumn("circuit").append(s.kind().id());
+        t.intColumn("k").append(k);
+        t.doubleColumn("sigma").append(sig[k]);
+      }
+    }
+    return new Analysis("singular values per head circuit", t, Plots.spectra(svds));
+  }
+
+  /**
+   * Loadings: for each of the first {@code directions} singular directions of {@code s}, the {@code top} features
+   * loading most on {@code side} ({@code layer, head, circuit, k, side, feature, loading, label}).
+   */
+  public static Analysis loadings(HeadSvd s, HeadSvd.Side side, org.nd4j.linalg.api.ndarray.INDArray rows,
+      FeatureLabels labels, int directions, int top) {
+    float[][] l = s.loadings(rows, side, directions);
+    Table t = Table.create("loadings", IntColumn.create("k"), DoubleColumn.create("sigma"),
+        IntColumn.create("feature"), DoubleColumn.create("loading"), StringColumn.create("label"));
+    double[] sig = s.sigma();
+    for (int k = 0; k < l.length; k++) {
+      for (int i : HeadSvd.topByAbs(l[k], top)) {
+        t.intColumn("k").append(k);
+        t.doubleColumn("sigma").append(sig[k]);
+        t.intColumn("feature").append(i);
+        t.doubleColumn("loading").append(l[k][i]);
+        t.stringColumn("label").append(labels == null ? "" : labels.labelOrEmpty(i));
+      }
+    }
+    return new Analysis(s.kind() + " " + s.headName() + ": features loading on each singular direction ("
+        + side.id() + " side)", t, null);
+  }
+
+  /** A summed circuit: rank, features, value, head_spread, weak_in_every_head, head_0.., labels; breakdown plot. */
+  public static Analysis layerSum(LayerTable lt, FeatureLabels rowLabels, FeatureLabels colLabels) {
+    CircuitKind kind = lt.kind();
+    Table t = Table.create(kind.id() + " sum", IntColumn.create("rank"), IntColumn.create(kind.rowColumn()),
+        IntColumn.create(kind.colColumn()), DoubleColumn.create("value"), IntColumn.create("head_spread"),
+        BooleanColumn.create("weak_in_every_head"));
+    for (int h = 0; h < lt.nHeads(); h++) {
+      t.addColumns(DoubleColumn.create("head_" + h));
+    }
+    StringColumn rl = StringColumn.create(kind.rowColumn().replace("_feature", "_label"));
+    StringColumn cl = StringColumn.create(kind.colColumn().replace("_feature", "_label"));
+    int rank = 1;
+    for (LayerTable.Edge e : lt.edges()) {
+      t.intColumn("rank").append(rank++);
+      t.intColumn(kind.rowColumn()).append(e.row());
+      t.intColumn(kind.colColumn()).append(e.col());
+      t.doubleColumn("value").append(e.value());
+      t.intColumn("head_spread").append(e.headSpread(LayerTable.SPREAD_SHARE));
+      t.booleanColumn("weak_in_every_head").append(lt.weakInEveryHead(e));
+      for (int h = 0; h < lt.nHeads(); h++) {
+        t.doubleColumn("head_" + h).append(e.perHead()[h]);
+      }
+      rl.append(rowLabels == null ? "" : rowLabels.labelOrEmpty(e.row()));
+      cl.append(colLabels == null ? "" : colLabels.labelOrEmpty(e.col()));
+    }
+    if (rowLabels != null) {
+      t.addColumns(rl);
+    }
+    if (colLabels != null) {
+      t.addColumns(cl);
+    }
+    return new Analysis(kind + " L" + lt.layer() + " summed over heads: " + lt.distributed().size() + " of "
+        + lt.edges().size() + " pairs are in no single head's top " + lt.edges().size(), t,
+        lt.edges().isEmpty() ? null : Plots.layerBreakdown(lt, 20));
+  }
+
+  /** Drill-down: a feature's partners per role and head, and its norm heat map. */
+  public static Analysis feature(FeatureCircuits fc, int feature, List<FeatureCircuits.Role> roles, int[] heads,
+      int top, boolean cosine, FeatureLabels inLabels, FeatureLabels outLabels) {
+    Table t = Table.create("partners", StringColumn.create("head"), StringColumn.create("role"),
+        IntColumn.create("rank"), IntColumn.create("partner"), DoubleColumn.create("value"),
+        StringColumn.create("partner_label"));
+    for (FeatureCircuits.Role role : roles) {
+      for (int h : heads) {
+        int rank = 1;
+        for (FeatureEdge e : fc.partners(feature, role, h, top, dev.saelab.circuits.RankBy.ABS, cosine)) {
+          boolean rowSide = role == FeatureCircuits.Role.QUERY || role == FeatureCircuits.Role.VALUE;
+          int partner = rowSide ? e.col() : e.row();
+          FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? outLabels : inLabels;
+          t.stringColumn("head").append("L" + fc.layer() + "H" + h);
+          t.stringColumn("role").append(role.id());
+          t.intColumn("rank").append(rank++);
+          t.intColumn("partner").append(partner);
+          t.doubleColumn("value").append(e.value());
+          t.stringColumn("partner_label").append(pl == null ? "" : pl.labelOrEmpty(partner));
+        }
+      }
+    }
+    return new Analysis("feature " + feature + " in layer " + fc.layer() + ": top partners per head (as query: keys"
+        + " it attends to; as key: queries attending; as value: outputs written; as output: values writing it)", t,
+        Plots.featureNorms(fc, feature));
+  }
+
+  /** The QK–OV scatter of one head: {@code feature, mean_qk, mean_abs_ov} and the scatter plot. */
+  public static Analysis scatter(QkOvScatter s) {
+    int n = s.meanQk().length;
+    Table t = Table.create("scatter", IntColumn.create("feature", java.util.stream.IntStream.range(0, n).toArray()),
+        DoubleColumn.create("mean_qk", s.meanQk()), DoubleColumn.create("mean_abs_ov", s.meanAbsOv()));
+    return new Analysis(String.format(java.util.Locale.ROOT, "%s QK-OV correlation: r = %.4f", s.headName(),
+        s.pearson()), t, Plots.qkOvScatter(s));
+  }
+}
