@@ -43,17 +43,33 @@ public final class SaeLab {
 
   /** Opens an SAE: a Gemma Scope folder or {@code params.npz}, or a SAELens folder. */
   public static SaeDictionary sae(String path) {
-    return SaeDictionary.open(Path.of(path));
+    return SaeDictionary.open(dev.saelab.hub.Sources.fromEnvironment().sae(path));
   }
 
   /** Opens a model folder (config.json + safetensors); layers load lazily. */
   public static ModelWeights model(String path) {
-    return ModelWeights.open(Path.of(path));
+    return ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(path, null));
   }
 
   /** Reads Neuronpedia labels: an old JSON export, or a bulk-export folder of {@code batch-N.jsonl.gz}. */
   public static FeatureLabels labels(String path) {
-    return NeuronpediaLabels.read(Path.of(path));
+    return NeuronpediaLabels.read(dev.saelab.hub.Sources.fromEnvironment().labels(path));
+  }
+
+  /**
+   * An SAE by release name and id from the registry, e.g. {@code sae("gemma-scope-2b-pt-res-canonical",
+   * "layer_12/width_16k/canonical")}; downloaded into the Hugging Face cache on first use.
+   */
+  public static SaeDictionary sae(String release, String id) {
+    return sae(release + "/" + id);
+  }
+
+  /**
+   * A model with one layer's attention: a local folder, a registry alias ({@code gemma-2-2b}) or
+   * {@code hf://ORG/NAME[@REVISION]}; for remote models only that layer's attention tensors are fetched.
+   */
+  public static ModelWeights model(String spec, int layer) {
+    return ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(spec, layer));
   }
 
   /** Starts a QK/OV query on one layer of a model. */

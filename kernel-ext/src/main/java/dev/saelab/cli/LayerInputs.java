@@ -47,9 +47,10 @@ final class LayerInputs implements AutoCloseable {
     if (needOut) {
       a.require("--sae-out");
     }
-    FeatureLabels li = a.has("--labels-in") ? NeuronpediaLabels.read(Path.of(a.get("--labels-in", ""))) : null;
-    FeatureLabels lo = a.has("--labels-out") ? NeuronpediaLabels.read(Path.of(a.get("--labels-out", ""))) : null;
-    ModelWeights m = ModelWeights.open(Path.of(a.get("--model", "")));
+    dev.saelab.hub.Sources src = dev.saelab.hub.Sources.fromEnvironment();
+    FeatureLabels li = a.has("--labels-in") ? NeuronpediaLabels.read(src.labels(a.get("--labels-in", ""))) : null;
+    FeatureLabels lo = a.has("--labels-out") ? NeuronpediaLabels.read(src.labels(a.get("--labels-out", ""))) : null;
+    ModelWeights m = ModelWeights.open(src.model(a.get("--model", ""), layer));
     SaeDictionary in = null;
     SaeDictionary key = null;
     try {
@@ -57,9 +58,9 @@ final class LayerInputs implements AutoCloseable {
       if (layer < 0 || layer >= n) {
         throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.." + (n - 1));
       }
-      in = inPath == null ? null : SaeDictionary.open(Path.of(inPath));
-      key = a.has("--sae-key") ? SaeDictionary.open(Path.of(a.get("--sae-key", ""))) : null;
-      SaeDictionary out = a.has("--sae-out") ? SaeDictionary.open(Path.of(a.get("--sae-out", ""))) : null;
+      in = inPath == null ? null : SaeDictionary.open(src.sae(inPath));
+      key = a.has("--sae-key") ? SaeDictionary.open(src.sae(a.get("--sae-key", ""))) : null;
+      SaeDictionary out = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null;
       return new LayerInputs(m, layer, in, key, out, li, lo);
     } catch (RuntimeException e) {
       for (AutoCloseable c : new AutoCloseable[] {key, in, m}) {

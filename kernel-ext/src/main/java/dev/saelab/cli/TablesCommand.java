@@ -101,13 +101,15 @@ public final class TablesCommand {
     if (sum && format.equals("bostock")) {
       throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
     }
-    FeatureLabels labelsIn = a.has("--labels-in") ? NeuronpediaLabels.read(Path.of(a.get("--labels-in", ""))) : null;
-    FeatureLabels labelsOut = a.has("--labels-out") ? NeuronpediaLabels.read(Path.of(a.get("--labels-out", ""))) : null;
+    dev.saelab.hub.Sources src = dev.saelab.hub.Sources.fromEnvironment();
+    FeatureLabels labelsIn = a.has("--labels-in") ? NeuronpediaLabels.read(src.labels(a.get("--labels-in", ""))) : null;
+    FeatureLabels labelsOut = a.has("--labels-out") ? NeuronpediaLabels.read(src.labels(a.get("--labels-out", "")))
+        : null;
 
-    try (ModelWeights model = ModelWeights.open(Path.of(a.require("--model")));
-        SaeDictionary in = SaeDictionary.open(Path.of(a.require("--sae-in")));
-        SaeDictionary key = a.has("--sae-key") ? SaeDictionary.open(Path.of(a.get("--sae-key", ""))) : null;
-        SaeDictionary outSae = a.has("--sae-out") ? SaeDictionary.open(Path.of(a.get("--sae-out", ""))) : null) {
+    try (ModelWeights model = ModelWeights.open(src.model(a.require("--model"), layer < 0 ? null : layer));
+        SaeDictionary in = SaeDictionary.open(src.sae(a.require("--sae-in")));
+        SaeDictionary key = a.has("--sae-key") ? SaeDictionary.open(src.sae(a.get("--sae-key", ""))) : null;
+        SaeDictionary outSae = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null) {
       int nHeads = model.config().nHeads();
       spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), nHeads));
       if (layer < 0 || layer >= model.config().nLayers()) {

@@ -172,7 +172,7 @@ public final class SaeLabMagics {
     if (pos.size() != 1) {
       throw new MagicUsageException("%model: expected one PATH (a model folder), got " + pos.size());
     }
-    ModelWeights m = ModelWeights.open(Path.of(pos.get(0)));
+    ModelWeights m = ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(pos.get(0), layer));
     session.model = m;
     if (layer != null) {
       checkLayer(m, layer);
@@ -182,18 +182,20 @@ public final class SaeLabMagics {
   }
 
   private SaeDictionary sae(String[] a) {
-    return load(roles("sae", a), SaeDictionary::open, this::setSae);
+    return load(roles("sae", a), s -> SaeDictionary.open(dev.saelab.hub.Sources.fromEnvironment().sae(s)),
+        this::setSae);
   }
 
   private FeatureLabels labels(String[] a) {
-    return load(roles("labels", a), NeuronpediaLabels::read, this::setLabels);
+    return load(roles("labels", a), s -> NeuronpediaLabels.read(dev.saelab.hub.Sources.fromEnvironment().labels(s)),
+        this::setLabels);
   }
 
   /** Opens each (role → path) and remembers it under its role; returns the last one opened. */
-  private static <T> T load(Map<String, String> paths, Function<Path, T> open, BiConsumer<String, T> remember) {
+  private static <T> T load(Map<String, String> paths, Function<String, T> open, BiConsumer<String, T> remember) {
     T last = null;
     for (Map.Entry<String, String> e : paths.entrySet()) {
-      last = open.apply(Path.of(e.getValue()));
+      last = open.apply(e.getValue());
       remember.accept(e.getKey(), last);
     }
     return last;
@@ -294,7 +296,8 @@ public final class SaeLabMagics {
   /** Loads what the flags name, then answers the layer: {@code --layer}, else the session's. */
   private int loadAndLayer(String magic, Args a) {
     if (a.has("--model")) {
-      session.model = ModelWeights.open(Path.of(a.get("--model", "")));
+      session.model = ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(a.get("--model", ""),
+          a.has("--layer") ? a.intValue("--layer", 0) : session.layer));
     }
     loadOptional(a);
     if (session.model == null) {
@@ -384,8 +387,9 @@ public final class SaeLabMagics {
 
   /** The command line's loading flags: {@code --sae-in/--sae-key/--sae-out}, {@code --labels-in/-key/-out}. */
   private void loadOptional(Args a) {
-    load(flagRoles(a, "--sae-"), SaeDictionary::open, this::setSae);
-    load(flagRoles(a, "--labels-"), NeuronpediaLabels::read, this::setLabels);
+    var src = dev.saelab.hub.Sources.fromEnvironment();
+    load(flagRoles(a, "--sae-"), s -> SaeDictionary.open(src.sae(s)), this::setSae);
+    load(flagRoles(a, "--labels-"), s -> NeuronpediaLabels.read(src.labels(s)), this::setLabels);
   }
 
   private static Map<String, String> flagRoles(Args a, String prefix) {
