@@ -32,7 +32,7 @@ jupyter kernelspec install "$kdir" --name=java --prefix "$prefix" >/dev/null
 spec="$prefix/share/jupyter/kernels/java/kernel.json"
 
 # Class path: the jar, then every dependency jar, explicitly (no wildcards).
-cp_list="$jar"
+cp_list="$(cd "$(dirname "$jar")" && pwd)/$(basename "$jar")"
 for j in "$repo"/kernel-ext/target/lib/*.jar; do cp_list="$cp_list:$j"; done
 
 # Memory: ~2 GB per Binder user. Heap 700 MB, ND4J off-heap capped at 900 MB (JavaCPP maxbytes / maxphysicalbytes).

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 class BinderIT {
   @Test
   void setupScriptInstallsTheKernelspecWithSaeLabOnTheClassPath() throws Exception {
-    Path repo = Path.of(System.getProperty("saelab.notebooks.dir", "../notebooks")).toAbsolutePath().getParent();
+    Path repo = Path.of(System.getProperty("saelab.notebooks.dir", "../notebooks")).toAbsolutePath().normalize()
+        .getParent();
     Path scratch = Files.createTempDirectory("saelab-binder-it");
     Path jjava = Files.createDirectories(scratch.resolve("jjava"));
     Files.writeString(jjava.resolve("kernel.json"), "{\"argv\":[\"java\",\"-jar\",\"{resource_dir}/jjava-launcher.jar\","
