@@ -44,6 +44,8 @@ public final class Hub {
   private final HttpClient http;
   private final AtomicLong bytesTransferred = new AtomicLong();
   private LongConsumer progress = n -> { };
+  private java.io.PrintStream status = System.err;
+  private long statusMinBytes = 1 << 20;
 
   /**
    * @param endpoint e.g. {@code https://huggingface.co} (no trailing slash)
@@ -90,6 +92,18 @@ public final class Hub {
   /** Reports bytes received (for progress bars). */
   public Hub onProgress(LongConsumer p) {
     this.progress = p == null ? n -> { } : p;
+    return this;
+  }
+
+  /** Where full downloads of at least 1 MB report their progress (default stderr; null for none). */
+  public Hub status(java.io.PrintStream s) {
+    return status(s, 1 << 20);
+  }
+
+  /** Where full downloads of at least {@code minBytes} report their progress (null for none). */
+  public Hub status(java.io.PrintStream s, long minBytes) {
+    this.status = s;
+    this.statusMinBytes = minBytes;
     return this;
   }
 
@@ -198,12 +212,29 @@ public final class Hub {
       String range = have > 0 ? "bytes=" + have + "-" : null;
       HttpResponse<InputStream> r = send(repo, url(repo, meta.commit(), path), "GET", range, path);
       boolean resumed = r.statusCode() == 206;
+      long start = resumed ? have : 0;
+      long[] done = {start};
+      long[] last = {0};
+      LongConsumer outer = progress;
+      String name = repo + "/" + path;
+      progress = n -> {
+        outer.accept(n);
+        done[0] += n;
+        long now = System.nanoTime();
+        if (status != null && meta.size() >= statusMinBytes && (now - last[0] > 500_000_000L || done[0] == meta.size())) {
+          last[0] = now;
+          status.printf(Locale.ROOT, "\rdownloading %s: %.1f of %.1f MB%s", name, done[0] / 1e6, meta.size() / 1e6,
+              done[0] == meta.size() ? "\n" : "");
+        }
+      };
       try (InputStream in = r.body(); OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
           resumed ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
         copy(in, out);
       } catch (IOException e) {
         throw new SaeLabException("download of " + repo + "/" + path + " stopped after " + Files.size(part)
             + " bytes (" + e.getMessage() + "); run again to resume");
+      } finally {
+        progress = outer;
       }
     }
     long got = Files.size(part);

@@ -58,6 +58,20 @@ class HubTest {
   }
 
   @Test
+  void fullDownloadsShowProgress() {
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    hub.status(new java.io.PrintStream(err, true));
+    hub.download("tiny/scope", "main", "x/params.npz");
+    assertEquals("", err.toString(), "files under 1 MB download silently");
+    Hub loud = new Hub(server.endpoint(), null, cache.resolve("other")).status(new java.io.PrintStream(err, true), 0);
+    loud.download("tiny/scope", "main", "x/params.npz");
+    assertTrue(err.toString().contains("downloading tiny/scope/x/params.npz:") && err.toString().endsWith("MB\n"),
+        err.toString());
+    Hub quiet = new Hub(server.endpoint(), null, cache).status(null);
+    quiet.download("tiny/gemma2", "main", "config.json");
+  }
+
+  @Test
   void resumesAPartialDownload() throws IOException {
     Path src = TestFiles.datasets().resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz");
     byte[] all = Files.readAllBytes(src);
