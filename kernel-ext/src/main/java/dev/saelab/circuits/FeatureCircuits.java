@@ -171,17 +171,9 @@ public final class FeatureCircuits implements AutoCloseable {
    * column feature {@code cols[b]} (raw scale), for heat maps and drill-down.
    */
   public double[][] block(CircuitKind kind, int head, int[] rows, int[] cols) {
-    ModelConfig c = attn.config();
-    if (head < 0 || head >= c.nHeads()) {
-      throw new IllegalArgumentException("head " + head + " out of range 0.." + (c.nHeads() - 1));
-    }
-    if (kind == CircuitKind.OV && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE");
-    }
-    int dh = c.dHead();
-    int g = c.kvHead(head);
-    INDArray left = kind == CircuitKind.QK ? headView(q, head, dh) : headView(v, g, dh);
-    INDArray right = kind == CircuitKind.QK ? headView(k, g, dh) : headView(p, head, dh);
+    INDArray[] sides = rawSides(kind, head);
+    INDArray left = sides[0];
+    INDArray right = sides[1];
     checkIndices(rows, left.rows(), kind.rowColumn());
     checkIndices(cols, right.rows(), kind.colColumn());
     try (INDArray l = Nd4j.pullRows(left, 1, rows); INDArray r = Nd4j.pullRows(right, 1, cols);
@@ -229,7 +221,7 @@ public final class FeatureCircuits implements AutoCloseable {
   /** Computes the tables the spec asks for, QK heads first, then OV heads. */
   public List<CircuitTable> compute(CircuitSpec spec, Progress progress) {
     ModelConfig c = attn.config();
-    int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, c.nHeads()).toArray() : spec.heads();
+    int[] heads = c.headsOrAll(spec.heads());
     for (int h : heads) {
       if (h < 0 || h >= c.nHeads()) {
         throw new IllegalArgumentException("head " + h + " out of range 0.." + (c.nHeads() - 1));
@@ -370,22 +362,25 @@ public final class FeatureCircuits implements AutoCloseable {
       thresholds[t.head()] = e.size() < spec.topK() ? Double.NEGATIVE_INFINITY
           : spec.rankBy().key((double) e.get(e.size() - 1).value());
     }
+    // Each head's sides with the RoPE rotation (as its own table uses them), concatenated; cosine comes after.
     List<INDArray> owned = new ArrayList<>();
     INDArray[] lefts = new INDArray[nh];
     INDArray[] rights = new INDArray[nh];
-    for (int h = 0; h < nh; h++) {
-      INDArray[] s = rawSides(kind, h);
-      lefts[h] = s[0];
-      rights[h] = s[1];
-      if (kind == CircuitKind.QK && spec.position() != null) {
-        lefts[h] = Rope.of(c, spec.pairing()).rotateRows(lefts[h], spec.position());
-        owned.add(lefts[h]);
+    List<Operands> heads = new ArrayList<>();
+    try {
+      for (int h = 0; h < nh; h++) {
+        Operands o = operands(kind, h, spec.withCosine(false));
+        heads.add(o);
+        lefts[h] = o.left;
+        rights[h] = o.right;
       }
+      owned.add(Nd4j.hstack(lefts));
+      owned.add(Nd4j.hstack(rights));
+    } finally {
+      heads.forEach(Operands::close);
     }
-    INDArray left = Nd4j.hstack(lefts);
-    INDArray right = Nd4j.hstack(rights);
-    owned.add(left);
-    owned.add(right);
+    INDArray left = owned.get(0);
+    INDArray right = owned.get(1);
     try {
       INDArray l = left;
       INDArray r = right;
@@ -466,6 +461,16 @@ public final class FeatureCircuits implements AutoCloseable {
       return name().toLowerCase(java.util.Locale.ROOT);
     }
 
+    /** Whether the feature is the row of its circuit (query, value) rather than the column (key, output). */
+    public boolean isRow() {
+      return this == QUERY || this == VALUE;
+    }
+
+    /** The other feature of an edge this role's feature is part of. */
+    public int partner(FeatureEdge e) {
+      return isRow() ? e.col() : e.row();
+    }
+
     /** The circuit this role belongs to. */
     public CircuitKind kind() {
       return this == QUERY || this == KEY ? CircuitKind.QK : CircuitKind.OV;
@@ -481,9 +486,8 @@ public final class FeatureCircuits implements AutoCloseable {
     if (k < 1) {
       throw new IllegalArgumentException("--top " + k + ": expected a positive number of partners");
     }
-    attn.config().kvHead(head);
     INDArray[] s = rawSides(role.kind(), head);
-    boolean rowSide = role == Role.QUERY || role == Role.VALUE;
+    boolean rowSide = role.isRow();
     INDArray own = rowSide ? s[0] : s[1];
     INDArray others = rowSide ? s[1] : s[0];
     if (feature < 0 || feature >= own.rows()) {
@@ -502,7 +506,6 @@ public final class FeatureCircuits implements AutoCloseable {
         }
       }
     }
-    double sc = scale(role.kind(), CircuitSpec.defaults());
     Integer[] idx = new Integer[scores.length];
     for (int i = 0; i < idx.length; i++) {
       idx[i] = i;
@@ -513,7 +516,7 @@ public final class FeatureCircuits implements AutoCloseable {
     List<FeatureEdge> out = new ArrayList<>();
     for (int i = 0; i < Math.min(k, idx.length); i++) {
       int o = idx[i];
-      float val = (float) (scores[o] * sc);
+      float val = (float) scores[o];
       out.add(rowSide ? new FeatureEdge(feature, o, val) : new FeatureEdge(o, feature, val));
     }
     return out;

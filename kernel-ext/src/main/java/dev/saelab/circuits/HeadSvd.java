@@ -54,6 +54,11 @@ public final class HeadSvd {
     boolean left() {
       return this == QUERY || this == VALUE;
     }
+
+    /** The circuit this side belongs to. */
+    public CircuitKind kind() {
+      return this == QUERY || this == KEY ? CircuitKind.QK : CircuitKind.OV;
+    }
   }
 
   /**
@@ -74,15 +79,7 @@ public final class HeadSvd {
   public record Split(double total, List<Contribution> terms) {
     /** How many directions (largest first) carry {@code share} of {@code Σ|contribution|}, e.g. 0.9. */
     public int directionsFor(double share) {
-      double all = terms.stream().mapToDouble(t -> Math.abs(t.value())).sum();
-      double acc = 0;
-      for (int i = 0; i < terms.size(); i++) {
-        acc += Math.abs(terms.get(i).value());
-        if (acc >= share * all - 1e-12 * all) {
-          return i + 1;
-        }
-      }
-      return terms.size();
+      return Shares.countCarrying(terms.stream().mapToDouble(Contribution::value).toArray(), share);
     }
   }
 
@@ -300,8 +297,7 @@ public final class HeadSvd {
    * the first {@code directions} singular vectors of {@code side}: {@code out[k][i] = rows_i·w_k}.
    */
   public float[][] loadings(INDArray rows, Side side, int directions) {
-    if ((side.left() ? kind == CircuitKind.QK ? Side.QUERY : Side.VALUE : kind == CircuitKind.QK ? Side.KEY
-        : Side.OUTPUT) != side) {
+    if (side.kind() != kind) {
       throw new IllegalArgumentException("side " + side.id() + " does not belong to the " + kind + " circuit");
     }
     int dm = (int) rows.columns();

@@ -1,6 +1,5 @@
 package dev.saelab.circuits;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -32,16 +31,7 @@ public record LayerTable(CircuitKind kind, int layer, RankBy rankBy, double scal
   public record Edge(int row, int col, double value, double[] perHead, double[] headValues) {
     /** How many heads (largest |part| first) carry {@code share} (e.g. 0.8) of {@code Σ_h |part_h|}. */
     public int headSpread(double share) {
-      double[] a = Arrays.stream(perHead).map(Math::abs).sorted().toArray();
-      double all = Arrays.stream(a).sum();
-      double acc = 0;
-      for (int i = a.length - 1; i >= 0; i--) {
-        acc += a[i];
-        if (acc >= share * all - 1e-12 * all) {
-          return a.length - i;
-        }
-      }
-      return a.length;
+      return Shares.countCarrying(perHead, share);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.saelab.circuits;
 
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
+import dev.saelab.sae.SaeDictionary;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
@@ -57,6 +58,35 @@ public final class PositionalProfile {
   }
 
   /**
+   * Profiles of an SAE's directions: with {@code pairs} null, the query SAE's decoder bias b_dec as query and key
+   * (the post's plot); otherwise each {@code {q, k}} pair of query-SAE feature q's and key-SAE feature k's decoder
+   * rows.
+   */
+  public static List<Point> ofSae(AttentionWeights attn, Rope rope, SaeDictionary querySae, SaeDictionary keySae,
+      int[][] pairs, int[] heads, int[] deltas, double scale) {
+    if (pairs == null) {
+      float[] b = querySae.bDec().toFloatVector();
+      return of(attn, rope, b, b, heads, deltas, scale, -1, -1);
+    }
+    List<Point> out = new ArrayList<>();
+    for (int[] p : pairs) {
+      checkFeature(p, 0, querySae, "query");
+      checkFeature(p, 1, keySae, "key");
+      out.addAll(of(attn, rope, querySae.wDec().getRow(p[0]).toFloatVector(), keySae.wDec().getRow(p[1])
+          .toFloatVector(), heads, deltas, scale, p[0], p[1]));
+    }
+    return out;
+  }
+
+  private static void checkFeature(int[] pair, int side, SaeDictionary sae, String what) {
+    long n = sae.config().dSae();
+    if (pair[side] < 0 || pair[side] >= n) {
+      throw new IllegalArgumentException("pair " + pair[0] + ":" + pair[1] + ": " + what + " feature " + pair[side]
+          + " is not in 0.." + (n - 1));
+    }
+  }
+
+  /**
    * The profile of each head for query direction {@code x} and key direction {@code y} (unfolded residual vectors of
    * length d_model).
    *
@@ -84,7 +114,7 @@ public final class PositionalProfile {
     }
     boolean sliding = c.isSliding(attn.layer()) && c.slidingWindow() > 0;
     List<Point> out = new ArrayList<>();
-    for (int h : heads == null ? java.util.stream.IntStream.range(0, c.nHeads()).toArray() : heads) {
+    for (int h : c.headsOrAll(heads)) {
       int g = c.kvHead(h);
       double[] qh = java.util.Arrays.copyOfRange(q, h * dh, (h + 1) * dh);
       for (int d : deltas) {

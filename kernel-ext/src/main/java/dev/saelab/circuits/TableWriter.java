@@ -31,17 +31,9 @@ public final class TableWriter {
     }
     CircuitKind kind = tables.get(0).kind();
     StringBuilder sb = new StringBuilder();
-    String rowName = kind.rowColumn().replace("_feature", "");
-    String colName = kind.colColumn().replace("_feature", "");
     sb.append("circuit,layer,head,rank,").append(kind.rowColumn()).append(',').append(kind.colColumn())
         .append(",value");
-    if (rowLabels != null) {
-      sb.append(',').append(rowName).append("_label");
-    }
-    if (colLabels != null) {
-      sb.append(',').append(colName).append("_label");
-    }
-    sb.append('\n');
+    labelHeader(sb, kind, rowLabels, colLabels);
     for (CircuitTable t : tables) {
       if (t.kind() != kind) {
         throw new IllegalArgumentException("one CSV holds one circuit; got " + kind + " and " + t.kind());
@@ -50,13 +42,7 @@ public final class TableWriter {
       for (FeatureEdge e : t.edges()) {
         sb.append(kind.id()).append(',').append(t.layer()).append(',').append(t.head()).append(',').append(rank++)
             .append(',').append(e.row()).append(',').append(e.col()).append(',').append(e.value());
-        if (rowLabels != null) {
-          sb.append(',').append(quote(rowLabels.labelOrEmpty(e.row())));
-        }
-        if (colLabels != null) {
-          sb.append(',').append(quote(colLabels.labelOrEmpty(e.col())));
-        }
-        sb.append('\n');
+        labelCells(sb, e.row(), e.col(), rowLabels, colLabels);
       }
     }
     write(file, sb);
@@ -119,13 +105,7 @@ public final class TableWriter {
         sb.append(",head_").append(h);
       }
     }
-    if (rowLabels != null) {
-      sb.append(',').append(kind.rowColumn().replace("_feature", "")).append("_label");
-    }
-    if (colLabels != null) {
-      sb.append(',').append(kind.colColumn().replace("_feature", "")).append("_label");
-    }
-    sb.append('\n');
+    labelHeader(sb, kind, rowLabels, colLabels);
     for (LayerTable t : tables) {
       int rank = 1;
       for (LayerTable.Edge e : t.edges()) {
@@ -137,16 +117,34 @@ public final class TableWriter {
             sb.append(',').append((float) v);
           }
         }
-        if (rowLabels != null) {
-          sb.append(',').append(quote(rowLabels.labelOrEmpty(e.row())));
-        }
-        if (colLabels != null) {
-          sb.append(',').append(quote(colLabels.labelOrEmpty(e.col())));
-        }
-        sb.append('\n');
+        labelCells(sb, e.row(), e.col(), rowLabels, colLabels);
       }
     }
     write(file, sb);
+  }
+
+  /** {@code ,query_label,key_label} (or value/output) for the label sources given, then the line end. */
+  private static void labelHeader(StringBuilder sb, CircuitKind kind, FeatureLabels rowLabels,
+      FeatureLabels colLabels) {
+    if (rowLabels != null) {
+      sb.append(',').append(kind.rowColumn().replace("_feature", "")).append("_label");
+    }
+    if (colLabels != null) {
+      sb.append(',').append(kind.colColumn().replace("_feature", "")).append("_label");
+    }
+    sb.append('\n');
+  }
+
+  /** The label cells of one row for the label sources given, then the line end. */
+  private static void labelCells(StringBuilder sb, int row, int col, FeatureLabels rowLabels,
+      FeatureLabels colLabels) {
+    if (rowLabels != null) {
+      sb.append(',').append(quote(rowLabels.labelOrEmpty(row)));
+    }
+    if (colLabels != null) {
+      sb.append(',').append(quote(colLabels.labelOrEmpty(col)));
+    }
+    sb.append('\n');
   }
 
   /** RFC 4180 quoting, as pandas writes it. */

@@ -53,10 +53,7 @@ final class FeatureCommand {
     try (LayerInputs in = LayerInputs.open(a, true, roles.contains(FeatureCircuits.Role.OUTPUT));
         FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(), in.out)) {
       var c = in.model.config();
-      int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads());
-      if (heads == null) {
-        heads = java.util.stream.IntStream.range(0, c.nHeads()).toArray();
-      }
+      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
       boolean labels = in.labelsIn != null || in.labelsOut != null;
       StringBuilder sb = new StringBuilder("layer,head,role,feature,rank,partner,value" + (labels ? ",partner_label"
           : "") + "\n");
@@ -67,7 +64,7 @@ final class FeatureCommand {
           FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? in.labelsOut : in.labelsIn;
           int rank = 1;
           for (FeatureEdge e : es) {
-            int partner = role == FeatureCircuits.Role.QUERY || role == FeatureCircuits.Role.VALUE ? e.col() : e.row();
+            int partner = role.partner(e);
             sb.append(in.layer).append(',').append(h).append(',').append(role.id()).append(',').append(feature)
                 .append(',').append(rank++).append(',').append(partner).append(',').append(e.value());
             if (labels) {

@@ -4,7 +4,6 @@ import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
-import java.nio.file.Path;
 
 /**
  * The loading flags the analysis commands share: {@code --model}, {@code --layer}, {@code --sae-in} (alias

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 
 /** {@code saelab rope-profile}: a head's QK score between two fixed directions as a function of distance Δ. */
 final class RopeProfileCommand {
@@ -56,18 +55,8 @@ final class RopeProfileCommand {
       int[] deltas = parseDeltas(a.get("--deltas", "log"), c.maxPositions(), a.intValue("--points", 50));
       double scale = scaleName.equals("query") ? c.queryScale() : 1.0;
       var attn = in.model.attention(in.layer);
-      List<PositionalProfile.Point> pts = new ArrayList<>();
-      if (pairs == null) {
-        float[] b = in.in.bDec().toFloatVector();
-        pts.addAll(PositionalProfile.of(attn, rope, b, b, heads, deltas, scale, -1, -1));
-      } else {
-        for (int[] p : pairs) {
-          checkFeature(p[0], in.in.config().dSae(), "query");
-          checkFeature(p[1], in.keySae().config().dSae(), "key");
-          pts.addAll(PositionalProfile.of(attn, rope, in.in.wDec().getRow(p[0]).toFloatVector(),
-              in.keySae().wDec().getRow(p[1]).toFloatVector(), heads, deltas, scale, p[0], p[1]));
-        }
-      }
+      List<PositionalProfile.Point> pts = PositionalProfile.ofSae(attn, rope, in.in, in.keySae(), pairs, heads,
+          deltas, scale);
       StringBuilder sb = new StringBuilder(pairs == null ? "layer,head,delta,score,masked\n"
           : "layer,head,query_feature,key_feature,delta,score,masked\n");
       for (PositionalProfile.Point p : pts) {
@@ -86,12 +75,6 @@ final class RopeProfileCommand {
       }
     }
     return 0;
-  }
-
-  private static void checkFeature(int f, long n, String side) {
-    if (f < 0 || f >= n) {
-      throw new IllegalArgumentException("--pairs: " + side + " feature " + f + " is not in 0.." + (n - 1));
-    }
   }
 
   /** {@code 17:42,5:5}, or null for the decoder bias. */
@@ -128,9 +111,5 @@ final class RopeProfileCommand {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--deltas " + s + ": expected log or a list like 0,1,2,8");
     }
-  }
-
-  static String fmt(double v) {
-    return String.format(Locale.ROOT, "%.6g", v);
   }
 }

@@ -10,9 +10,6 @@ import dev.saelab.circuits.Progress;
 import dev.saelab.circuits.RankBy;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
-import dev.saelab.labels.NeuronpediaLabels;
-import dev.saelab.model.ModelWeights;
-import dev.saelab.sae.SaeDictionary;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,10 +82,6 @@ public final class TablesCommand {
     if (kinds.contains(CircuitKind.OV) && !a.has("--sae-out")) {
       throw new IllegalArgumentException("--circuit " + circuit + " needs --sae-out (the SAE on the layer's output)");
     }
-    int layer = a.intValue("--layer", -1);
-    if (!a.has("--layer")) {
-      a.require("--layer");
-    }
     CircuitSpec spec = CircuitSpec.defaults().withKinds(kinds).withTopK(a.intValue("--top", 1000))
         .withRankBy(RankBy.parse(a.get("--rank-by", "abs"))).withExcludeSelf(a.has("--exclude-self"))
         .withQueryScale(scale.equals("query")).withPrune(!a.has("--no-prune")).withCosine(a.has("--cosine"))
@@ -101,26 +94,15 @@ public final class TablesCommand {
     if (sum && format.equals("bostock")) {
       throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
     }
-    dev.saelab.hub.Sources src = dev.saelab.hub.Sources.fromEnvironment();
-    FeatureLabels labelsIn = a.has("--labels-in") ? NeuronpediaLabels.read(src.labels(a.get("--labels-in", ""))) : null;
-    FeatureLabels labelsOut = a.has("--labels-out") ? NeuronpediaLabels.read(src.labels(a.get("--labels-out", "")))
-        : null;
-
-    try (ModelWeights model = ModelWeights.open(src.model(a.require("--model"), layer < 0 ? null : layer));
-        SaeDictionary in = SaeDictionary.open(src.sae(a.require("--sae-in")));
-        SaeDictionary key = a.has("--sae-key") ? SaeDictionary.open(src.sae(a.get("--sae-key", ""))) : null;
-        SaeDictionary outSae = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null) {
-      int nHeads = model.config().nHeads();
-      spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), nHeads));
-      if (layer < 0 || layer >= model.config().nLayers()) {
-        throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.."
-            + (model.config().nLayers() - 1));
-      }
+    try (LayerInputs in = LayerInputs.open(a, true, false)) {
+      spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), in.model.config().nHeads()));
+      FeatureLabels labelsIn = in.labelsIn;
+      FeatureLabels labelsOut = in.labelsOut;
       long t0 = System.nanoTime();
       ProgressPrinter progress = new ProgressPrinter(a.has("--quiet") ? null : err);
       List<CircuitTable> tables;
-      try (FeatureCircuits fc = FeatureCircuits.of(model.attention(layer), in, key == null ? in : key,
-          kinds.contains(CircuitKind.OV) ? outSae : null)) {
+      try (FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(),
+          kinds.contains(CircuitKind.OV) ? in.out : null)) {
         if (sum) {
           List<LayerTable> sums = new java.util.ArrayList<>();
           for (CircuitKind kind : kinds) {

@@ -41,7 +41,7 @@ public final class Hub {
   private final String endpoint;
   private final String token;
   private final Path cache;
-  private final HttpClient http;
+  private HttpClient http;
   private final AtomicLong bytesTransferred = new AtomicLong();
   private LongConsumer progress = n -> { };
   private java.io.PrintStream status = System.err;
@@ -56,8 +56,15 @@ public final class Hub {
     this.endpoint = endpoint.replaceAll("/+$", "");
     this.token = token == null || token.isBlank() ? null : token.strip();
     this.cache = cache;
-    this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
-        .connectTimeout(Duration.ofSeconds(20)).build();
+  }
+
+  /** The HTTP client, made on the first request (most callers name local paths and never need one). */
+  private synchronized HttpClient http() {
+    if (http == null) {
+      http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
+          .connectTimeout(Duration.ofSeconds(20)).build();
+    }
+    return http;
   }
 
   /**
@@ -313,7 +320,7 @@ public final class Hub {
       }
       HttpResponse<InputStream> r;
       try {
-        r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+        r = http().send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       } catch (IOException e) {
         throw new SaeLabException("cannot reach " + uri.getScheme() + "://" + uri.getAuthority() + " for " + repo
             + "/" + path + ": " + e.getMessage());

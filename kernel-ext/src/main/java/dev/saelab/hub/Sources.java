@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -55,8 +54,11 @@ public final class Sources {
   /** An SAE: a local path, or {@code RELEASE/ID} from the registry (downloaded into the Hub cache). */
   public Path sae(String spec) {
     Path local = Path.of(spec);
-    if (Files.exists(local) || !registry.isSaeName(spec)) {
-      if (!Files.exists(local) && spec.contains("/") && !spec.startsWith("/") && !spec.startsWith(".")) {
+    if (Files.exists(local)) {
+      return local;
+    }
+    if (!registry.isSaeName(spec)) {
+      if (spec.contains("/") && !spec.startsWith("/") && !spec.startsWith(".")) {
         String release = spec.substring(0, spec.indexOf('/'));
         throw new SaeLabException(spec + " is neither a file or folder nor a known release (nearest: "
             + Registry.nearest(release, registry.releases()) + ")");
@@ -69,11 +71,6 @@ public final class Sources {
       last = hub.download(ref.repo(), "main", f);
     }
     return last.getParent();
-  }
-
-  /** The registry entry of an SAE name, or null for a local path (for its Neuronpedia source). */
-  public Registry.SaeRef saeRef(String spec) {
-    return registry.isSaeName(spec) && !Files.exists(Path.of(spec)) ? registry.sae(spec) : null;
   }
 
   /**
@@ -211,17 +208,5 @@ public final class Sources {
       Thread.currentThread().interrupt();
       throw new java.util.concurrent.CancellationException("download interrupted");
     }
-  }
-
-  /** The Hub client. */
-  public Hub hub() {
-    return hub;
-  }
-
-  /** Known release and model names, for help texts. */
-  public List<String> knownNames() {
-    List<String> out = new java.util.ArrayList<>(registry.releases());
-    out.addAll(registry.models());
-    return out;
   }
 }

@@ -249,33 +249,17 @@ public final class SaeLabMagics {
 
   private Object table(CircuitKind kind, String[] argv) {
     Args a = new Args("%" + kind.id(), argv, TABLE_VALUES, TABLE_FLAGS);
-    int layer = loadAndLayer(kind.id(), a);
-    String scale = a.get("--scale", "raw");
-    if (!scale.equals("raw") && !scale.equals("query")) {
-      throw new MagicUsageException("%" + kind.id() + ": --scale " + scale + ": expected raw or query");
-    }
     if (a.has("--distinct") && a.has("--distinct-positive")) {
       throw new MagicUsageException("%" + kind.id() + ": --distinct and --distinct-positive exclude each other");
     }
-    CircuitQuery q = query(layer);
     boolean sum = a.get("--heads", "all").equals("sum");
-    int[] heads = sum ? null : TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
-    if (heads != null) {
-      q.heads(heads);
-    }
-    if (a.has("--cosine")) {
-      q.cosine();
-    }
-    q.pairing(a.get("--pairing", "rotate-half"));
+    CircuitQuery q = analysisQuery(kind.id(), a, sum);
     if (a.has("--position")) {
       q.position(a.intValue("--position", 0));
     }
     q.top(a.intValue("--top", 1000)).rankBy(a.get("--rank-by", "abs"));
     if (a.has("--exclude-self")) {
       q.excludeSelf();
-    }
-    if (scale.equals("query")) {
-      q.queryScale();
     }
     if (a.has("--no-prune")) {
       q.noPrune();
@@ -315,9 +299,10 @@ public final class SaeLabMagics {
     throw new MagicUsageException("%" + magic + ": which layer? (--layer L, or %model PATH --layer L)");
   }
 
-  private CircuitQuery analysisQuery(String magic, Args a) {
+  /** The query the flags shared by the table and analysis magics describe; {@code sum}: "--heads sum" (all). */
+  private CircuitQuery analysisQuery(String magic, Args a, boolean sum) {
     CircuitQuery q = query(loadAndLayer(magic, a));
-    int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
+    int[] heads = sum ? null : TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
     if (heads != null) {
       q.heads(heads);
     }
@@ -337,7 +322,7 @@ public final class SaeLabMagics {
 
   private Object rope(String[] argv) {
     Args a = new Args("%rope", argv, ANALYSIS_VALUES, ANALYSIS_FLAGS);
-    CircuitQuery q = analysisQuery("rope", a);
+    CircuitQuery q = analysisQuery("rope", a, false);
     if (!a.has("--pairs")) {
       return q.ropeProfile();
     }
@@ -355,7 +340,7 @@ public final class SaeLabMagics {
 
   private Object svd(String[] argv) {
     Args a = new Args("%svd", argv, ANALYSIS_VALUES, ANALYSIS_FLAGS);
-    CircuitQuery q = analysisQuery("svd", a);
+    CircuitQuery q = analysisQuery("svd", a, false);
     if (!a.has("--side")) {
       return q.spectra();
     }
@@ -374,7 +359,7 @@ public final class SaeLabMagics {
     int f = parseInt("feature", argv[0]);
     Args a = new Args("%feature", java.util.Arrays.copyOfRange(argv, 1, argv.length), ANALYSIS_VALUES,
         ANALYSIS_FLAGS);
-    return analysisQuery("feature", a).feature(f, a.intValue("--top", 10));
+    return analysisQuery("feature", a, false).feature(f, a.intValue("--top", 10));
   }
 
   private Object scatter(String[] argv) {
@@ -382,7 +367,7 @@ public final class SaeLabMagics {
     if (!a.has("--head")) {
       throw new MagicUsageException("%scatter: which head? (--head H)");
     }
-    return analysisQuery("scatter", a).scatter(a.intValue("--head", 0));
+    return analysisQuery("scatter", a, false).scatter(a.intValue("--head", 0));
   }
 
   /** The command line's loading flags: {@code --sae-in/--sae-key/--sae-out}, {@code --labels-in/-key/-out}. */

@@ -121,8 +121,7 @@ public final class Analyses {
       for (int h : heads) {
         int rank = 1;
         for (FeatureEdge e : fc.partners(feature, role, h, top, dev.saelab.circuits.RankBy.ABS, cosine)) {
-          boolean rowSide = role == FeatureCircuits.Role.QUERY || role == FeatureCircuits.Role.VALUE;
-          int partner = rowSide ? e.col() : e.row();
+          int partner = role.partner(e);
           FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? outLabels : inLabels;
           t.stringColumn("head").append("L" + fc.layer() + "H" + h);
           t.stringColumn("role").append(role.id());

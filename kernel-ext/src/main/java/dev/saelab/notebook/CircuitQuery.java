@@ -198,22 +198,15 @@ public final class CircuitQuery {
     Rope rope = Rope.of(c, spec.pairing());
     int[] deltas = PositionalProfile.logDeltas(c.maxPositions(), 50);
     double scale = spec.queryScale() ? c.queryScale() : 1.0;
-    List<PositionalProfile.Point> pts = new java.util.ArrayList<>();
-    if (pairs.length == 0) {
-      float[] b = saeIn.bDec().toFloatVector();
-      pts.addAll(PositionalProfile.of(attn, rope, b, b, spec.heads(), deltas, scale, -1, -1));
-    }
-    SaeDictionary key = saeKey == null ? saeIn : saeKey;
-    for (int i = 0; i < pairs.length; i += 2) {
-      if (pairs[i] < 0 || pairs[i] >= saeIn.config().dSae() || pairs[i + 1] < 0
-          || pairs[i + 1] >= key.config().dSae()) {
-        throw new IllegalArgumentException("ropeProfile: pair " + pairs[i] + ":" + pairs[i + 1]
-            + " is out of range (query SAE has " + saeIn.config().dSae() + " features, key SAE "
-            + key.config().dSae() + ")");
+    int[][] qk = null;
+    if (pairs.length > 0) {
+      qk = new int[pairs.length / 2][];
+      for (int i = 0; i < qk.length; i++) {
+        qk[i] = new int[] {pairs[2 * i], pairs[2 * i + 1]};
       }
-      pts.addAll(PositionalProfile.of(attn, rope, saeIn.wDec().getRow(pairs[i]).toFloatVector(),
-          key.wDec().getRow(pairs[i + 1]).toFloatVector(), spec.heads(), deltas, scale, pairs[i], pairs[i + 1]));
     }
+    List<PositionalProfile.Point> pts = PositionalProfile.ofSae(attn, rope, saeIn, saeKey == null ? saeIn : saeKey,
+        qk, spec.heads(), deltas, scale);
     return Analyses.profile(pts, c.isSliding(layer) ? c.slidingWindow() : 0);
   }
 
@@ -221,8 +214,7 @@ public final class CircuitQuery {
   public Analysis spectra() {
     AttentionWeights attn = model.attention(layer);
     List<HeadSvd> all = new java.util.ArrayList<>();
-    int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, model.config().nHeads()).toArray()
-        : spec.heads();
+    int[] heads = model.config().headsOrAll(spec.heads());
     for (CircuitKind kind : CircuitKind.values()) {
       for (int h : heads) {
         all.add(kind == CircuitKind.QK ? HeadSvd.qk(attn, h, false) : HeadSvd.ov(attn, h, saeOut != null
@@ -275,8 +267,7 @@ public final class CircuitQuery {
     try (FeatureCircuits fc = open()) {
       List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
           FeatureCircuits.Role.KEY, FeatureCircuits.Role.VALUE) : List.of(FeatureCircuits.Role.values());
-      int[] heads = spec.heads() == null ? java.util.stream.IntStream.range(0, model.config().nHeads()).toArray()
-          : spec.heads();
+      int[] heads = model.config().headsOrAll(spec.heads());
       return Analyses.feature(fc, feature, roles, heads, top, spec.cosine(), labelsIn, labelsOut);
     }
   }
