@@ -36,12 +36,21 @@ public final class FeatureCircuits implements AutoCloseable {
   private final INDArray p;
   private final boolean sameQkSae;
   private final TopKProduct.Stats stats = new TopKProduct.Stats();
-  /** Default GEMM tile rows: a 2048 × 16384 float tile (128 MiB) runs near ND4J's peak GEMM rate. */
+  /** Default GEMM tile rows of the float32 screen: a 2048 × 16384 tile (128 MiB) runs near ND4J's peak GEMM rate. */
   public static final int DEFAULT_TILE_ROWS = 2048;
-  /** Default GEMM tile columns. */
+  /** Default GEMM tile columns of the float32 screen. */
   public static final int DEFAULT_TILE_COLS = 16384;
-  private int tileRows = DEFAULT_TILE_ROWS;
-  private int tileCols = DEFAULT_TILE_COLS;
+  /**
+   * Default tile of the int8 screen, 1024 × 8192 (32 MiB of int32): with the integer GEMM ~2.5× faster, reading the
+   * tile back dominates, and smaller tiles are read back faster (measured: 2048 × 16384 ≈ 8–9 % slower end to end).
+   */
+  public static final int INT8_TILE_ROWS = 1024;
+  /** Default int8 tile columns. */
+  public static final int INT8_TILE_COLS = 8192;
+  private int tileRows;
+  private int tileCols;
+  private Screen screen;
+  private final java.util.Map<String, INDArray> headViews = new java.util.HashMap<>();
 
   private FeatureCircuits(AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
     this.attn = attn;
@@ -151,9 +160,36 @@ public final class FeatureCircuits implements AutoCloseable {
 
   /** Sets the tile shape (rows × columns of the off-heap GEMM tile). */
   public FeatureCircuits tiles(int rows, int cols) {
+    if (rows < 1 || cols < 1) {
+      throw new IllegalArgumentException("tile " + rows + " x " + cols + ": expected positive sizes");
+    }
     this.tileRows = rows;
     this.tileCols = cols;
     return this;
+  }
+
+  /**
+   * Sets how tiles are screened before candidates are rescored exactly (default {@link Screen#auto()}); the tables
+   * are the same either way.
+   */
+  public FeatureCircuits screen(Screen s) {
+    this.screen = s;
+    return this;
+  }
+
+  /** Tile rows in use: as set, or the screen's default. */
+  public int tileRows() {
+    return tileRows > 0 ? tileRows : screen() == Screen.INT8 ? INT8_TILE_ROWS : DEFAULT_TILE_ROWS;
+  }
+
+  /** Tile columns in use: as set, or the screen's default. */
+  public int tileCols() {
+    return tileCols > 0 ? tileCols : screen() == Screen.INT8 ? INT8_TILE_COLS : DEFAULT_TILE_COLS;
+  }
+
+  /** The screen in use. */
+  public Screen screen() {
+    return screen == null ? Screen.auto() : screen;
   }
 
   /** The attention layer. */
@@ -236,14 +272,14 @@ public final class FeatureCircuits implements AutoCloseable {
     long total = 0;
     for (CircuitKind kind : spec.kinds()) {
       long n = kind == CircuitKind.QK ? rowsQk : rowsOv;
-      total += heads.length * ((n + tileRows - 1) / tileRows);
+      total += heads.length * ((n + tileRows() - 1) / tileRows());
     }
     MemoryEstimate.require(MemoryEstimate.tables(c, Math.max(rowsQk, rowsOv),
-        Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows, tileCols), "tables for layer " + attn.layer());
+        Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows(), tileCols()), "tables for layer " + attn.layer());
     long[] done = {0};
     final long totalTiles = total;
     List<CircuitTable> out = new ArrayList<>();
-    TopKProduct engine = new TopKProduct(tileRows, tileCols, spec.prune());
+    TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
     try {
       for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
         if (!spec.kinds().contains(kind)) {
@@ -305,8 +341,14 @@ public final class FeatureCircuits implements AutoCloseable {
     if (kind == CircuitKind.OV && p == null) {
       throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
     }
-    return kind == CircuitKind.QK ? new INDArray[] {headView(q, h, dh), headView(k, g, dh)}
-        : new INDArray[] {headView(v, g, dh), headView(p, h, dh)};
+    // The same view object for the same head block: the engine then prepares a KV head's keys or values once for
+    // the query heads that share it.
+    return kind == CircuitKind.QK ? new INDArray[] {view("q", q, h, dh), view("k", k, g, dh)}
+        : new INDArray[] {view("v", v, g, dh), view("p", p, h, dh)};
+  }
+
+  private INDArray view(String name, INDArray m, int block, int dh) {
+    return headViews.computeIfAbsent(name + block, kk -> headView(m, block, dh));
   }
 
   private Operands operands(CircuitKind kind, int h, CircuitSpec spec) {
@@ -392,10 +434,10 @@ public final class FeatureCircuits implements AutoCloseable {
       }
       boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
       String stage = kind.id() + " L" + attn.layer() + " sum";
-      TopKProduct engine = new TopKProduct(tileRows, tileCols, spec.prune());
+      TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
       List<FeatureEdge> top;
       try {
-        long rowsTotal = (l.rows() + tileRows - 1) / tileRows;
+        long rowsTotal = (l.rows() + tileRows() - 1) / tileRows();
         long[] done = {0};
         top = engine.topK(l, r, spec.topK(), spec.rankBy(), excl, stats,
             () -> progress.update(stage, ++done[0], rowsTotal));

@@ -17,10 +17,13 @@ public final class MemoryEstimate {
     return 4 * floats;
   }
 
-  /** Bytes for one head's sorted copies, per-head slices and the GEMM tiles. */
+  /**
+   * Bytes for one head's operand copies (unsorted, sorted, and either the int8 copy or the transposed float blocks:
+   * at most three floats per element) and the GEMM tiles.
+   */
   public static long tables(ModelConfig c, long nRows, long nCols, int tileRows, int tileCols) {
     long dh = c.dHead();
-    long floats = 2 * (nRows * dh + nCols * dh) + 4L * Math.min(tileRows, nRows) * Math.min(tileCols, nCols);
+    long floats = 3 * (nRows * dh + nCols * dh) + 4L * Math.min(tileRows, nRows) * Math.min(tileCols, nCols);
     return 4 * floats;
   }
 

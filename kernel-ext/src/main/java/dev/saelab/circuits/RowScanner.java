@@ -3,13 +3,14 @@ package dev.saelab.circuits;
 import java.nio.ByteBuffer;
 
 /**
- * Finds, in one row of a float32 tile held off-heap, the next column whose ranking key reaches a threshold. Two
+ * The engine's hot loops over off-heap tiles: find, in one row of a float32 or int32 tile, the next column whose
+ * ranking key reaches a threshold; and the exact double-precision dot product used to rescore candidates. Two
  * implementations: {@link VectorRowScanner} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}) and a scalar loop otherwise.
  */
 interface RowScanner {
   /**
-   * @param tile the tile's bytes (native order)
+   * @param tile the tile's bytes (native order, float32)
    * @param rowStart element index of the row's first column
    * @param from first column to look at
    * @param cols columns in the row
@@ -18,6 +19,30 @@ interface RowScanner {
    * @return the first column {@code >= from} whose key is {@code >= threshold}, or {@code cols}
    */
   int next(ByteBuffer tile, int rowStart, int from, int cols, float threshold, RankBy rankBy);
+
+  /**
+   * The int32 form of {@link #next}: the first column in {@code [from, to)} whose integer key ({@code |c|},
+   * {@code c} or {@code -c}) is {@code >= threshold}, or {@code to}. {@code threshold} is greater than
+   * {@link Integer#MIN_VALUE}.
+   */
+  int nextInt(ByteBuffer tile, int rowStart, int from, int to, int threshold, RankBy rankBy);
+
+  /**
+   * {@code Σ a[aStart+l]·b[bStart+l]} over {@code l < n} in double precision, from float32 data (element indices;
+   * native order).
+   */
+  double dot(ByteBuffer a, int aStart, ByteBuffer b, int bStart, int n);
+
+  /** {@code max |src[start+l]|} over {@code l < n} (float32, element indices). */
+  float maxAbs(ByteBuffer src, int start, int n);
+
+  /**
+   * Quantises {@code src[srcStart .. +n)} to {@code q = round(x / scale)} clamped to {@code ±levels}, written as
+   * int8 to {@code dst[dstStart ..]}; stores in {@code out[0]} an upper bound of {@code Σ (x − scale·q)²} (rounding
+   * of the float arithmetic included) and in {@code out[1]} the exact {@code Σ q²}.
+   */
+  void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
+      double[] out);
 
   /** The Vector API scanner when its module is present, else the scalar one. */
   static RowScanner best() {
@@ -32,7 +57,46 @@ interface RowScanner {
     return new ScalarRowScanner();
   }
 
-  /** Plain Java loop. */
+  /**
+   * The plain-Java quantisation loop (JDK 17's Vector API float→int→byte conversions are not compiled to vector
+   * instructions and run slower than this): bulk copies to heap arrays, residuals exact in double.
+   */
+  static void quantizeRow(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
+      double[] out) {
+    float[] x = ROW.get();
+    byte[] q = QROW.get();
+    if (x.length < n) {
+      x = new float[n];
+      q = new byte[n];
+      ROW.set(x);
+      QROW.set(q);
+    }
+    src.asFloatBuffer().get(srcStart, x, 0, n);
+    float inv = scale == 0 ? 0f : 1f / scale;
+    double res = 0;
+    long quant = 0;
+    for (int l = 0; l < n; l++) {
+      int v = Math.max(-levels, Math.min(levels, (int) Math.rint(x[l] * inv)));
+      q[l] = (byte) v;
+      double d = x[l] - (double) scale * v; // scale·v is exact in double (24 + 7 bits)
+      res += d * d;
+      quant += (long) v * v;
+    }
+    dst.put(dstStart, q, 0, n);
+    out[0] = res * (1 + 1e-12);
+    out[1] = quant;
+  }
+
+  /** Per-thread row buffers of {@link #quantizeRow}. */
+  ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+  ThreadLocal<byte[]> QROW = ThreadLocal.withInitial(() -> new byte[0]);
+
+  /** The integer ranking key of an int32 tile entry. */
+  static long intKey(int c, RankBy rankBy) {
+    return rankBy == RankBy.ABS ? Math.abs((long) c) : rankBy == RankBy.VALUE ? c : -(long) c;
+  }
+
+  /** Plain Java loops. */
   final class ScalarRowScanner implements RowScanner {
     @Override
     public int next(ByteBuffer tile, int rowStart, int from, int cols, float t, RankBy rankBy) {
@@ -44,6 +108,41 @@ interface RowScanner {
         }
       }
       return cols;
+    }
+
+    @Override
+    public int nextInt(ByteBuffer tile, int rowStart, int from, int to, int t, RankBy rankBy) {
+      int base = rowStart * 4;
+      for (int c = from; c < to; c++) {
+        if (intKey(tile.getInt(base + 4 * c), rankBy) >= t) {
+          return c;
+        }
+      }
+      return to;
+    }
+
+    @Override
+    public double dot(ByteBuffer a, int aStart, ByteBuffer b, int bStart, int n) {
+      double s = 0;
+      for (int l = 0; l < n; l++) {
+        s += (double) a.getFloat(4 * (aStart + l)) * b.getFloat(4 * (bStart + l));
+      }
+      return s;
+    }
+
+    @Override
+    public float maxAbs(ByteBuffer src, int start, int n) {
+      float m = 0;
+      for (int l = 0; l < n; l++) {
+        m = Math.max(m, Math.abs(src.getFloat(4 * (start + l))));
+      }
+      return m;
+    }
+
+    @Override
+    public void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
+        double[] out) {
+      quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
     }
   }
 }

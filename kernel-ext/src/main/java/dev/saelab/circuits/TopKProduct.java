@@ -1,32 +1,39 @@
 package dev.saelab.circuits;
 
-import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising the
- * {@code nL × nR} matrix: blockwise GEMM into a reused off-heap tile, then one pass over the tile's buffer that
- * compares whole vectors of keys with the heap's current threshold ({@link RowScanner}), so only the rare entries
- * that can enter the bounded heap are looked at one by one.
+ * {@code nL × nR} matrix, exactly.
+ *
+ * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link Screen}: float32, or
+ * 7-bit integers with exact int32 sums), then one pass over the tile compares whole vectors of approximate keys with
+ * the heap's threshold lowered by a rigorous bound on the screen's error ({@link RowScanner}). The rare entries that
+ * pass are <em>rescored</em>: their value is the double-precision dot product of the two float32 rows, rounded once
+ * to float, and only that value enters the bounded heap. So every screen yields the same table: the top-k of the
+ * correctly rounded products, ordered by key, then row, then column.
  *
  * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose Cauchy–Schwarz
- * bound {@code max‖l‖ · max‖r‖} is below the current k-th key is skipped, and so is every tile after it in its row
- * block (norms only decrease). The bound carries a relative margin of 1e-3 for float rounding, so pruning never
- * changes the result.
+ * bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the current k-th key is skipped, and so is
+ * every tile after it in its row block.
  */
 public final class TopKProduct {
   /** Statistics of one run. */
   public static final class Stats {
     long tiles;
     long skipped;
+    long rescored;
 
     /** Tiles in the full grid. */
     public long tiles() {
@@ -38,29 +45,137 @@ public final class TopKProduct {
       return skipped;
     }
 
+    /** Entries that passed the screen and were rescored exactly. */
+    public long rescored() {
+      return rescored;
+    }
+
     void add(Stats o) {
       tiles += o.tiles;
       skipped += o.skipped;
+      rescored += o.rescored;
     }
   }
+
+  /** Unit roundoff of float32. */
+  private static final double U = Math.scalb(1.0, -24);
 
   private final int tileRows;
   private final int tileCols;
   private final boolean prune;
-  private final Map<Long, INDArray> tiles = new HashMap<>();
-  private final Map<Long, ByteBuffer> views = new HashMap<>();
+  private final Screen screen;
+  private final Map<String, INDArray> tiles = new HashMap<>();
+  private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
   private final RowScanner scanner = RowScanner.best();
+  private final int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  private java.util.concurrent.ExecutorService pool;
+  private Side leftSide;
+  private Side rightSide;
+
+  /** An engine with this JVM's default screen ({@link Screen#auto()}). */
+  public TopKProduct(int tileRows, int tileCols, boolean prune) {
+    this(tileRows, tileCols, prune, Screen.auto());
+  }
 
   /**
-   * @param tileRows rows per tile (e.g. 1024)
-   * @param tileCols columns per tile (e.g. 8192)
+   * @param tileRows rows per tile (e.g. 2048)
+   * @param tileCols columns per tile (e.g. 16384)
    * @param prune whether to skip tiles by the norm bound
+   * @param screen how tiles are computed before candidates are rescored
    */
-  public TopKProduct(int tileRows, int tileCols, boolean prune) {
+  public TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
     this.tileRows = tileRows;
     this.tileCols = tileCols;
     this.prune = prune;
+    this.screen = screen;
+  }
+
+  /** One scanning thread's bounded heap and counters; {@code floor} is a threshold other workers proved. */
+  private static final class Worker {
+    final TopKHeap heap;
+    final Stats st = new Stats();
+    float floor = Float.NEGATIVE_INFINITY;
+
+    Worker(int k) {
+      heap = new TopKHeap(k);
+    }
+
+    /**
+     * The key an entry must reach to matter: this worker's k-th key, or a larger one another worker has: k entries
+     * already reach it, so nothing below it is in the table (equal keys still pass, ties are broken later).
+     */
+    float threshold() {
+      return Math.max(heap.threshold(), floor);
+    }
+  }
+
+  /** The run's sorted operands and what the bounds need. */
+  private final class Run {
+    final int r;
+    final int[] permL;
+    final int[] permR;
+    final ByteBuffer lb;
+    final ByteBuffer rb;
+    final double[] normL;
+    final double[] normR;
+    final Worker[] workers;
+    final RankBy rankBy;
+    final boolean excludeDiagonal;
+    QuantizedRows ql;
+    QuantizedRows qr;
+
+    Run(INDArray ls, INDArray rs, int[] permL, int[] permR, double[] normL, double[] normR, int k, RankBy rankBy,
+        boolean excludeDiagonal) {
+      this.r = (int) ls.columns();
+      this.permL = permL;
+      this.permR = permR;
+      this.lb = ls.data().asNio().order(ByteOrder.nativeOrder());
+      this.rb = rs.data().asNio().order(ByteOrder.nativeOrder());
+      this.normL = normL;
+      this.normR = normR;
+      this.workers = new Worker[threads];
+      for (int w = 0; w < threads; w++) {
+        workers[w] = new Worker(k);
+      }
+      this.rankBy = rankBy;
+      this.excludeDiagonal = excludeDiagonal;
+    }
+
+    /** Rescores sorted entry (i, j) exactly and offers it to the worker's heap. */
+    void offer(Worker w, int i, int j) {
+      int row = permL[i];
+      int col = permR[j];
+      if (excludeDiagonal && row == col) {
+        return;
+      }
+      w.st.rescored++;
+      float v = (float) scanner.dot(lb, i * r, rb, j * r, r);
+      w.heap.offer(rankBy.key(v), v, row, col);
+    }
+
+    /** The best threshold any worker has proved: at least k entries reach it. */
+    float threshold() {
+      float t = Float.NEGATIVE_INFINITY;
+      for (Worker w : workers) {
+        t = Math.max(t, w.heap.threshold());
+      }
+      return t;
+    }
+
+    /** The k best entries of every worker's heap together. */
+    List<FeatureEdge> merged(int k) {
+      if (workers.length == 1) {
+        return workers[0].heap.sorted();
+      }
+      TopKHeap all = new TopKHeap(k);
+      for (Worker w : workers) {
+        for (FeatureEdge e : w.heap.sorted()) {
+          all.offer(rankBy.key(e.value()), e.value(), e.row(), e.col());
+        }
+      }
+      return all.sorted();
+    }
   }
 
   /**
@@ -79,103 +194,306 @@ public final class TopKProduct {
       Stats stats, Runnable progress) {
     int nL = (int) left.rows();
     int nR = (int) right.rows();
-    TopKHeap heap = new TopKHeap(k);
-    Stats st = new Stats();
-    float[] rawL = norms(left);
-    float[] rawR = norms(right);
-    int[] permL = sortedByNorm(rawL);
-    int[] permR = sortedByNorm(rawR);
-    float[] normL = permute(rawL, permL);
-    float[] normR = permute(rawR, permR);
     int r = (int) left.columns();
-    // Scratch arrays are reused across calls with the same shapes (every head of a layer): allocating and freeing
-    // tens of MB per head fragments the native heap and made RSS grow by ~80 MB per head.
-    INDArray ls = Nd4j.pullRows(left, scratch("ls", nL, r), 1, permL);
+    boolean int8 = screen == Screen.INT8 && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
+    Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
+    Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
+    Run run = new Run(ls.sorted, rs.sorted, ls.perm, rs.perm, ls.norms, rs.norms, k, rankBy, excludeDiagonal);
+    run.ql = ls.quant;
+    run.qr = rs.quant;
+    double[] maxL = suffixMax(run.normL);
+    double[] maxR = suffixMax(run.normR);
     int tr = Math.min(tileRows, nL);
     int tc = Math.min(tileCols, nR);
-    // Column blocks of R, sorted and pre-transposed to [r, cols] c-order: ND4J's GEMM runs ~1.3x faster than with
-    // the transpose flag.
-    INDArray rs = Nd4j.pullRows(right, scratch("rs", nR, r), 1, permR);
-    List<INDArray> rBlocks = new java.util.ArrayList<>();
-    for (int c0 = 0; c0 < nR; c0 += tc) {
-      int cols = Math.min(nR, c0 + tc) - c0;
-      INDArray block = scratch("rT" + c0, r, cols);
-      block.assign(rs.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose());
-      rBlocks.add(block);
+    List<INDArray> rBlocks = new ArrayList<>();
+    INDArray lq = ls.int8;
+    INDArray rq = rs.int8;
+    if (!int8) {
+      // Column blocks of R, pre-transposed to [r, cols] c-order: ND4J's float GEMM runs ~1.3x faster than with the
+      // transpose flag.
+      for (int c0 = 0; c0 < nR; c0 += tc) {
+        int cols = Math.min(nR, c0 + tc) - c0;
+        INDArray block = scratch("rT" + c0, DataType.FLOAT, r, cols);
+        block.assign(rs.sorted.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose());
+        rBlocks.add(block);
+      }
     }
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
+    Stats st = new Stats();
     st.tiles = rowBlocks * colBlocks;
     for (int r0 = 0; r0 < nL; r0 += tr) {
       if (Thread.currentThread().isInterrupted()) {
         throw new CancellationException("interrupted");
       }
       int rows = Math.min(tr, nL - r0);
-      INDArray a = ls.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
       for (int c0 = 0; c0 < nR; c0 += tc) {
         int cols = Math.min(tc, nR - c0);
-        if (prune && heap.full()) {
-          double bound = (double) normL[r0] * normR[c0] * (1 + 1e-3) + 1e-30;
-          if (bound < heap.threshold()) {
-            long remaining = (nR - c0 + tc - 1) / tc;
-            st.skipped += remaining;
-            break; // later column blocks have smaller norms still
-          }
+        int rowOffset = r0;
+        int colOffset = c0;
+        if (prune && maxL[r0] * maxR[c0] * (1 + 1e-6) < run.threshold()) {
+          st.skipped += (nR - c0 + tc - 1) / tc;
+          break; // later column blocks have smaller norms still
         }
-        INDArray tile = tile(rows, cols);
-        Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
-        scan(views.get(key(rows, cols)), rows, cols, r0, c0, permL, permR, heap, rankBy, excludeDiagonal);
+        if (int8) {
+          INDArray tile = tile(DataType.INT, rows, cols);
+          INDArray a = lq.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+          INDArray b = rq.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+          Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(tile).addIntegerArguments(0, 1)
+              .build());
+          ByteBuffer v = view(DataType.INT, rows, cols);
+          scanInParallel(run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
+        } else {
+          INDArray tile = tile(DataType.FLOAT, rows, cols);
+          Nd4j.gemm(ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all()), rBlocks.get(c0 / tc), tile,
+              false, false, 1.0, 0.0);
+          ByteBuffer v = view(DataType.FLOAT, rows, cols);
+          double maxCol = maxR[c0];
+          scanInParallel(run, rows, (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
+        }
       }
       if (progress != null) {
         progress.run();
       }
     }
+    for (Worker w : run.workers) {
+      st.add(w.st);
+    }
     if (stats != null) {
       stats.add(st);
     }
-    return heap.sorted();
+    return run.merged(k);
   }
 
-  private void scan(ByteBuffer tile, int rows, int cols, int r0, int c0, int[] permL, int[] permR, TopKHeap heap,
-      RankBy rankBy, boolean excludeDiagonal) {
-    for (int r = 0; r < rows; r++) {
-      int origRow = permL[r0 + r];
-      int rowStart = r * cols;
-      float t = heap.threshold();
-      for (int c = scanner.next(tile, rowStart, 0, cols, t, rankBy); c < cols;
-          c = scanner.next(tile, rowStart, c + 1, cols, t, rankBy)) {
-        int origCol = permR[c0 + c];
-        if (excludeDiagonal && origRow == origCol) {
-          continue;
+  /**
+   * One operand prepared for the tiles: its rows sorted by norm (a contiguous copy), the permutation, the exact
+   * norms, and for the int8 screen its quantised copy.
+   */
+  private static final class Side {
+    INDArray source;
+    int groupSize;
+    INDArray sorted;
+    int[] perm;
+    double[] norms;
+    INDArray int8;
+    QuantizedRows quant;
+  }
+
+  /**
+   * Prepares {@code src}, or reuses {@code cached} when it was prepared from the very same array object (query heads
+   * sharing one KV head pass the same K or V view twice; callers never mutate an operand between calls).
+   *
+   * @param groupSize quantisation group, or 0 for no int8 copy
+   */
+  private Side prepare(INDArray src, Side cached, String role, int groupSize) {
+    if (cached != null && cached.source == src && cached.groupSize == groupSize) {
+      return cached;
+    }
+    int n = (int) src.rows();
+    int r = (int) src.columns();
+    Side s = new Side();
+    s.source = src;
+    s.groupSize = groupSize;
+    // Scratch arrays are reused across calls with the same shapes (every head of a layer): allocating and freeing
+    // tens of MB per head fragments the native heap and made RSS grow by ~80 MB per head.
+    INDArray unsorted = scratch(role + "u", DataType.FLOAT, n, r).assign(src);
+    double[] norms = exactNorms(unsorted);
+    s.perm = sortedByNorm(norms);
+    s.norms = permute(norms, s.perm);
+    s.sorted = Nd4j.pullRows(unsorted, scratch(role + "s", DataType.FLOAT, n, r), 1, s.perm);
+    if (groupSize > 0) {
+      s.int8 = scratch(role + "q", DataType.BYTE, n, r);
+      s.quant = QuantizedRows.of(s.sorted, s.int8, groupSize, s.norms, scanner);
+    }
+    return s;
+  }
+
+  /** Scans one row of the current tile for one worker. */
+  private interface RowTask {
+    void scan(Worker w, int row);
+  }
+
+  /**
+   * Scans the tile's rows, worker w taking rows w, w + W, w + 2W, … (rows are sorted by norm, so the workers get
+   * alike shares). One tile is a few hundred MB/s of memory traffic per core; two cores read it twice as fast.
+   */
+  private void scanInParallel(Run run, int rows, RowTask task) {
+    float proved = run.threshold();
+    int n = run.workers.length;
+    for (Worker w : run.workers) {
+      w.floor = proved;
+    }
+    if (n == 1 || rows < 2 * n) {
+      for (int row = 0; row < rows; row++) {
+        task.scan(run.workers[0], row);
+      }
+      return;
+    }
+    List<java.util.concurrent.Future<?>> pending = new ArrayList<>();
+    for (int w = 1; w < n; w++) {
+      int first = w;
+      Worker worker = run.workers[w];
+      pending.add(pool().submit(() -> {
+        for (int row = first; row < rows; row += n) {
+          task.scan(worker, row);
         }
-        float v = tile.getFloat(4 * (rowStart + c));
-        heap.offer(rankBy.key(v), v, origRow, origCol);
-        t = heap.threshold();
+      }));
+    }
+    for (int row = 0; row < rows; row += n) {
+      task.scan(run.workers[0], row);
+    }
+    for (java.util.concurrent.Future<?> f : pending) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        pending.forEach(p -> p.cancel(true));
+        Thread.currentThread().interrupt();
+        throw new CancellationException("interrupted");
+      } catch (java.util.concurrent.ExecutionException e) {
+        Throwable c = e.getCause();
+        throw c instanceof RuntimeException ? (RuntimeException) c : new IllegalStateException(c);
       }
     }
   }
 
-  private INDArray scratch(String name, int rows, int cols) {
-    return scratch.computeIfAbsent(name + ":" + rows + "x" + cols,
-        kk -> Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, 'c'));
+  private java.util.concurrent.ExecutorService pool() {
+    if (pool == null) {
+      pool = java.util.concurrent.Executors.newFixedThreadPool(threads - 1, task -> {
+        Thread t = new Thread(task, "saelab-scan");
+        t.setDaemon(true);
+        return t;
+      });
+    }
+    return pool;
   }
 
-  private static float[] norms(INDArray m) {
-    try (INDArray n = m.norm2(1)) {
-      return n.toFloatVector();
+  /**
+   * Float32 screen. Any summation order of a float32 dot product of length r errs by at most
+   * {@code γ_r·Σ|l·r| ≤ γ_r·‖l‖·‖r‖} (Higham, Accuracy and Stability of Numerical Algorithms, §3.1); one more unit
+   * of roundoff covers the rounding of the rescored value to float.
+   */
+  private void scanFloatRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0, double maxCol) {
+    double gamma = (run.r + 2) * U / (1 - (run.r + 2) * U);
+    int i = r0 + row;
+    double slack = (gamma + 2 * U) * run.normL[i] * maxCol * (1 + 1e-9);
+    int rowStart = row * cols;
+    float t = lowered(w.threshold(), slack);
+    for (int c = scanner.next(tile, rowStart, 0, cols, t, run.rankBy); c < cols;
+        c = scanner.next(tile, rowStart, c + 1, cols, t, run.rankBy)) {
+      run.offer(w, i, c0 + c);
+      t = lowered(w.threshold(), slack);
     }
   }
 
-  private static long key(int rows, int cols) {
-    return ((long) rows << 32) | cols;
+  /** {@code theta - slack} rounded down to a float. */
+  private static float lowered(float theta, double slack) {
+    if (theta == Float.NEGATIVE_INFINITY) {
+      return theta;
+    }
+    double x = theta - slack;
+    float f = (float) x;
+    return f > x ? Math.nextDown(f) : f;
   }
 
-  private INDArray tile(int rows, int cols) {
-    return tiles.computeIfAbsent(key(rows, cols), kk -> {
-      INDArray t = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, 'c');
+  /**
+   * Integer screen of one row: one integer threshold per column group (see {@link #intThreshold}), recomputed when
+   * the worker's threshold moves.
+   */
+  private void scanIntRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0) {
+    int g0 = QuantizedRows.GROUP;
+    int i = r0 + row;
+    int rowStart = row * cols;
+    for (int from = 0; from < cols; ) {
+      int g = (c0 + from) / g0;
+      int to = Math.min(cols, (g + 1) * g0 - c0);
+      float theta = w.threshold();
+      int t = intThreshold(run, theta, i, g);
+      for (int c = scanner.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+          c = scanner.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
+        run.offer(w, i, c0 + c);
+        if (w.threshold() != theta) {
+          theta = w.threshold();
+          t = intThreshold(run, theta, i, g);
+        }
+      }
+      from = to;
+    }
+  }
+
+  /**
+   * The smallest integer key an int32 entry {@code c} of row i and column group g needs to possibly reach the heap's
+   * threshold θ. With {@code l = s·a + Δl} and {@code r = t·b + Δr}: {@code l·r − s·t·(a·b) = s·a·Δr + Δl·r}, so
+   * {@code |l·r − s·t·c| ≤ ‖s·a‖·‖Δr‖ + ‖Δl‖·‖r‖ = β}; a margin of 1e-6·‖l‖·‖r‖ covers the float rounding of the
+   * rescored value and the double arithmetic here. The entry is a candidate when
+   * {@code key(s·t·c) + β ≥ θ}, i.e. {@code key(c) ≥ (θ − β)/(s·t)}; the floor minus one is a safe integer bound.
+   */
+  private static int intThreshold(Run run, float theta, int i, int g) {
+    if (theta == Float.NEGATIVE_INFINITY) {
+      return Integer.MIN_VALUE + 1;
+    }
+    QuantizedRows l = run.ql;
+    QuantizedRows r = run.qr;
+    double beta = (l.quantNorm[i] * r.residualNorm[g] + l.residualNorm[i] * r.norm[g]) * (1 + 1e-9)
+        + 1e-6 * l.norm[i] * r.norm[g];
+    double need = theta - beta;
+    double st = l.scale[i] * r.scale[g];
+    if (st == 0) {
+      return need <= 0 ? Integer.MIN_VALUE + 1 : Integer.MAX_VALUE;
+    }
+    double x = Math.floor(need / st) - 1;
+    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, x));
+  }
+
+  private INDArray scratch(String name, DataType type, int rows, int cols) {
+    return scratch.computeIfAbsent(name + ":" + type + ":" + rows + "x" + cols,
+        kk -> Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c'));
+  }
+
+  /** Row norms of a c-order float32 matrix, accumulated in double. */
+  private double[] exactNorms(INDArray m) {
+    int n = (int) m.rows();
+    int r = (int) m.columns();
+    ByteBuffer b = m.data().asNio().order(ByteOrder.nativeOrder());
+    double[] out = new double[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = Math.sqrt(scanner.dot(b, i * r, b, i * r, r));
+    }
+    return out;
+  }
+
+  private static double[] permute(double[] a, int[] perm) {
+    double[] out = new double[perm.length];
+    for (int i = 0; i < perm.length; i++) {
+      out[i] = a[perm[i]];
+    }
+    return out;
+  }
+
+  /** {@code out[i] = max(a[i..])}: a bound for every row from i on, whatever the float sort order did. */
+  private static double[] suffixMax(double[] a) {
+    double[] out = new double[a.length];
+    double m = 0;
+    for (int i = a.length - 1; i >= 0; i--) {
+      m = Math.max(m, a[i]);
+      out[i] = m;
+    }
+    return out;
+  }
+
+  private static String key(DataType type, int rows, int cols) {
+    return type + ":" + rows + "x" + cols;
+  }
+
+  private INDArray tile(DataType type, int rows, int cols) {
+    return tiles.computeIfAbsent(key(type, rows, cols), kk -> {
+      INDArray t = Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c');
       views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()));
       return t;
     });
+  }
+
+  private ByteBuffer view(DataType type, int rows, int cols) {
+    return views.get(key(type, rows, cols));
   }
 
   /** Releases the tiles' off-heap memory. */
@@ -185,26 +503,25 @@ public final class TopKProduct {
     views.clear();
     scratch.values().forEach(INDArray::close);
     scratch.clear();
+    leftSide = null;
+    rightSide = null;
+    if (pool != null) {
+      pool.shutdownNow();
+      pool = null;
+    }
   }
 
   /** Row indices ordered by norm, largest first (ties: smaller index first). */
-  static int[] sortedByNorm(float[] n) {
-    Integer[] idx = new Integer[n.length];
+  static int[] sortedByNorm(double[] n) {
+    long[] keys = new long[n.length];
     for (int i = 0; i < n.length; i++) {
-      idx[i] = i;
+      // non-negative floats order like their bit patterns; descending norm, then ascending index
+      keys[i] = ((long) (Integer.MAX_VALUE - Float.floatToIntBits((float) n[i])) << 32) | i;
     }
-    java.util.Arrays.sort(idx, (x, y) -> n[x] != n[y] ? Float.compare(n[y], n[x]) : Integer.compare(x, y));
+    java.util.Arrays.sort(keys);
     int[] out = new int[n.length];
     for (int i = 0; i < n.length; i++) {
-      out[i] = idx[i];
-    }
-    return out;
-  }
-
-  private static float[] permute(float[] n, int[] perm) {
-    float[] out = new float[perm.length];
-    for (int i = 0; i < perm.length; i++) {
-      out[i] = n[perm[i]];
+      out[i] = (int) keys[i];
     }
     return out;
   }

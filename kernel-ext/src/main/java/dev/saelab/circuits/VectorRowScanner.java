@@ -2,14 +2,22 @@ package dev.saelab.circuits;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /** {@link RowScanner} on the JDK Vector API: compares a whole vector of keys against the threshold at once. */
 final class VectorRowScanner implements RowScanner {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+  /** Floats as many as D's lanes, widened to doubles for the exact dot product. */
+  private static final VectorSpecies<Float> HALF =
+      VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
   @Override
@@ -42,5 +50,79 @@ final class VectorRowScanner implements RowScanner {
       }
     }
     return cols;
+  }
+
+  @Override
+  public int nextInt(ByteBuffer tile, int rowStart, int from, int to, int t, RankBy rankBy) {
+    int c = from;
+    int base = rowStart * 4;
+    int lanes = I.length();
+    int upper = from + (to - from) / lanes * lanes;
+    for (; c < upper; c += lanes) {
+      IntVector v = IntVector.fromByteBuffer(I, tile, base + 4 * c, ORDER);
+      VectorMask<Integer> m;
+      switch (rankBy) {
+        case ABS:
+          m = v.abs().compare(VectorOperators.GE, t);
+          break;
+        case VALUE:
+          m = v.compare(VectorOperators.GE, t);
+          break;
+        default:
+          m = v.compare(VectorOperators.LE, -t);
+          break;
+      }
+      if (m.anyTrue()) {
+        return c + m.firstTrue();
+      }
+    }
+    for (; c < to; c++) {
+      if (RowScanner.intKey(tile.getInt(base + 4 * c), rankBy) >= t) {
+        return c;
+      }
+    }
+    return to;
+  }
+
+  @Override
+  public double dot(ByteBuffer a, int aStart, ByteBuffer b, int bStart, int n) {
+    int lanes = D.length();
+    DoubleVector acc = DoubleVector.zero(D);
+    int l = 0;
+    int upper = n / lanes * lanes;
+    for (; l < upper; l += lanes) {
+      DoubleVector x = (DoubleVector) FloatVector.fromByteBuffer(HALF, a, 4 * (aStart + l), ORDER)
+          .convertShape(VectorOperators.F2D, D, 0);
+      DoubleVector y = (DoubleVector) FloatVector.fromByteBuffer(HALF, b, 4 * (bStart + l), ORDER)
+          .convertShape(VectorOperators.F2D, D, 0);
+      acc = x.fma(y, acc);
+    }
+    double s = acc.reduceLanes(VectorOperators.ADD);
+    for (; l < n; l++) {
+      s += (double) a.getFloat(4 * (aStart + l)) * b.getFloat(4 * (bStart + l));
+    }
+    return s;
+  }
+
+  @Override
+  public float maxAbs(ByteBuffer src, int start, int n) {
+    int lanes = S.length();
+    FloatVector m = FloatVector.zero(S);
+    int l = 0;
+    int upper = n / lanes * lanes;
+    for (; l < upper; l += lanes) {
+      m = m.max(FloatVector.fromByteBuffer(S, src, 4 * (start + l), ORDER).abs());
+    }
+    float out = m.reduceLanes(VectorOperators.MAX);
+    for (; l < n; l++) {
+      out = Math.max(out, Math.abs(src.getFloat(4 * (start + l))));
+    }
+    return out;
+  }
+
+  @Override
+  public void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
+      double[] out) {
+    RowScanner.quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
   }
 }

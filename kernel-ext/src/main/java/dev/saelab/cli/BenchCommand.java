@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
 import dev.saelab.circuits.Progress;
+import dev.saelab.circuits.Screen;
 import dev.saelab.io.NpzFile;
 import dev.saelab.io.ShardedSafetensors;
 import dev.saelab.model.AttentionWeights;
@@ -33,6 +34,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -46,8 +48,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </ul>
  */
 final class BenchCommand {
-  private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma");
-  private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare", "--help");
+  private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen");
+  private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare",
+      "--no-screen-compare", "--help");
   private final PrintStream out;
   private final PrintStream err;
 
@@ -58,8 +61,9 @@ final class BenchCommand {
 
   int run(String[] argv) throws IOException {
     if (argv.length == 0 || argv[0].equals("--help")) {
-      out.println("usage: saelab bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0] [--no-numpy]"
-          + " [--no-baseline] [--no-prune-compare]\n       saelab bench load [--dir DIR]");
+      out.println("usage: saelab bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0]"
+          + " [--screen auto|int8|fp32] [--no-numpy] [--no-baseline] [--no-prune-compare] [--no-screen-compare]\n"
+          + "       saelab bench load [--dir DIR]");
       return argv.length == 0 ? 2 : 0;
     }
     Args a = new Args("bench " + argv[0], java.util.Arrays.copyOfRange(argv, 1, argv.length), VALUES, FLAGS);
@@ -88,26 +92,42 @@ final class BenchCommand {
     INDArray enc = randn(3, n, c.dModel());
     CircuitSpec spec = CircuitSpec.defaults().withTopK(top);
 
+    Screen screen = Screen.parse(a.get("--screen", "auto"));
     long t0 = System.nanoTime();
     double ours;
-    long skipped;
-    long tiles;
     List<CircuitTable> tables;
+    int tr;
+    int tc;
     try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
+      fc.screen(screen);
       tables = fc.compute(spec, Progress.NONE);
       ours = seconds(t0);
-      skipped = fc.stats().skipped();
-      tiles = fc.stats().tiles();
+      tr = fc.tileRows();
+      tc = fc.tileCols();
+      out.printf(Locale.ROOT, "  SAE Lab engine, %s screen %7.2f s   (%d/%d tiles skipped by the norm bound; %d entries"
+          + " rescored exactly)%n", screen, ours, fc.stats().skipped(), fc.stats().tiles(), fc.stats().rescored());
     }
     double rss = vmHwmMiB();
-    out.printf(Locale.ROOT, "  SAE Lab engine           %8.2f s   (%d/%d tiles skipped by the norm bound)%n", ours,
-        skipped, tiles);
     out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target < %s)%n",
         rss, n <= 16384 ? "2048" : "4096");
     if (!a.has("--no-baseline")) {
-      double gemm = gemmsAlone(attn, dec, enc);
-      out.printf(Locale.ROOT, "  same GEMMs alone         %8.2f s   engine / GEMMs = %.2f (target <= 1.3)%n", gemm,
-          ours / gemm);
+      double gemm = gemmsAlone(attn, dec, enc, screen, tr, tc);
+      out.printf(Locale.ROOT, "  same GEMMs alone         %8.2f s   (float32 projections + %s %dx%d tiles)"
+          + " engine / GEMMs = %.2f (target <= 1.3)%n", gemm, screen, tr, tc, ours / gemm);
+      if (screen == Screen.INT8) {
+        double fp32 = gemmsAlone(attn, dec, enc, Screen.FP32, FeatureCircuits.DEFAULT_TILE_ROWS,
+            FeatureCircuits.DEFAULT_TILE_COLS);
+        out.printf(Locale.ROOT, "  float32 GEMMs alone      %8.2f s   (every product in float32, no selection)"
+            + " engine / float32 GEMMs = %.2f%n", fp32, ours / fp32);
+      }
+    }
+    if (!a.has("--no-screen-compare") && screen == Screen.INT8) {
+      long t1 = System.nanoTime();
+      try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
+        List<CircuitTable> fp32 = fc.screen(Screen.FP32).compute(spec, Progress.NONE);
+        out.printf(Locale.ROOT, "  same engine, fp32 screen %8.2f s   (%d entries rescored); identical tables: %s%n",
+            seconds(t1), fc.stats().rescored(), fp32.equals(tables));
+      }
     }
     if (!a.has("--no-numpy")) {
       double np = numpy(n, c, top);
@@ -152,8 +172,11 @@ final class BenchCommand {
     enc.close();
   }
 
-  /** The projections and every head's full product, tile by tile, with no selection: the GEMM floor. */
-  private static double gemmsAlone(AttentionWeights attn, INDArray dec, INDArray enc) {
+  /**
+   * The projections and every head's full product, tile by tile, with no selection: the GEMM floor of the engine
+   * with {@code screen} (int8: the tiles' integer GEMMs on int8 copies of the projections, made outside the timer).
+   */
+  private static double gemmsAlone(AttentionWeights attn, INDArray dec, INDArray enc, Screen screen, int tr, int tc) {
     ModelConfig c = attn.config();
     int dh = c.dHead();
     long t0 = System.nanoTime();
@@ -161,8 +184,7 @@ final class BenchCommand {
     INDArray k = dec.mulRowVector(attn.inputNorm().gain()).mmul(attn.wK());
     INDArray v = dec.mulRowVector(attn.inputNorm().gain()).mmul(attn.wV());
     INDArray p = enc.mulRowVector(attn.postAttnNorm().gain()).mmul(attn.wO().transpose());
-    int tr = FeatureCircuits.DEFAULT_TILE_ROWS;
-    int tc = FeatureCircuits.DEFAULT_TILE_COLS;
+    double seconds = seconds(t0);
     Map<String, INDArray> tiles = new LinkedHashMap<>(); // one reused tile per shape, as in the engine
     for (int h = 0; h < c.nHeads(); h++) {
       int g = c.kvHead(h);
@@ -171,30 +193,49 @@ final class BenchCommand {
         long nl = lr[0].rows();
         long nr = lr[1].rows();
         List<INDArray> blocks = new ArrayList<>();
-        for (long c0 = 0; c0 < nr; c0 += tc) {
-          blocks.add(lr[1].get(NDArrayIndex.interval(c0, Math.min(nr, c0 + tc)), NDArrayIndex.all()).transpose()
-              .dup('c'));
-        }
-        for (long r0 = 0; r0 < nl; r0 += tr) {
-          INDArray aa = lr[0].get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
+        INDArray left = lr[0];
+        INDArray right = lr[1];
+        if (screen == Screen.INT8) {
+          left = lr[0].mul(400).castTo(DataType.BYTE);
+          right = lr[1].mul(400).castTo(DataType.BYTE);
+        } else {
           for (long c0 = 0; c0 < nr; c0 += tc) {
-            INDArray bb = blocks.get((int) (c0 / tc));
-            INDArray t = tiles.computeIfAbsent(aa.rows() + "x" + bb.columns(),
-                kk -> Nd4j.createUninitialized(DataType.FLOAT, new long[] {aa.rows(), bb.columns()}, 'c'));
-            Nd4j.gemm(aa, bb, t, false, false, 1.0, 0.0);
+            blocks.add(right.get(NDArrayIndex.interval(c0, Math.min(nr, c0 + tc)), NDArrayIndex.all()).transpose()
+                .dup('c'));
           }
+        }
+        long t1 = System.nanoTime();
+        for (long r0 = 0; r0 < nl; r0 += tr) {
+          INDArray aa = left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
+          for (long c0 = 0; c0 < nr; c0 += tc) {
+            long cols = Math.min(nr, c0 + tc) - c0;
+            DataType type = screen == Screen.INT8 ? DataType.INT : DataType.FLOAT;
+            INDArray t = tiles.computeIfAbsent(type + ":" + aa.rows() + "x" + cols,
+                kk -> Nd4j.createUninitialized(type, new long[] {aa.rows(), cols}, 'c'));
+            if (screen == Screen.INT8) {
+              INDArray bb = right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+              Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(aa, bb).addOutputs(t).addIntegerArguments(0, 1)
+                  .build());
+            } else {
+              Nd4j.gemm(aa, blocks.get((int) (c0 / tc)), t, false, false, 1.0, 0.0);
+            }
+          }
+        }
+        seconds += seconds(t1);
+        if (left != lr[0]) {
+          left.close();
+          right.close();
         }
         lr[0].close();
         lr[1].close();
         blocks.forEach(INDArray::close);
       }
     }
-    double s = seconds(t0);
     for (INDArray x : new INDArray[] {q, k, v, p}) {
       x.close();
     }
     tiles.values().forEach(INDArray::close);
-    return s;
+    return seconds;
   }
 
   private double numpy(int n, ModelConfig c, int top) throws IOException {

@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.Screen;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.Rope;
 import dev.saelab.circuits.Progress;
@@ -25,7 +26,7 @@ public final class TablesCommand {
       "         [--circuit qk|ov|both] [--heads all|0,3,5] [--top K] [--rank-by abs|value|-value] [--exclude-self]",
       "         [--scale raw|query] [--cosine] [--position DELTA [--pairing rotate-half|interleaved]]",
       "         [--heads sum [--breakdown]] [--labels-in LABELS] [--labels-out LABELS] [--format csv|bostock]",
-      "         [--no-prune] --out FILE|DIR",
+      "         [--screen auto|int8|fp32] [--no-prune] --out FILE|DIR",
       "  MODEL   a Hugging Face model folder (config.json + safetensors)",
       "  SAE     a Gemma Scope folder or params.npz, or a SAELens folder; --sae-in reads the layer's input stream",
       "          (query, key and value side), --sae-out its output stream (OV output side)",
@@ -37,11 +38,14 @@ public final class TablesCommand {
       "                   pairing as Gemma/Llama; interleaved as the post's plot)",
       "  --heads sum      the layer's circuit summed over heads, with head_spread (heads carrying 80%) and",
       "                   weak_in_every_head (in no head's own top K); --breakdown adds head_0..head_{n-1}",
+      "  --screen         how tiles are computed before candidates are rescored exactly in double: int8 (integer",
+      "                   GEMM, default with the AVX-512 build) or fp32; the tables are identical either way",
       "  --format bostock J Bostock's files per head in folder --out: 'Table of QKs for Head h.csv', its",
       "                   'Distinct' and 'Distinct Positive' filters, 'Table of OVs for Head h.csv'",
       "");
   private static final List<String> VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key", "--sae-out",
-      "--circuit", "--heads", "--top", "--rank-by", "--scale", "--position", "--pairing", "--labels-in", "--labels-out", "--format", "--out");
+      "--circuit", "--heads", "--top", "--rank-by", "--scale", "--position", "--pairing", "--labels-in", "--labels-out", "--format", "--out",
+      "--screen");
   private static final List<String> FLAGS = List.of("--exclude-self", "--no-prune", "--cosine", "--breakdown", "--help",
       "--quiet");
   private final PrintStream out;
@@ -54,6 +58,7 @@ public final class TablesCommand {
 
   int run(String[] argv) {
     Args a = new Args("tables", argv, VALUES, FLAGS);
+    Screen screen = Screen.parse(a.get("--screen", "auto"));
     if (a.has("--help")) {
       out.print(HELP);
       return 0;
@@ -103,6 +108,7 @@ public final class TablesCommand {
       List<CircuitTable> tables;
       try (FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(),
           kinds.contains(CircuitKind.OV) ? in.out : null)) {
+        fc.screen(screen);
         if (sum) {
           List<LayerTable> sums = new java.util.ArrayList<>();
           for (CircuitKind kind : kinds) {
@@ -115,8 +121,9 @@ public final class TablesCommand {
           return 0;
         }
         tables = fc.compute(spec, progress);
-        progress.finish(String.format(Locale.ROOT, "%d tables in %.2f s, %d of %d tiles skipped by the norm bound",
-            tables.size(), (System.nanoTime() - t0) / 1e9, fc.stats().skipped(), fc.stats().tiles()));
+        progress.finish(String.format(Locale.ROOT, "%d tables in %.2f s, %d of %d tiles skipped by the norm bound,"
+            + " %s screen, %d entries rescored", tables.size(), (System.nanoTime() - t0) / 1e9, fc.stats().skipped(),
+            fc.stats().tiles(), fc.screen(), fc.stats().rescored()));
       }
       write(tables, outPath, format, toDir, labelsIn, a.has("--sae-key") ? null : labelsIn, labelsOut);
     }

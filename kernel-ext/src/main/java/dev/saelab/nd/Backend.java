@@ -79,6 +79,15 @@ public final class Backend {
     return false;
   }
 
+  /**
+   * Whether the CPU has 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI), with which integer GEMM kernels
+   * sum int8 products straight into int32; without them some kernels pair products in saturating 16-bit sums.
+   */
+  public static boolean hasVnni() {
+    String f = cpuFlags();
+    return hasFlag(f, "avx512_vnni") || hasFlag(f, "avx_vnni");
+  }
+
   private static String cpuFlags() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {

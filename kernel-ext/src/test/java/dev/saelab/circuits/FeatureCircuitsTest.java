@@ -54,6 +54,22 @@ class FeatureCircuitsTest {
   }
 
   @Test
+  void int8AndFloat32ScreensGiveIdenticalTablesForEveryHeadAndVariant() {
+    for (CircuitSpec spec : new CircuitSpec[] {CircuitSpec.defaults().withTopK(40),
+        CircuitSpec.defaults().withTopK(25).withRankBy(RankBy.NEG_VALUE).withExcludeSelf(true),
+        CircuitSpec.defaults().withTopK(30).withCosine(true).withQueryScale(true)}) {
+      List<List<CircuitTable>> runs = new java.util.ArrayList<>();
+      for (Screen s : Screen.values()) {
+        try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).screen(s)) {
+          runs.add(fc.compute(spec, Progress.NONE));
+          assertTrue(fc.stats().rescored() >= 40, "rescored " + fc.stats().rescored());
+        }
+      }
+      assertEquals(runs.get(0), runs.get(1), spec.toString());
+    }
+  }
+
+  @Test
   void gemmaTablesMatchNumpyForEveryHead() {
     JsonNode r = ref.get("gemma2_layer1");
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).tiles(16, 32)) {

@@ -29,4 +29,43 @@ class RowScannerTest {
           "trial " + trial);
     }
   }
+
+  @Test
+  void vectorAndScalarIntScannersAndDotProductsAgree() {
+    RowScanner best = RowScanner.best();
+    RowScanner scalar = new RowScanner.ScalarRowScanner();
+    Random rnd = new Random(17);
+    int cols = 77;
+    ByteBuffer b = ByteBuffer.allocateDirect(4 * cols * 3).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < cols * 3; i++) {
+      b.putInt(4 * i, rnd.nextInt(2001) - 1000);
+    }
+    for (int trial = 0; trial < 2000; trial++) {
+      int row = rnd.nextInt(3);
+      int from = rnd.nextInt(cols + 1);
+      int to = from + rnd.nextInt(cols + 1 - from);
+      int t = trial % 10 == 0 ? Integer.MIN_VALUE + 1 : rnd.nextInt(2400) - 1200;
+      RankBy by = RankBy.values()[trial % 3];
+      int want = scalar.nextInt(b, row * cols, from, to, t, by);
+      assertEquals(want, best.nextInt(b, row * cols, from, to, t, by), "trial " + trial);
+      if (want < to) {
+        assertTrue(RowScanner.intKey(b.getInt(4 * (row * cols + want)), by) >= t);
+      }
+    }
+    ByteBuffer x = ByteBuffer.allocateDirect(4 * 600).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < 600; i++) {
+      x.putFloat(4 * i, (float) rnd.nextGaussian());
+    }
+    for (int trial = 0; trial < 200; trial++) {
+      int n = rnd.nextInt(290);
+      int a0 = rnd.nextInt(300);
+      int b0 = rnd.nextInt(300);
+      double exact = 0;
+      for (int l = 0; l < n; l++) {
+        exact += (double) x.getFloat(4 * (a0 + l)) * x.getFloat(4 * (b0 + l));
+      }
+      assertEquals(exact, best.dot(x, a0, x, b0, n), 1e-12 * (1 + Math.abs(exact)));
+      assertEquals(exact, scalar.dot(x, a0, x, b0, n), 1e-12 * (1 + Math.abs(exact)));
+    }
+  }
 }

@@ -18,7 +18,10 @@ class TopKProductTest {
     Backend.init();
   }
 
-  /** Plain double-precision reference: every entry, sorted by key, then row, then column. */
+  /**
+   * Plain double-precision reference: every entry (the double product rounded to float), sorted by key, then row,
+   * then column. Inputs must be float32 values so that the engine sees the same numbers.
+   */
   static List<FeatureEdge> reference(double[][] l, double[][] r, int k, RankBy by, boolean exclDiag) {
     List<double[]> all = new ArrayList<>();
     for (int i = 0; i < l.length; i++) {
@@ -30,7 +33,8 @@ class TopKProductTest {
         for (int t = 0; t < l[i].length; t++) {
           s += l[i][t] * r[j][t];
         }
-        all.add(new double[] {by.key(s), i, j, s});
+        float v = (float) s; // the engine's value: the exact product of the float32 rows, rounded once
+        all.add(new double[] {by.key(v), i, j, v});
       }
     }
     all.sort(Comparator.<double[]>comparingDouble(a -> -a[0]).thenComparingDouble(a -> a[1])
@@ -71,46 +75,92 @@ class TopKProductTest {
     e.release();
   }
 
-  @Test
-  void matchesTheDoubleReferenceOnRandomShapesWithAndWithoutPruning() {
-    Random rnd = new Random(345);
-    for (int trial = 0; trial < 40; trial++) {
-      int nL = 1 + rnd.nextInt(70);
-      int nR = 1 + rnd.nextInt(70);
-      int dim = 1 + rnd.nextInt(9);
-      boolean integer = trial % 3 == 0; // small integers: many exact ties
-      double[][] l = new double[nL][dim];
-      double[][] r = new double[nR][dim];
-      for (double[][] m : new double[][][] {l, r}) {
-        for (double[] row : m) {
-          double scale = Math.exp(rnd.nextGaussian()); // heavy-tailed norms
-          for (int t = 0; t < dim; t++) {
-            row[t] = integer ? rnd.nextInt(5) - 2 : rnd.nextGaussian() * scale;
-          }
-        }
+  /** Random float32 values (heavy-tailed row norms), or small integers (many exact ties). */
+  static double[][] randomRows(Random rnd, int n, int dim, boolean integer) {
+    double[][] m = new double[n][dim];
+    for (double[] row : m) {
+      double scale = Math.exp(rnd.nextGaussian());
+      for (int t = 0; t < dim; t++) {
+        row[t] = integer ? rnd.nextInt(5) - 2 : (float) (rnd.nextGaussian() * scale);
       }
+    }
+    return m;
+  }
+
+  @Test
+  void matchesTheDoubleReferenceExactlyOnRandomShapesWithEveryScreenWithAndWithoutPruning() {
+    Random rnd = new Random(345);
+    for (int trial = 0; trial < 60; trial++) {
+      int nL = 1 + rnd.nextInt(70);
+      int nR = 1 + rnd.nextInt(300);
+      int dim = trial % 4 == 3 ? 64 + rnd.nextInt(300) : 1 + rnd.nextInt(9);
+      boolean integer = trial % 3 == 0;
+      double[][] l = randomRows(rnd, nL, dim, integer);
+      double[][] r = randomRows(rnd, nR, dim, integer);
       int k = 1 + rnd.nextInt(30);
       RankBy by = RankBy.values()[trial % 3];
       boolean excl = trial % 2 == 0;
       int tr = 1 + rnd.nextInt(16);
-      int tc = 1 + rnd.nextInt(16);
+      int tc = 1 + rnd.nextInt(200);
       List<FeatureEdge> want = reference(l, r, k, by, excl);
-      for (boolean prune : new boolean[] {true, false}) {
-        TopKProduct e = new TopKProduct(tr, tc, prune);
-        List<FeatureEdge> got = e.topK(nd(l), nd(r), k, by, excl, null, null);
-        e.release();
-        if (integer) {
-          assertEquals(want, got, "trial " + trial + " prune " + prune);
-        } else {
-          assertEquals(want.size(), got.size());
-          for (int i = 0; i < want.size(); i++) {
-            assertEquals(want.get(i).row(), got.get(i).row(), "trial " + trial + " rank " + i);
-            assertEquals(want.get(i).col(), got.get(i).col(), "trial " + trial + " rank " + i);
-            assertEquals(want.get(i).value(), got.get(i).value(), 1e-4 * (1 + Math.abs(want.get(i).value())));
-          }
+      for (Screen screen : Screen.values()) {
+        for (boolean prune : new boolean[] {true, false}) {
+          TopKProduct e = new TopKProduct(tr, tc, prune, screen);
+          List<FeatureEdge> got = e.topK(nd(l), nd(r), k, by, excl, null, null);
+          e.release();
+          assertEquals(want, got, "trial " + trial + " " + screen + " prune " + prune);
         }
       }
     }
+  }
+
+  @Test
+  void int8ScreenSurvivesZeroRowsOutliersAndNearTies() {
+    Random rnd = new Random(11);
+    int n = 300;
+    int dim = 40;
+    double[][] l = randomRows(rnd, n, dim, false);
+    double[][] r = randomRows(rnd, n, dim, false);
+    java.util.Arrays.fill(l[3], 0); // zero rows: scale 0
+    java.util.Arrays.fill(r[5], 0);
+    l[7][0] = 1e4f; // one huge element: every other element of the row quantises to 0
+    r[9][dim - 1] = -3e3f;
+    for (int t = 0; t < dim; t++) { // r[11] = r[12] + one ulp somewhere: near-ties through the screen
+      r[12][t] = r[11][t];
+    }
+    r[12][0] = Math.nextUp((float) r[11][0]);
+    for (RankBy by : RankBy.values()) {
+      List<FeatureEdge> want = reference(l, r, 200, by, false);
+      for (int tc : new int[] {1, 127, 128, 129, 300}) {
+        TopKProduct e = new TopKProduct(64, tc, true, Screen.INT8);
+        assertEquals(want, e.topK(nd(l), nd(r), 200, by, false, null, null), by + " tile cols " + tc);
+        e.release();
+      }
+    }
+  }
+
+  @Test
+  void int8ScreenRescoresOnlyAFewEntries() {
+    Random rnd = new Random(5);
+    int n = 3000;
+    int dim = 64;
+    double[][] l = new double[n][dim];
+    double[][] r = new double[n][dim];
+    for (double[][] m : new double[][][] {l, r}) {
+      for (double[] row : m) {
+        for (int t = 0; t < dim; t++) {
+          row[t] = (float) rnd.nextGaussian(); // isotropic: the norm bound prunes nothing, the screen must work
+        }
+      }
+    }
+    TopKProduct.Stats st = new TopKProduct.Stats();
+    TopKProduct e = new TopKProduct(1024, 4096, true, Screen.INT8);
+    List<FeatureEdge> got = e.topK(nd(l), nd(r), 100, RankBy.ABS, false, st, null);
+    e.release();
+    assertEquals(reference(l, r, 100, RankBy.ABS, false), got);
+    assertEquals(0, st.skipped());
+    org.junit.jupiter.api.Assertions.assertTrue(st.rescored() < 0.002 * n * n,
+        "rescored " + st.rescored() + " of " + (long) n * n);
   }
 
   @Test

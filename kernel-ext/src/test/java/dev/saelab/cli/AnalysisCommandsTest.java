@@ -39,6 +39,25 @@ class AnalysisCommandsTest {
   }
 
   @Test
+  void tablesScreensWriteIdenticalFilesAndABadScreenIsNamed() throws IOException {
+    Path a = dir.resolve("int8");
+    Path b = dir.resolve("fp32");
+    for (Path p : List.of(a, b)) {
+      ok("tables", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--circuit", "both", "--top",
+          "50", "--screen", p.getFileName().toString(), "--quiet", "--out", p.toString());
+    }
+    for (String f : List.of("qk.csv", "ov.csv")) {
+      List<String> x = lines(a.resolve(f));
+      assertEquals(1 + 4 * 50, x.size(), f);
+      assertEquals(x, lines(b.resolve(f)), f);
+    }
+    String[] r = InspectCommandTest.run("tables", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--circuit",
+        "qk", "--screen", "int4", "--out", dir.resolve("x.csv").toString());
+    assertEquals("2", r[0]);
+    assertTrue(r[2].contains("--screen int4: expected auto, int8 or fp32"), r[2]);
+  }
+
+  @Test
   void ropeProfileWritesTheDocumentedColumnsAndNumpysNumbers() throws IOException {
     Path f = dir.resolve("rope.csv");
     Path png = dir.resolve("rope.png");

@@ -1,0 +1,74 @@
+package dev.saelab.circuits;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * An int8 copy of the rows of a float32 matrix with what the screening bound needs, measured exactly (in double)
+ * against the float32 rows: row {@code i} of group {@code g} is {@code scale[g]·q[i] + residual}, with
+ * {@code |q| ≤ }{@link #LEVELS}, {@code residualNorm[g]} the
+ * largest {@code ‖residual‖} in the group, {@code quantNorm[g]} the largest {@code ‖scale·q‖} and
+ * {@code norm[g]} the largest {@code ‖row‖}.
+ *
+ * <p>Groups are runs of consecutive rows (one row per group for the left operand; {@link #GROUP} rows for the right
+ * one, whose rows are sorted by norm, so a group shares one scale at little cost in precision).
+ */
+final class QuantizedRows {
+  /** Rows per column group of the right operand. */
+  static final int GROUP = 512;
+  /**
+   * Largest quantised magnitude: 127 on CPUs with VNNI (int8 products summed straight into int32), else 63, so that no
+   * integer GEMM kernel can saturate a 16-bit sum of two products ({@code 2·(63+128)·63 < 2^15}).
+   */
+  static final int LEVELS = dev.saelab.nd.Backend.hasVnni() ? 127 : 63;
+
+  final int groupSize;
+  final double[] scale;
+  final double[] residualNorm;
+  final double[] quantNorm;
+  final double[] norm;
+
+  private QuantizedRows(int groups, int groupSize) {
+    this.groupSize = groupSize;
+    scale = new double[groups];
+    residualNorm = new double[groups];
+    quantNorm = new double[groups];
+    norm = new double[groups];
+  }
+
+  /**
+   * Quantises {@code src} (c-order float32 {@code [n, r]}) into {@code dst} (c-order int8 {@code [n, r]}).
+   *
+   * @param groupSize rows sharing one scale
+   * @param rowNorms the exact norm of every row of {@code src}
+   * @param kernels the loops to use
+   */
+  static QuantizedRows of(INDArray src, INDArray dst, int groupSize, double[] rowNorms, RowScanner kernels) {
+    int n = (int) src.rows();
+    int r = (int) src.columns();
+    ByteBuffer in = src.data().asNio().order(ByteOrder.nativeOrder());
+    ByteBuffer out = dst.data().asNio();
+    int groups = (n + groupSize - 1) / groupSize;
+    QuantizedRows q = new QuantizedRows(groups, groupSize);
+    // groups are independent: quantise them on every core (the caller's thread and the common pool)
+    java.util.stream.IntStream.range(0, groups).parallel().forEach(g -> {
+      double[] sums = new double[2];
+      int from = g * groupSize;
+      int to = Math.min(n, from + groupSize);
+      float maxAbs = 0;
+      for (int i = from; i < to; i++) {
+        maxAbs = Math.max(maxAbs, kernels.maxAbs(in, i * r, r));
+      }
+      float s = maxAbs / LEVELS;
+      q.scale[g] = s;
+      for (int i = from; i < to; i++) {
+        kernels.quantize(in, i * r, out, i * r, r, s, LEVELS, sums);
+        q.residualNorm[g] = Math.max(q.residualNorm[g], Math.sqrt(sums[0]));
+        q.quantNorm[g] = Math.max(q.quantNorm[g], s * Math.sqrt(sums[1]));
+        q.norm[g] = Math.max(q.norm[g], rowNorms[i]);
+      }
+    });
+    return q;
+  }
+}
