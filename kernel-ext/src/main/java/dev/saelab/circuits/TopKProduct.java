@@ -91,14 +91,15 @@ public final class TopKProduct {
     this.screen = screen;
   }
 
-  /** One scanning thread's bounded heap and counters; {@code floor} is a threshold other workers proved. */
+  /** One scanning thread's bounded heap and counters. */
   private static final class Worker {
     final TopKHeap heap;
     final Stats st = new Stats();
-    float floor = Float.NEGATIVE_INFINITY;
+    final Run run;
 
-    Worker(int k) {
+    Worker(int k, Run run) {
       heap = new TopKHeap(k);
+      this.run = run;
     }
 
     /**
@@ -106,7 +107,7 @@ public final class TopKProduct {
      * already reach it, so nothing below it is in the table (equal keys still pass, ties are broken later).
      */
     float threshold() {
-      return Math.max(heap.threshold(), floor);
+      return Math.max(heap.threshold(), run.proved);
     }
   }
 
@@ -124,6 +125,8 @@ public final class TopKProduct {
     final boolean excludeDiagonal;
     QuantizedRows ql;
     QuantizedRows qr;
+    /** A key at least k entries reach (from any worker's full heap, or from priming); only ever rises. */
+    volatile float proved = Float.NEGATIVE_INFINITY;
 
     Run(INDArray ls, INDArray rs, int[] permL, int[] permR, double[] normL, double[] normR, int k, RankBy rankBy,
         boolean excludeDiagonal) {
@@ -136,7 +139,7 @@ public final class TopKProduct {
       this.normR = normR;
       this.workers = new Worker[threads];
       for (int w = 0; w < threads; w++) {
-        workers[w] = new Worker(k);
+        workers[w] = new Worker(k, this);
       }
       this.rankBy = rankBy;
       this.excludeDiagonal = excludeDiagonal;
@@ -152,11 +155,20 @@ public final class TopKProduct {
       w.st.rescored++;
       float v = (float) scanner.dot(lb, i * r, rb, j * r, r);
       w.heap.offer(rankBy.key(v), v, row, col);
+      if (w.heap.full()) {
+        prove(w.heap.threshold());
+      }
+    }
+
+    synchronized void prove(float t) {
+      if (t > proved) {
+        proved = t;
+      }
     }
 
     /** The best threshold any worker has proved: at least k entries reach it. */
     float threshold() {
-      float t = Float.NEGATIVE_INFINITY;
+      float t = proved;
       for (Worker w : workers) {
         t = Math.max(t, w.heap.threshold());
       }
@@ -242,6 +254,9 @@ public final class TopKProduct {
           Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(tile).addIntegerArguments(0, 1)
               .build());
           ByteBuffer v = view(DataType.INT, rows, cols);
+          if (r0 == 0 && c0 == 0) {
+            prime(run, v, rows, cols, k);
+          }
           scanInParallel(run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
         } else {
           INDArray tile = tile(DataType.FLOAT, rows, cols);
@@ -318,11 +333,7 @@ public final class TopKProduct {
    * alike shares). One tile is a few hundred MB/s of memory traffic per core; two cores read it twice as fast.
    */
   private void scanInParallel(Run run, int rows, RowTask task) {
-    float proved = run.threshold();
     int n = run.workers.length;
-    for (Worker w : run.workers) {
-      w.floor = proved;
-    }
     if (n == 1 || rows < 2 * n) {
       for (int row = 0; row < rows; row++) {
         task.scan(run.workers[0], row);
@@ -418,6 +429,51 @@ public final class TopKProduct {
       }
       from = to;
     }
+  }
+
+  /**
+   * Starts the run with a threshold near its final value, so that the first tile's scan does not rescore the
+   * thousands of entries an empty heap would take: the k best entries of the first tile by their approximate
+   * (integer) keys are rescored exactly, and the smallest of those k exact keys is proved (k entries reach it). The
+   * entries themselves are left to the normal scan, which finds them again.
+   */
+  private void prime(Run run, ByteBuffer tile, int rows, int cols, int k) {
+    TopKHeap approx = new TopKHeap(k);
+    int g0 = QuantizedRows.GROUP;
+    for (int i = 0; i < rows; i++) {
+      int rowStart = i * cols;
+      for (int from = 0; from < cols; ) {
+        int g = from / g0;
+        int to = Math.min(cols, (g + 1) * g0);
+        double st = run.ql.scale[i] * run.qr.scale[g];
+        int t = approxThreshold(approx.threshold(), st);
+        for (int c = st == 0 ? to : scanner.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+            c = scanner.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
+          if (!(run.excludeDiagonal && run.permL[i] == run.permR[c])) {
+            approx.offer((float) (st * RowScanner.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)), 0f, i, c);
+            t = approxThreshold(approx.threshold(), st);
+          }
+        }
+        from = to;
+      }
+    }
+    if (!approx.full()) {
+      return;
+    }
+    float least = Float.POSITIVE_INFINITY;
+    for (FeatureEdge e : approx.sorted()) {
+      float v = (float) scanner.dot(run.lb, e.row() * run.r, run.rb, e.col() * run.r, run.r);
+      least = Math.min(least, run.rankBy.key(v));
+    }
+    run.prove(least);
+  }
+
+  /** The integer key an entry with scale product {@code st} needs to reach approximate key {@code theta}. */
+  private static int approxThreshold(float theta, double st) {
+    if (theta == Float.NEGATIVE_INFINITY || st == 0) {
+      return Integer.MIN_VALUE + 1;
+    }
+    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.floor(theta / st) - 1));
   }
 
   /**
