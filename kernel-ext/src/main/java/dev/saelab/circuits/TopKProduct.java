@@ -18,7 +18,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code nL × nR} matrix, exactly.
  *
  * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link Screen}: float32, or
- * 7-bit integers with exact int32 sums), then one pass over the tile compares whole vectors of approximate keys with
+ * 8-bit integers with exact int32 sums), then one pass over the tile compares whole vectors of approximate keys with
  * the heap's threshold lowered by a rigorous bound on the screen's error ({@link RowScanner}). The rare entries that
  * pass are <em>rescored</em>: their value is the double-precision dot product of the two float32 rows, rounded once
  * to float, and only that value enters the bounded heap. So every screen yields the same table: the top-k of the
@@ -120,23 +120,24 @@ public final class TopKProduct {
     final ByteBuffer rb;
     final double[] normL;
     final double[] normR;
+    final QuantizedRows ql;
+    final QuantizedRows qr;
     final Worker[] workers;
     final RankBy rankBy;
     final boolean excludeDiagonal;
-    QuantizedRows ql;
-    QuantizedRows qr;
     /** A key at least k entries reach (from any worker's full heap, or from priming); only ever rises. */
     volatile float proved = Float.NEGATIVE_INFINITY;
 
-    Run(INDArray ls, INDArray rs, int[] permL, int[] permR, double[] normL, double[] normR, int k, RankBy rankBy,
-        boolean excludeDiagonal) {
-      this.r = (int) ls.columns();
-      this.permL = permL;
-      this.permR = permR;
-      this.lb = ls.data().asNio().order(ByteOrder.nativeOrder());
-      this.rb = rs.data().asNio().order(ByteOrder.nativeOrder());
-      this.normL = normL;
-      this.normR = normR;
+    Run(Side left, Side right, int k, RankBy rankBy, boolean excludeDiagonal) {
+      this.r = (int) left.sorted.columns();
+      this.permL = left.perm;
+      this.permR = right.perm;
+      this.lb = left.sorted.data().asNio().order(ByteOrder.nativeOrder());
+      this.rb = right.sorted.data().asNio().order(ByteOrder.nativeOrder());
+      this.normL = left.norms;
+      this.normR = right.norms;
+      this.ql = left.quant;
+      this.qr = right.quant;
       this.workers = new Worker[threads];
       for (int w = 0; w < threads; w++) {
         workers[w] = new Worker(k, this);
@@ -193,7 +194,8 @@ public final class TopKProduct {
   /**
    * Computes the top-k of {@code L · Rᵀ}.
    *
-   * @param left L (may be a strided view, e.g. one head's columns of a fused projection)
+   * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an operand passed again as
+   *     the same array object is not prepared again, so do not modify an array between calls on one engine
    * @param right R (may be a strided view), same inner width
    * @param k entries to keep
    * @param rankBy ranking
@@ -210,9 +212,7 @@ public final class TopKProduct {
     boolean int8 = screen == Screen.INT8 && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
     Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
     Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
-    Run run = new Run(ls.sorted, rs.sorted, ls.perm, rs.perm, ls.norms, rs.norms, k, rankBy, excludeDiagonal);
-    run.ql = ls.quant;
-    run.qr = rs.quant;
+    Run run = new Run(ls, rs, k, rankBy, excludeDiagonal);
     double[] maxL = suffixMax(run.normL);
     double[] maxR = suffixMax(run.normR);
     int tr = Math.min(tileRows, nL);
@@ -260,8 +260,8 @@ public final class TopKProduct {
           scanInParallel(run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
         } else {
           INDArray tile = tile(DataType.FLOAT, rows, cols);
-          Nd4j.gemm(ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all()), rBlocks.get(c0 / tc), tile,
-              false, false, 1.0, 0.0);
+          INDArray a = ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+          Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
           ByteBuffer v = view(DataType.FLOAT, rows, cols);
           double maxCol = maxR[c0];
           scanInParallel(run, rows, (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
