@@ -48,7 +48,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </ul>
  */
 final class BenchCommand {
-  private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen");
+  private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen",
+      "--repeat");
   private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare",
       "--no-screen-compare", "--help");
   private final PrintStream out;
@@ -62,7 +63,8 @@ final class BenchCommand {
   int run(String[] argv) throws IOException {
     if (argv.length == 0 || argv[0].equals("--help")) {
       out.println("usage: saelab bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0]"
-          + " [--screen auto|int8|fp32] [--no-numpy] [--no-baseline] [--no-prune-compare] [--no-screen-compare]\n"
+          + " [--screen auto|int8|fp32] [--repeat N] [--no-numpy] [--no-baseline] [--no-prune-compare]"
+          + " [--no-screen-compare]\n"
           + "       saelab bench load [--dir DIR]");
       return argv.length == 0 ? 2 : 0;
     }
@@ -93,47 +95,68 @@ final class BenchCommand {
     CircuitSpec spec = CircuitSpec.defaults().withTopK(top);
 
     Screen screen = Screen.parse(a.get("--screen", "auto"));
-    long t0 = System.nanoTime();
-    double ours;
-    List<CircuitTable> tables;
-    int tr;
-    int tc;
-    try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
-      fc.screen(screen);
-      tables = fc.compute(spec, Progress.NONE);
-      ours = seconds(t0);
-      tr = fc.tileRows();
-      tc = fc.tileCols();
-      out.printf(Locale.ROOT, "  SAE Lab engine, %s screen %7.2f s   (%d/%d tiles skipped by the norm bound; %d entries"
-          + " rescored exactly)%n", screen, ours, fc.stats().skipped(), fc.stats().tiles(), fc.stats().rescored());
+    int repeat = a.intValue("--repeat", 1);
+    if (repeat < 1) {
+      throw new IllegalArgumentException("--repeat " + repeat + ": expected a positive number of rounds");
     }
-    double rss = vmHwmMiB();
-    out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target < %s)%n",
-        rss, n <= 16384 ? "2048" : "4096");
-    if (!a.has("--no-baseline")) {
-      double gemm = gemmsAlone(attn, dec, enc, screen, tr, tc);
-      out.printf(Locale.ROOT, "  same GEMMs alone         %8.2f s   (float32 projections + %s %dx%d tiles)"
-          + " engine / GEMMs = %.2f (target <= 1.3)%n", gemm, screen, tr, tc, ours / gemm);
+    // Rounds interleave the engine and its baselines, so slow and fast spells of a shared machine hit all of them;
+    // medians are compared (the first engine round also pays the JIT's and oneDNN's warm-up).
+    double[] ours = new double[repeat];
+    double[] gemm = new double[repeat];
+    double[] fp32 = new double[repeat];
+    List<CircuitTable> tables = null;
+    int tr = 0;
+    int tc = 0;
+    boolean baseline = !a.has("--no-baseline");
+    for (int round = 0; round < repeat; round++) {
+      long t0 = System.nanoTime();
+      try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
+        fc.screen(screen);
+        tables = fc.compute(spec, Progress.NONE);
+        ours[round] = seconds(t0);
+        tr = fc.tileRows();
+        tc = fc.tileCols();
+        out.printf(Locale.ROOT, "  SAE Lab engine, %s screen %7.2f s   (%d/%d tiles skipped by the norm bound; %d"
+            + " entries rescored exactly)%s%n", screen, ours[round], fc.stats().skipped(), fc.stats().tiles(),
+            fc.stats().rescored(), repeat > 1 ? " round " + (round + 1) : "");
+      }
+      if (round == 0) {
+        out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target <"
+            + " %s)%n", vmHwmMiB(), n <= 16384 ? "2048" : "4096");
+      }
+      if (baseline) {
+        gemm[round] = gemmsAlone(attn, dec, enc, screen, tr, tc);
+        fp32[round] = screen == Screen.INT8 ? gemmsAlone(attn, dec, enc, Screen.FP32,
+            FeatureCircuits.DEFAULT_TILE_ROWS, FeatureCircuits.DEFAULT_TILE_COLS) : gemm[round];
+      }
+    }
+    double engine = median(ours);
+    String of = repeat > 1 ? " (median of " + repeat + ")" : "";
+    if (repeat > 1) {
+      out.printf(Locale.ROOT, "  SAE Lab engine%s %8.2f s   first round %.2f s%n", of, engine, ours[0]);
+    }
+    if (baseline) {
+      out.printf(Locale.ROOT, "  same GEMMs alone%s %8.2f s   (float32 projections + %s %dx%d tiles)"
+          + " engine / GEMMs = %.2f (target <= 1.3)%n", of, median(gemm), screen, tr, tc, engine / median(gemm));
       if (screen == Screen.INT8) {
-        double fp32 = gemmsAlone(attn, dec, enc, Screen.FP32, FeatureCircuits.DEFAULT_TILE_ROWS,
-            FeatureCircuits.DEFAULT_TILE_COLS);
-        out.printf(Locale.ROOT, "  float32 GEMMs alone      %8.2f s   (every product in float32, no selection)"
-            + " engine / float32 GEMMs = %.2f%n", fp32, ours / fp32);
+        out.printf(Locale.ROOT, "  float32 GEMMs alone%s %8.2f s   (every product in float32, no selection)"
+            + " engine / float32 GEMMs = %.2f%n", of, median(fp32), engine / median(fp32));
       }
     }
     if (!a.has("--no-screen-compare") && screen == Screen.INT8) {
       long t1 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
-        List<CircuitTable> fp32 = fc.screen(Screen.FP32).compute(spec, Progress.NONE);
+        List<CircuitTable> other = fc.screen(Screen.FP32).compute(spec, Progress.NONE);
         out.printf(Locale.ROOT, "  same engine, fp32 screen %8.2f s   (%d entries rescored); identical tables: %s%n",
-            seconds(t1), fc.stats().rescored(), fp32.equals(tables));
+            seconds(t1), fc.stats().rescored(), other.equals(tables));
       }
     }
     if (!a.has("--no-numpy")) {
-      double np = numpy(n, c, top);
-      if (np > 0) {
-        out.printf(Locale.ROOT, "  numpy brute force        %8.2f s   numpy / engine = %.1fx faster (target >= 8)%n",
-            np, np / ours);
+      double[] np = numpy(n, c, top, repeat);
+      if (np != null) {
+        out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s   %snumpy / engine = %.1fx faster (target >= 8)%n", of,
+            median(np), repeat > 1 ? "rounds " + java.util.Arrays.toString(round2(np)) + "; " : "",
+            median(np) / engine);
       }
     }
     dec.close();
@@ -238,29 +261,48 @@ final class BenchCommand {
     return seconds;
   }
 
-  private double numpy(int n, ModelConfig c, int top) throws IOException {
+  /** Seconds of each of {@code repeat} brute-force rounds in one numpy process, or null when it failed. */
+  private double[] numpy(int n, ModelConfig c, int top, int repeat) throws IOException {
     Path script = Files.createTempFile("saelab-brute-force", ".py");
     try (InputStream in = BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
     ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.toString(), "" + n, "" + c.dModel(),
-        "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top);
+        "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top, "" + repeat);
     pb.redirectError(ProcessBuilder.Redirect.INHERIT);
     try {
       Process p = pb.start();
       String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
         err.println("bench: numpy baseline failed (is python3-numpy installed?)");
-        return -1;
+        return null;
       }
-      var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
-      return node.get("seconds").asDouble();
+      var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).get("rounds");
+      double[] out = new double[node.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = node.get(i).asDouble();
+      }
+      return out;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return -1;
+      return null;
     } finally {
       Files.deleteIfExists(script);
     }
+  }
+
+  static double median(double[] x) {
+    double[] s = x.clone();
+    java.util.Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  private static double[] round2(double[] x) {
+    double[] out = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = Math.round(x[i] * 100) / 100.0;
+    }
+    return out;
   }
 
   static ModelConfig gemma2Layer() {
