@@ -5,11 +5,11 @@ import java.nio.ByteOrder;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * An int8 copy of the rows of a float32 matrix with what the screening bound needs, measured exactly (in double)
- * against the float32 rows: row {@code i} of group {@code g} is {@code scale[g]·q[i] + residual}, with
- * {@code |q| ≤ }{@link #LEVELS}, {@code residualNorm[g]} the
- * largest {@code ‖residual‖} in the group, {@code quantNorm[g]} the largest {@code ‖scale·q‖} and
- * {@code norm[g]} the largest {@code ‖row‖}.
+ * An int8 copy of the rows of a float32 matrix with what the screening bound needs, measured against the float32
+ * rows (in double, or bounded with the float arithmetic's rounding): row {@code i} of group {@code g} is
+ * {@code scale[g]·q[i] + residual} with {@code |q| ≤ LEVELS}; {@code residualNorm[g]} is the largest
+ * {@code ‖residual‖} in the group, {@code quantNorm[g]} the largest {@code ‖scale·q‖} and {@code norm[g]} the largest
+ * {@code ‖row‖}.
  *
  * <p>Groups are runs of consecutive rows (one row per group for the left operand; {@link #GROUP} rows for the right
  * one, whose rows are sorted by norm, so a group shares one scale at little cost in precision).

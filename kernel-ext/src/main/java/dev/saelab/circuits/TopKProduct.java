@@ -350,20 +350,40 @@ public final class TopKProduct {
         }
       }));
     }
-    for (int row = 0; row < rows; row += n) {
-      task.scan(run.workers[0], row);
-    }
-    for (java.util.concurrent.Future<?> f : pending) {
-      try {
-        f.get();
-      } catch (InterruptedException e) {
-        pending.forEach(p -> p.cancel(true));
-        Thread.currentThread().interrupt();
-        throw new CancellationException("interrupted");
-      } catch (java.util.concurrent.ExecutionException e) {
-        Throwable c = e.getCause();
-        throw c instanceof RuntimeException ? (RuntimeException) c : new IllegalStateException(c);
+    RuntimeException failure = null;
+    try {
+      for (int row = 0; row < rows; row += n) {
+        task.scan(run.workers[0], row);
       }
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    // Wait for every worker even when interrupted or failed: the tile's memory must outlive all readers (it is
+    // reused for the next tile and freed by release()). A tile's scan takes milliseconds.
+    boolean interrupted = false;
+    for (java.util.concurrent.Future<?> f : pending) {
+      while (true) {
+        try {
+          f.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (java.util.concurrent.ExecutionException e) {
+          Throwable c = e.getCause();
+          failure = failure != null ? failure
+              : c instanceof RuntimeException ? (RuntimeException) c : new IllegalStateException(c);
+          break;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    if (interrupted) {
+      throw new CancellationException("interrupted");
     }
   }
 
