@@ -33,7 +33,7 @@ public final class SaeLabMagics {
 
   private static final List<String> TABLE_VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key",
       "--sae-out", "--labels-in", "--labels-key", "--labels-out", "--heads", "--top", "--rank-by", "--scale",
-      "--position", "--pairing");
+      "--position", "--pairing", "--screen");
   private static final List<String> TABLE_FLAGS = List.of("--exclude-self", "--no-prune", "--distinct",
       "--distinct-positive", "--cosine", "--breakdown", "--help");
   private static final List<String> ANALYSIS_VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key",
@@ -53,6 +53,7 @@ public final class SaeLabMagics {
         + " bulk batch-N.jsonl.gz folder) for the input, key or output SAE; returns FeatureLabels");
     HELP.put("qk", "%qk [--layer L] [--heads all|0,3] [--top K] [--rank-by abs|value|-value] [--exclude-self]\n"
         + "    [--scale raw|query] [--distinct | --distinct-positive] [--no-prune] [--cosine]\n"
+        + "    [--screen auto|int8|fp32]  (how tiles are screened before exact rescoring; same tables)\n"
         + "    [--position DELTA [--pairing rotate-half|interleaved]]\n"
         + "    [--heads sum]  (summed over heads with per-head parts; returns Analysis)\n"
         + "    [--model P --sae-in P --sae-key P --labels-in P --labels-key P]  (load and remember)\n"
@@ -263,6 +264,9 @@ public final class SaeLabMagics {
     }
     if (a.has("--no-prune")) {
       q.noPrune();
+    }
+    if (a.has("--screen")) {
+      q.screen(a.get("--screen", "auto"));
     }
     if (sum) {
       return kind == CircuitKind.QK ? q.qkSum() : q.ovSum();

@@ -8,6 +8,7 @@ import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.Rope;
+import dev.saelab.circuits.Screen;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
 import dev.saelab.circuits.Progress;
@@ -37,6 +38,7 @@ public final class CircuitQuery {
   private FeatureLabels labelsKey;
   private FeatureLabels labelsOut;
   private CircuitSpec spec = CircuitSpec.defaults();
+  private Screen screen;
   private Progress progress;
 
   /** A query on one layer of a model. */
@@ -121,6 +123,15 @@ public final class CircuitQuery {
   /** Turns exact norm-bound pruning off (it never changes results; for comparison only). */
   public CircuitQuery noPrune() {
     spec = spec.withPrune(false);
+    return this;
+  }
+
+  /**
+   * How tiles are screened before exact rescoring: "auto" (default), "int8" or "fp32". The tables are identical;
+   * only the speed differs.
+   */
+  public CircuitQuery screen(String s) {
+    screen = Screen.parse(s);
     return this;
   }
 
@@ -282,7 +293,8 @@ public final class CircuitQuery {
   /** The projections themselves, for plots and drill-down; close it when done. */
   public FeatureCircuits open() {
     requireSaeIn();
-    return FeatureCircuits.of(model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut);
+    return FeatureCircuits.of(model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut)
+        .screen(screen);
   }
 
   private void requireSaeIn() {
@@ -301,7 +313,7 @@ public final class CircuitQuery {
     List<CircuitTable> tables;
     try (FeatureCircuits fc = FeatureCircuits.of(model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey,
         kinds.contains(CircuitKind.OV) ? saeOut : null)) {
-      tables = fc.compute(spec.withKinds(kinds), p);
+      tables = fc.screen(screen).compute(spec.withKinds(kinds), p);
     }
     return new FeatureTable(tables, labelsIn, saeKey == null ? labelsIn : labelsKey, labelsOut);
   }

@@ -49,6 +49,17 @@ class SaeLabMagicsTest {
   }
 
   @Test
+  void screensGiveTheSameTableAndABadScreenIsNamed() throws Exception {
+    FeatureTable a = (FeatureTable) m.eval("qk", List.of("--top", "30", "--screen", "int8"));
+    FeatureTable b = (FeatureTable) m.eval("qk", List.of("--top", "30", "--screen", "fp32"));
+    assertEquals(4 * 30, a.size());
+    assertEquals(a.circuitTables(), b.circuitTables());
+    MagicUsageException e = assertThrows(MagicUsageException.class,
+        () -> m.eval("ov", List.of("--screen", "int2")));
+    assertTrue(e.getMessage().contains("expected auto, int8 or fp32"), e.getMessage());
+  }
+
+  @Test
   void wrongArgumentsGiveOneLineWithTheChoicesAndKeepTheSession() throws Exception {
     MagicUsageException e = assertThrows(MagicUsageException.class,
         () -> m.eval("qk", List.of("--rank-by", "biggest")));
