@@ -189,6 +189,40 @@ class TopKProductTest {
   }
 
   @Test
+  void interruptsAtAnyMomentEitherCancelOrGiveTheExactTableAndTheEngineStaysUsable() throws Exception {
+    Random rnd = new Random(3);
+    double[][] l = randomRows(rnd, 1500, 64, false);
+    double[][] r = randomRows(rnd, 1500, 64, false);
+    INDArray ln = nd(l);
+    INDArray rn = nd(r);
+    List<FeatureEdge> want = reference(l, r, 40, RankBy.ABS, false);
+    TopKProduct e = new TopKProduct(64, 256, true, Screen.INT8); // ~550 small tiles: interrupts land mid-scan
+    int cancelled = 0;
+    for (int trial = 0; trial < 12; trial++) {
+      java.util.concurrent.atomic.AtomicReference<Object> result = new java.util.concurrent.atomic.AtomicReference<>();
+      Thread t = new Thread(() -> {
+        try {
+          result.set(e.topK(ln, rn, 40, RankBy.ABS, false, null, null));
+        } catch (java.util.concurrent.CancellationException c) {
+          result.set(c);
+        }
+      });
+      t.start();
+      Thread.sleep(trial * 7L);
+      t.interrupt();
+      t.join(60_000);
+      if (result.get() instanceof java.util.concurrent.CancellationException) {
+        cancelled++;
+      } else {
+        assertEquals(want, result.get(), "trial " + trial);
+      }
+    }
+    org.junit.jupiter.api.Assertions.assertTrue(cancelled > 0, "no run was interrupted");
+    assertEquals(want, e.topK(ln, rn, 40, RankBy.ABS, false, null, null));
+    e.release();
+  }
+
+  @Test
   void interruptStopsPromptly() {
     INDArray l = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 64, 4);
     Thread.currentThread().interrupt();
