@@ -44,7 +44,7 @@ final class QuantizedRows {
    * @param rowNorms the exact norm of every row of {@code src}
    * @param kernels the loops to use
    */
-  static QuantizedRows of(INDArray src, INDArray dst, int groupSize, double[] rowNorms, RowScanner kernels) {
+  static QuantizedRows of(INDArray src, INDArray dst, int groupSize, double[] rowNorms, TileKernels kernels) {
     int n = (int) src.rows();
     int r = (int) src.columns();
     ByteBuffer in = src.data().asNio().order(ByteOrder.nativeOrder());

@@ -19,7 +19,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link Screen}: float32, or
  * 8-bit integers with exact int32 sums), then one pass over the tile compares whole vectors of approximate keys with
- * the heap's threshold lowered by a rigorous bound on the screen's error ({@link RowScanner}). The rare entries that
+ * the heap's threshold lowered by a rigorous bound on the screen's error ({@link TileKernels}). The rare entries that
  * pass are <em>rescored</em>: their value is the double-precision dot product of the two float32 rows, rounded once
  * to float, and only that value enters the bounded heap. So every screen yields the same table: the top-k of the
  * correctly rounded products, ordered by key, then row, then column.
@@ -67,7 +67,7 @@ public final class TopKProduct {
   private final Map<String, INDArray> tiles = new HashMap<>();
   private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
-  private final RowScanner scanner = RowScanner.best();
+  private final TileKernels kernels = TileKernels.best();
   private final int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
   private java.util.concurrent.ExecutorService pool;
   private Side leftSide;
@@ -154,7 +154,7 @@ public final class TopKProduct {
         return;
       }
       w.st.rescored++;
-      float v = (float) scanner.dot(lb, i * r, rb, j * r, r);
+      float v = (float) kernels.dot(lb, i * r, rb, j * r, r);
       w.heap.offer(rankBy.key(v), v, row, col);
       if (w.heap.full()) {
         prove(w.heap.threshold());
@@ -318,7 +318,7 @@ public final class TopKProduct {
     s.sorted = Nd4j.pullRows(unsorted, scratch(role + "s", DataType.FLOAT, n, r), 1, s.perm);
     if (groupSize > 0) {
       s.int8 = scratch(role + "q", DataType.BYTE, n, r);
-      s.quant = QuantizedRows.of(s.sorted, s.int8, groupSize, s.norms, scanner);
+      s.quant = QuantizedRows.of(s.sorted, s.int8, groupSize, s.norms, kernels);
     }
     return s;
   }
@@ -409,8 +409,8 @@ public final class TopKProduct {
     double slack = (gamma + 2 * U) * run.normL[i] * maxCol * (1 + 1e-9);
     int rowStart = row * cols;
     float t = lowered(w.threshold(), slack);
-    for (int c = scanner.next(tile, rowStart, 0, cols, t, run.rankBy); c < cols;
-        c = scanner.next(tile, rowStart, c + 1, cols, t, run.rankBy)) {
+    for (int c = kernels.next(tile, rowStart, 0, cols, t, run.rankBy); c < cols;
+        c = kernels.next(tile, rowStart, c + 1, cols, t, run.rankBy)) {
       run.offer(w, i, c0 + c);
       t = lowered(w.threshold(), slack);
     }
@@ -439,8 +439,8 @@ public final class TopKProduct {
       int to = Math.min(cols, (g + 1) * g0 - c0);
       float theta = w.threshold();
       int t = intThreshold(run, theta, i, g);
-      for (int c = scanner.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
-          c = scanner.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
+      for (int c = kernels.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+          c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
         run.offer(w, i, c0 + c);
         if (w.threshold() != theta) {
           theta = w.threshold();
@@ -467,10 +467,10 @@ public final class TopKProduct {
         int to = Math.min(cols, (g + 1) * g0);
         double st = run.ql.scale[i] * run.qr.scale[g];
         int t = approxThreshold(approx.threshold(), st);
-        for (int c = st == 0 ? to : scanner.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
-            c = scanner.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
+        for (int c = st == 0 ? to : kernels.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+            c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
           if (!(run.excludeDiagonal && run.permL[i] == run.permR[c])) {
-            approx.offer((float) (st * RowScanner.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)), 0f, i, c);
+            approx.offer((float) (st * TileKernels.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)), 0f, i, c);
             t = approxThreshold(approx.threshold(), st);
           }
         }
@@ -482,7 +482,7 @@ public final class TopKProduct {
     }
     float least = Float.POSITIVE_INFINITY;
     for (FeatureEdge e : approx.sorted()) {
-      float v = (float) scanner.dot(run.lb, e.row() * run.r, run.rb, e.col() * run.r, run.r);
+      float v = (float) kernels.dot(run.lb, e.row() * run.r, run.rb, e.col() * run.r, run.r);
       least = Math.min(least, run.rankBy.key(v));
     }
     run.prove(least);
@@ -532,7 +532,7 @@ public final class TopKProduct {
     ByteBuffer b = m.data().asNio().order(ByteOrder.nativeOrder());
     double[] out = new double[n];
     for (int i = 0; i < n; i++) {
-      out[i] = Math.sqrt(scanner.dot(b, i * r, b, i * r, r));
+      out[i] = Math.sqrt(kernels.dot(b, i * r, b, i * r, r));
     }
     return out;
   }

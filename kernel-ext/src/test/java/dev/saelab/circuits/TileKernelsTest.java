@@ -8,12 +8,12 @@ import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-class RowScannerTest {
+class TileKernelsTest {
   @Test
   void vectorAndScalarScannersAgreeEverywhere() {
-    RowScanner best = RowScanner.best();
-    assertTrue(best instanceof VectorRowScanner, "tests run with --add-modules jdk.incubator.vector");
-    RowScanner scalar = new RowScanner.ScalarRowScanner();
+    TileKernels best = TileKernels.best();
+    assertTrue(best instanceof VectorTileKernels, "tests run with --add-modules jdk.incubator.vector");
+    TileKernels scalar = new TileKernels.ScalarTileKernels();
     Random rnd = new Random(345);
     int cols = 77;
     ByteBuffer b = ByteBuffer.allocateDirect(4 * cols * 3).order(ByteOrder.nativeOrder());
@@ -32,8 +32,8 @@ class RowScannerTest {
 
   @Test
   void vectorAndScalarIntScannersAndDotProductsAgree() {
-    RowScanner best = RowScanner.best();
-    RowScanner scalar = new RowScanner.ScalarRowScanner();
+    TileKernels best = TileKernels.best();
+    TileKernels scalar = new TileKernels.ScalarTileKernels();
     Random rnd = new Random(17);
     int cols = 77;
     ByteBuffer b = ByteBuffer.allocateDirect(4 * cols * 3).order(ByteOrder.nativeOrder());
@@ -49,7 +49,7 @@ class RowScannerTest {
       int want = scalar.nextInt(b, row * cols, from, to, t, by);
       assertEquals(want, best.nextInt(b, row * cols, from, to, t, by), "trial " + trial);
       if (want < to) {
-        assertTrue(RowScanner.intKey(b.getInt(4 * (row * cols + want)), by) >= t);
+        assertTrue(TileKernels.intKey(b.getInt(4 * (row * cols + want)), by) >= t);
       }
     }
     ByteBuffer x = ByteBuffer.allocateDirect(4 * 600).order(ByteOrder.nativeOrder());

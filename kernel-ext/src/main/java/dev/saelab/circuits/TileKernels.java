@@ -3,12 +3,12 @@ package dev.saelab.circuits;
 import java.nio.ByteBuffer;
 
 /**
- * The engine's hot loops over off-heap tiles: find, in one row of a float32 or int32 tile, the next column whose
- * ranking key reaches a threshold; and the exact double-precision dot product used to rescore candidates. Two
- * implementations: {@link VectorRowScanner} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
+ * The engine's hot loops over off-heap data: find, in one row of a float32 or int32 tile, the next column whose
+ * ranking key reaches a threshold; the exact double-precision dot product that rescores candidates; and the int8
+ * quantisation of operand rows. Two implementations: {@link VectorTileKernels} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}) and a scalar loop otherwise.
  */
-interface RowScanner {
+interface TileKernels {
   /**
    * @param tile the tile's bytes (native order, float32)
    * @param rowStart element index of the row's first column
@@ -44,17 +44,17 @@ interface RowScanner {
   void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
       double[] out);
 
-  /** The Vector API scanner when its module is present, else the scalar one. */
-  static RowScanner best() {
+  /** The Vector API kernels when its module is present, else the scalar ones. */
+  static TileKernels best() {
     if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
       try {
-        return (RowScanner) Class.forName("dev.saelab.circuits.VectorRowScanner").getDeclaredConstructor()
+        return (TileKernels) Class.forName("dev.saelab.circuits.VectorTileKernels").getDeclaredConstructor()
             .newInstance();
       } catch (ReflectiveOperationException | LinkageError e) {
-        // fall through to the scalar scanner
+        // fall through to the scalar kernels
       }
     }
-    return new ScalarRowScanner();
+    return new ScalarTileKernels();
   }
 
   /**
@@ -97,7 +97,7 @@ interface RowScanner {
   }
 
   /** Plain Java loops. */
-  final class ScalarRowScanner implements RowScanner {
+  final class ScalarTileKernels implements TileKernels {
     @Override
     public int next(ByteBuffer tile, int rowStart, int from, int cols, float t, RankBy rankBy) {
       int base = rowStart * 4;

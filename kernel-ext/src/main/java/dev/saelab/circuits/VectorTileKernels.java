@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
-/** {@link RowScanner} on the JDK Vector API: compares a whole vector of keys against the threshold at once. */
-final class VectorRowScanner implements RowScanner {
+/** {@link TileKernels} on the JDK Vector API: compares a whole vector of keys against the threshold at once. */
+final class VectorTileKernels implements TileKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
@@ -77,7 +77,7 @@ final class VectorRowScanner implements RowScanner {
       }
     }
     for (; c < to; c++) {
-      if (RowScanner.intKey(tile.getInt(base + 4 * c), rankBy) >= t) {
+      if (TileKernels.intKey(tile.getInt(base + 4 * c), rankBy) >= t) {
         return c;
       }
     }
@@ -123,6 +123,6 @@ final class VectorRowScanner implements RowScanner {
   @Override
   public void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
       double[] out) {
-    RowScanner.quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
+    TileKernels.quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
   }
 }
