@@ -22,6 +22,9 @@ final class QuantizedRows {
    * integer GEMM kernel can saturate a 16-bit sum of two products ({@code 2·(63+128)·63 < 2^15}).
    */
   static final int LEVELS = dev.saelab.nd.Backend.hasVnni() ? 127 : 63;
+  /** Per-thread row buffers of {@link #quantizeRow}. */
+  private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+  private static final ThreadLocal<byte[]> QROW = ThreadLocal.withInitial(() -> new byte[0]);
 
   final int groupSize;
   final double[] scale;
@@ -42,7 +45,7 @@ final class QuantizedRows {
    *
    * @param groupSize rows sharing one scale
    * @param rowNorms the exact norm of every row of {@code src}
-   * @param kernels the loops to use
+   * @param kernels the row-maximum loop to use
    */
   static QuantizedRows of(INDArray src, INDArray dst, int groupSize, double[] rowNorms, TileKernels kernels) {
     int n = (int) src.rows();
@@ -63,7 +66,7 @@ final class QuantizedRows {
       float s = maxAbs / LEVELS;
       q.scale[g] = s;
       for (int i = from; i < to; i++) {
-        kernels.quantize(in, i * r, out, i * r, r, s, LEVELS, sums);
+        quantizeRow(in, i * r, out, i * r, r, s, sums);
         q.residualNorm[g] = Math.max(q.residualNorm[g], Math.sqrt(sums[0]));
         q.quantNorm[g] = Math.max(q.quantNorm[g], s * Math.sqrt(sums[1]));
         q.norm[g] = Math.max(q.norm[g], rowNorms[i]);
@@ -71,4 +74,37 @@ final class QuantizedRows {
     });
     return q;
   }
+
+  /**
+   * Quantises {@code src[srcStart .. +n)} (float32) to {@code q = round(x / scale)} clamped to {@code ±LEVELS},
+   * written as int8 to {@code dst[dstStart ..]}; stores in {@code out[0]} {@code Σ (x − scale·q)²} (in double, exact
+   * but for the final sums) and in {@code out[1]} the exact {@code Σ q²}. A plain loop on heap copies of the row:
+   * JDK 17's Vector API float→int→byte conversions are not compiled to vector instructions and ran 3–5× slower.
+   */
+  private static void quantizeRow(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale,
+      double[] out) {
+    float[] x = ROW.get();
+    byte[] q = QROW.get();
+    if (x.length < n) {
+      x = new float[n];
+      q = new byte[n];
+      ROW.set(x);
+      QROW.set(q);
+    }
+    src.asFloatBuffer().get(srcStart, x, 0, n);
+    float inv = scale == 0 ? 0f : 1f / scale;
+    double res = 0;
+    long quant = 0;
+    for (int l = 0; l < n; l++) {
+      int v = Math.max(-LEVELS, Math.min(LEVELS, (int) Math.rint(x[l] * inv)));
+      q[l] = (byte) v;
+      double d = x[l] - (double) scale * v; // scale·v is exact in double (24 + 7 bits)
+      res += d * d;
+      quant += (long) v * v;
+    }
+    dst.put(dstStart, q, 0, n);
+    out[0] = res * (1 + 1e-12);
+    out[1] = quant;
+  }
+
 }

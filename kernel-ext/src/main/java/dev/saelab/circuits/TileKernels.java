@@ -4,8 +4,8 @@ import java.nio.ByteBuffer;
 
 /**
  * The engine's hot loops over off-heap data: find, in one row of a float32 or int32 tile, the next column whose
- * ranking key reaches a threshold; the exact double-precision dot product that rescores candidates; and the int8
- * quantisation of operand rows. Two implementations: {@link VectorTileKernels} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
+ * ranking key reaches a threshold; the exact double-precision dot product that rescores candidates; and the row
+ * maxima that set the int8 scales. Two implementations: {@link VectorTileKernels} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}) and a scalar loop otherwise.
  */
 interface TileKernels {
@@ -36,14 +36,6 @@ interface TileKernels {
   /** {@code max |src[start+l]|} over {@code l < n} (float32, element indices). */
   float maxAbs(ByteBuffer src, int start, int n);
 
-  /**
-   * Quantises {@code src[srcStart .. +n)} to {@code q = round(x / scale)} clamped to {@code ±levels}, written as
-   * int8 to {@code dst[dstStart ..]}; stores in {@code out[0]} an upper bound of {@code Σ (x − scale·q)²} (rounding
-   * of the float arithmetic included) and in {@code out[1]} the exact {@code Σ q²}.
-   */
-  void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
-      double[] out);
-
   /** The Vector API kernels when its module is present, else the scalar ones. */
   static TileKernels best() {
     if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
@@ -56,40 +48,6 @@ interface TileKernels {
     }
     return new ScalarTileKernels();
   }
-
-  /**
-   * The plain-Java quantisation loop (JDK 17's Vector API float→int→byte conversions are not compiled to vector
-   * instructions and run slower than this): bulk copies to heap arrays, residuals exact in double.
-   */
-  static void quantizeRow(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
-      double[] out) {
-    float[] x = ROW.get();
-    byte[] q = QROW.get();
-    if (x.length < n) {
-      x = new float[n];
-      q = new byte[n];
-      ROW.set(x);
-      QROW.set(q);
-    }
-    src.asFloatBuffer().get(srcStart, x, 0, n);
-    float inv = scale == 0 ? 0f : 1f / scale;
-    double res = 0;
-    long quant = 0;
-    for (int l = 0; l < n; l++) {
-      int v = Math.max(-levels, Math.min(levels, (int) Math.rint(x[l] * inv)));
-      q[l] = (byte) v;
-      double d = x[l] - (double) scale * v; // scale·v is exact in double (24 + 7 bits)
-      res += d * d;
-      quant += (long) v * v;
-    }
-    dst.put(dstStart, q, 0, n);
-    out[0] = res * (1 + 1e-12);
-    out[1] = quant;
-  }
-
-  /** Per-thread row buffers of {@link #quantizeRow}. */
-  ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
-  ThreadLocal<byte[]> QROW = ThreadLocal.withInitial(() -> new byte[0]);
 
   /** The integer ranking key of an int32 tile entry. */
   static long intKey(int c, RankBy rankBy) {
@@ -137,12 +95,6 @@ interface TileKernels {
         m = Math.max(m, Math.abs(src.getFloat(4 * (start + l))));
       }
       return m;
-    }
-
-    @Override
-    public void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
-        double[] out) {
-      quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
     }
   }
 }

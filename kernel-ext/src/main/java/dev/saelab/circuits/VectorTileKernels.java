@@ -119,10 +119,4 @@ final class VectorTileKernels implements TileKernels {
     }
     return out;
   }
-
-  @Override
-  public void quantize(ByteBuffer src, int srcStart, ByteBuffer dst, int dstStart, int n, float scale, int levels,
-      double[] out) {
-    TileKernels.quantizeRow(src, srcStart, dst, dstStart, n, scale, levels, out);
-  }
 }
