@@ -111,17 +111,14 @@ public final class TopKProduct {
     }
   }
 
-  /** The run's sorted operands and what the bounds need. */
+  /** One call's operands, heaps and proved threshold. */
   private final class Run {
+    final Side left;
+    final Side right;
+    /** Inner width r. */
     final int r;
-    final int[] permL;
-    final int[] permR;
-    final ByteBuffer lb;
-    final ByteBuffer rb;
-    final double[] normL;
-    final double[] normR;
-    final QuantizedRows ql;
-    final QuantizedRows qr;
+    /** Worst-case relative error of a float32 tile entry, in units of ‖l‖·‖r‖ (float screen). */
+    final double floatSlack;
     final Worker[] workers;
     final RankBy rankBy;
     final boolean excludeDiagonal;
@@ -129,15 +126,13 @@ public final class TopKProduct {
     volatile float proved = Float.NEGATIVE_INFINITY;
 
     Run(Side left, Side right, int k, RankBy rankBy, boolean excludeDiagonal) {
+      this.left = left;
+      this.right = right;
       this.r = (int) left.sorted.columns();
-      this.permL = left.perm;
-      this.permR = right.perm;
-      this.lb = left.sorted.data().asNio().order(ByteOrder.nativeOrder());
-      this.rb = right.sorted.data().asNio().order(ByteOrder.nativeOrder());
-      this.normL = left.norms;
-      this.normR = right.norms;
-      this.ql = left.quant;
-      this.qr = right.quant;
+      // Any summation order of a float32 dot product of length r errs by at most γ_r·Σ|l·r| ≤ γ_r·‖l‖·‖r‖ (Higham,
+      // Accuracy and Stability of Numerical Algorithms, §3.1); 2u more covers rounding the rescored value to float.
+      double gamma = (r + 2) * U / (1 - (r + 2) * U);
+      this.floatSlack = (gamma + 2 * U) * (1 + 1e-9);
       this.workers = new Worker[threads];
       for (int w = 0; w < threads; w++) {
         workers[w] = new Worker(k, this);
@@ -148,13 +143,13 @@ public final class TopKProduct {
 
     /** Rescores sorted entry (i, j) exactly and offers it to the worker's heap. */
     void offer(Worker w, int i, int j) {
-      int row = permL[i];
-      int col = permR[j];
+      int row = left.perm[i];
+      int col = right.perm[j];
       if (excludeDiagonal && row == col) {
         return;
       }
       w.st.rescored++;
-      float v = (float) kernels.dot(lb, i * r, rb, j * r, r);
+      float v = (float) kernels.dot(left.buf, i * r, right.buf, j * r, r);
       w.heap.offer(rankBy.key(v), v, row, col);
       if (w.heap.full()) {
         prove(w.heap.threshold());
@@ -213,23 +208,8 @@ public final class TopKProduct {
     Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
     Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
     Run run = new Run(ls, rs, k, rankBy, excludeDiagonal);
-    double[] maxL = suffixMax(run.normL);
-    double[] maxR = suffixMax(run.normR);
     int tr = Math.min(tileRows, nL);
     int tc = Math.min(tileCols, nR);
-    List<INDArray> rBlocks = new ArrayList<>();
-    INDArray lq = ls.int8;
-    INDArray rq = rs.int8;
-    if (!int8) {
-      // Column blocks of R, pre-transposed to [r, cols] c-order: ND4J's float GEMM runs ~1.3x faster than with the
-      // transpose flag.
-      for (int c0 = 0; c0 < nR; c0 += tc) {
-        int cols = Math.min(nR, c0 + tc) - c0;
-        INDArray block = scratch("rT" + c0, DataType.FLOAT, r, cols);
-        block.assign(rs.sorted.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose());
-        rBlocks.add(block);
-      }
-    }
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
     Stats st = new Stats();
@@ -243,14 +223,14 @@ public final class TopKProduct {
         int cols = Math.min(tc, nR - c0);
         int rowOffset = r0;
         int colOffset = c0;
-        if (prune && maxL[r0] * maxR[c0] * (1 + 1e-6) < run.threshold()) {
+        if (prune && ls.maxFrom[r0] * rs.maxFrom[c0] * (1 + 1e-6) < run.threshold()) {
           st.skipped += (nR - c0 + tc - 1) / tc;
           break; // later column blocks have smaller norms still
         }
         if (int8) {
           INDArray tile = tile(DataType.INT, rows, cols);
-          INDArray a = lq.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
-          INDArray b = rq.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+          INDArray a = ls.int8.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+          INDArray b = rs.int8.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
           Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(tile).addIntegerArguments(0, 1)
               .build());
           ByteBuffer v = view(DataType.INT, rows, cols);
@@ -261,9 +241,9 @@ public final class TopKProduct {
         } else {
           INDArray tile = tile(DataType.FLOAT, rows, cols);
           INDArray a = ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
-          Nd4j.gemm(a, rBlocks.get(c0 / tc), tile, false, false, 1.0, 0.0);
+          Nd4j.gemm(a, rs.transposedBlock(c0, cols), tile, false, false, 1.0, 0.0);
           ByteBuffer v = view(DataType.FLOAT, rows, cols);
-          double maxCol = maxR[c0];
+          double maxCol = rs.maxFrom[c0];
           scanInParallel(run, rows, (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
         }
       }
@@ -281,46 +261,62 @@ public final class TopKProduct {
   }
 
   /**
-   * One operand prepared for the tiles: its rows sorted by norm (a contiguous copy), the permutation, the exact
-   * norms, and for the int8 screen its quantised copy.
+   * One operand prepared for the tiles: its rows sorted by norm (a contiguous copy and its bytes), the permutation,
+   * the exact norms and their suffix maxima, and the int8 screen's quantised copy or the float screen's transposed
+   * column blocks.
    */
-  private static final class Side {
-    INDArray source;
-    int groupSize;
-    INDArray sorted;
-    int[] perm;
-    double[] norms;
-    INDArray int8;
-    QuantizedRows quant;
+  private final class Side {
+    final INDArray source;
+    final int groupSize;
+    final INDArray sorted;
+    final ByteBuffer buf;
+    final int[] perm;
+    final double[] norms;
+    /** {@code maxFrom[i] = max(norms[i..])}: a bound for every row from i on, whatever the float sort order did. */
+    final double[] maxFrom;
+    final INDArray int8;
+    final QuantizedRows quant;
+    private final Map<Integer, INDArray> transposed = new HashMap<>();
+
+    /**
+     * @param role scratch-name prefix, one per operand slot
+     * @param groupSize quantisation group, or 0 for no int8 copy
+     */
+    Side(INDArray src, String role, int groupSize) {
+      int n = (int) src.rows();
+      int r = (int) src.columns();
+      this.source = src;
+      this.groupSize = groupSize;
+      // Scratch arrays are reused across calls with the same shapes (every head of a layer): allocating and freeing
+      // tens of MB per head fragments the native heap and made RSS grow by ~80 MB per head.
+      INDArray unsorted = scratch(role + "u", DataType.FLOAT, n, r).assign(src);
+      double[] unsortedNorms = exactNorms(unsorted);
+      this.perm = sortedByNorm(unsortedNorms);
+      this.norms = permute(unsortedNorms, perm);
+      this.maxFrom = suffixMax(norms);
+      this.sorted = Nd4j.pullRows(unsorted, scratch(role + "s", DataType.FLOAT, n, r), 1, perm);
+      this.buf = sorted.data().asNio().order(ByteOrder.nativeOrder());
+      this.int8 = groupSize > 0 ? scratch(role + "q", DataType.BYTE, n, r) : null;
+      this.quant = groupSize > 0 ? QuantizedRows.of(sorted, int8, groupSize, norms, kernels) : null;
+    }
+
+    /**
+     * Rows {@code [c0, c0 + cols)} transposed to {@code [r, cols]} c-order, made once per side: ND4J's float GEMM
+     * runs ~1.3x faster than with the transpose flag.
+     */
+    INDArray transposedBlock(int c0, int cols) {
+      return transposed.computeIfAbsent(c0, kk -> scratch("rT" + c0, DataType.FLOAT, (int) sorted.columns(), cols)
+          .assign(sorted.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose()));
+    }
   }
 
   /**
    * Prepares {@code src}, or reuses {@code cached} when it was prepared from the very same array object (query heads
    * sharing one KV head pass the same K or V view twice; callers never mutate an operand between calls).
-   *
-   * @param groupSize quantisation group, or 0 for no int8 copy
    */
   private Side prepare(INDArray src, Side cached, String role, int groupSize) {
-    if (cached != null && cached.source == src && cached.groupSize == groupSize) {
-      return cached;
-    }
-    int n = (int) src.rows();
-    int r = (int) src.columns();
-    Side s = new Side();
-    s.source = src;
-    s.groupSize = groupSize;
-    // Scratch arrays are reused across calls with the same shapes (every head of a layer): allocating and freeing
-    // tens of MB per head fragments the native heap and made RSS grow by ~80 MB per head.
-    INDArray unsorted = scratch(role + "u", DataType.FLOAT, n, r).assign(src);
-    double[] norms = exactNorms(unsorted);
-    s.perm = sortedByNorm(norms);
-    s.norms = permute(norms, s.perm);
-    s.sorted = Nd4j.pullRows(unsorted, scratch(role + "s", DataType.FLOAT, n, r), 1, s.perm);
-    if (groupSize > 0) {
-      s.int8 = scratch(role + "q", DataType.BYTE, n, r);
-      s.quant = QuantizedRows.of(s.sorted, s.int8, groupSize, s.norms, kernels);
-    }
-    return s;
+    return cached != null && cached.source == src && cached.groupSize == groupSize ? cached
+        : new Side(src, role, groupSize);
   }
 
   /** Scans one row of the current tile for one worker. */
@@ -398,15 +394,10 @@ public final class TopKProduct {
     return pool;
   }
 
-  /**
-   * Float32 screen. Any summation order of a float32 dot product of length r errs by at most
-   * {@code γ_r·Σ|l·r| ≤ γ_r·‖l‖·‖r‖} (Higham, Accuracy and Stability of Numerical Algorithms, §3.1); one more unit
-   * of roundoff covers the rounding of the rescored value to float.
-   */
+  /** Float32 screen of one row: candidates within the GEMM's worst-case error ({@link Run#floatSlack}). */
   private void scanFloatRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0, double maxCol) {
-    double gamma = (run.r + 2) * U / (1 - (run.r + 2) * U);
     int i = r0 + row;
-    double slack = (gamma + 2 * U) * run.normL[i] * maxCol * (1 + 1e-9);
+    double slack = run.floatSlack * run.left.norms[i] * maxCol;
     int rowStart = row * cols;
     float t = lowered(w.threshold(), slack);
     for (int c = kernels.next(tile, rowStart, 0, cols, t, run.rankBy); c < cols;
@@ -465,11 +456,11 @@ public final class TopKProduct {
       for (int from = 0; from < cols; ) {
         int g = from / g0;
         int to = Math.min(cols, (g + 1) * g0);
-        double st = run.ql.scale[i] * run.qr.scale[g];
+        double st = run.left.quant.scale[i] * run.right.quant.scale[g];
         int t = approxThreshold(approx.threshold(), st);
         for (int c = st == 0 ? to : kernels.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
             c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
-          if (!(run.excludeDiagonal && run.permL[i] == run.permR[c])) {
+          if (!(run.excludeDiagonal && run.left.perm[i] == run.right.perm[c])) {
             approx.offer((float) (st * TileKernels.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)), 0f, i, c);
             t = approxThreshold(approx.threshold(), st);
           }
@@ -482,7 +473,7 @@ public final class TopKProduct {
     }
     float least = Float.POSITIVE_INFINITY;
     for (FeatureEdge e : approx.sorted()) {
-      float v = (float) kernels.dot(run.lb, e.row() * run.r, run.rb, e.col() * run.r, run.r);
+      float v = (float) kernels.dot(run.left.buf, e.row() * run.r, run.right.buf, e.col() * run.r, run.r);
       least = Math.min(least, run.rankBy.key(v));
     }
     run.prove(least);
@@ -490,34 +481,36 @@ public final class TopKProduct {
 
   /** The integer key an entry with scale product {@code st} needs to reach approximate key {@code theta}. */
   private static int approxThreshold(float theta, double st) {
-    if (theta == Float.NEGATIVE_INFINITY || st == 0) {
-      return Integer.MIN_VALUE + 1;
-    }
-    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.floor(theta / st) - 1));
+    return theta == Float.NEGATIVE_INFINITY ? Integer.MIN_VALUE + 1 : integerKeyBound(theta, st);
   }
 
   /**
    * The smallest integer key an int32 entry {@code c} of row i and column group g needs to possibly reach the heap's
    * threshold θ. With {@code l = s·a + Δl} and {@code r = t·b + Δr}: {@code l·r − s·t·(a·b) = s·a·Δr + Δl·r}, so
    * {@code |l·r − s·t·c| ≤ ‖s·a‖·‖Δr‖ + ‖Δl‖·‖r‖ = β}; a margin of 1e-6·‖l‖·‖r‖ covers the float rounding of the
-   * rescored value and the double arithmetic here. The entry is a candidate when
-   * {@code key(s·t·c) + β ≥ θ}, i.e. {@code key(c) ≥ (θ − β)/(s·t)}; the floor minus one is a safe integer bound.
+   * rescored value and the double arithmetic here. The entry is a candidate when {@code key(s·t·c) + β ≥ θ}, i.e.
+   * {@code key(c) ≥ (θ − β)/(s·t)}.
    */
   private static int intThreshold(Run run, float theta, int i, int g) {
     if (theta == Float.NEGATIVE_INFINITY) {
       return Integer.MIN_VALUE + 1;
     }
-    QuantizedRows l = run.ql;
-    QuantizedRows r = run.qr;
+    QuantizedRows l = run.left.quant;
+    QuantizedRows r = run.right.quant;
     double beta = (l.quantNorm[i] * r.residualNorm[g] + l.residualNorm[i] * r.norm[g]) * (1 + 1e-9)
         + 1e-6 * l.norm[i] * r.norm[g];
-    double need = theta - beta;
-    double st = l.scale[i] * r.scale[g];
+    return integerKeyBound(theta - beta, l.scale[i] * r.scale[g]);
+  }
+
+  /**
+   * A safe integer bound for {@code key(c) · st ≥ need}: the floor of {@code need / st} minus one, clamped; with
+   * {@code st = 0} every entry's key is 0, so all pass or none.
+   */
+  private static int integerKeyBound(double need, double st) {
     if (st == 0) {
       return need <= 0 ? Integer.MIN_VALUE + 1 : Integer.MAX_VALUE;
     }
-    double x = Math.floor(need / st) - 1;
-    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, x));
+    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.floor(need / st) - 1));
   }
 
   private INDArray scratch(String name, DataType type, int rows, int cols) {
@@ -545,7 +538,7 @@ public final class TopKProduct {
     return out;
   }
 
-  /** {@code out[i] = max(a[i..])}: a bound for every row from i on, whatever the float sort order did. */
+  /** {@code out[i] = max(a[i..])}. */
   private static double[] suffixMax(double[] a) {
     double[] out = new double[a.length];
     double m = 0;
