@@ -85,6 +85,11 @@ final class BenchCommand {
     int n = a.intValue("--features", 16384);
     int top = a.intValue("--top", 1000);
     double sigma = Double.parseDouble(a.get("--tail-sigma", "1.0"));
+    Screen screen = Screen.parse(a.get("--screen", "auto"));
+    int repeat = a.intValue("--repeat", 1);
+    if (repeat < 1) {
+      throw new IllegalArgumentException("--repeat " + repeat + ": expected a positive number of rounds");
+    }
     ModelConfig c = gemma2Layer();
     out.printf(Locale.ROOT, "bench tables: synthetic Gemma 2 2B layer (d_model %d, %d heads, %d KV heads, d_head %d),"
         + " two %d-wide SAEs, QK and OV, all heads, top-%d by |value|; ND4J native %s, %d threads%n",
@@ -94,11 +99,6 @@ final class BenchCommand {
     INDArray enc = randn(3, n, c.dModel());
     CircuitSpec spec = CircuitSpec.defaults().withTopK(top);
 
-    Screen screen = Screen.parse(a.get("--screen", "auto"));
-    int repeat = a.intValue("--repeat", 1);
-    if (repeat < 1) {
-      throw new IllegalArgumentException("--repeat " + repeat + ": expected a positive number of rounds");
-    }
     // Rounds interleave the engine and its baselines, so slow and fast spells of a shared machine hit all of them;
     // medians are compared (the first engine round also pays the JIT's and oneDNN's warm-up).
     double[] ours = new double[repeat];
