@@ -1,5 +1,8 @@
 package dev.saelab.circuits;
 
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.RankBy;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;

@@ -1,9 +1,15 @@
 package dev.saelab.circuits;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
+import dev.saelab.linalg.Screen;
+import dev.saelab.linalg.TopKProduct;
+
+import dev.saelab.io.SaeLabException;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
-import dev.saelab.nd.Backend;
+import dev.saelab.io.Backend;
 import dev.saelab.sae.SaeDictionary;
 import java.util.ArrayList;
 import java.util.List;

@@ -3,7 +3,7 @@ package dev.saelab.circuits;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
 import dev.saelab.model.NormKind;
-import dev.saelab.nd.Backend;
+import dev.saelab.io.Backend;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

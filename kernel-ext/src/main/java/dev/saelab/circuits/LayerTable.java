@@ -1,5 +1,7 @@
 package dev.saelab.circuits;
 
+import dev.saelab.linalg.RankBy;
+
 import java.util.List;
 
 /**

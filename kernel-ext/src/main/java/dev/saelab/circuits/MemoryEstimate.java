@@ -1,6 +1,6 @@
 package dev.saelab.circuits;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.model.ModelConfig;
 import org.bytedeco.javacpp.Pointer;
 

@@ -1,6 +1,8 @@
 package dev.saelab.circuits;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.linalg.FeatureEdge;
+
+import dev.saelab.io.SaeLabException;
 import dev.saelab.labels.Explanation;
 import dev.saelab.labels.FeatureLabels;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.saelab.cli;
 
 import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.circuits.FeatureEdge;
-import dev.saelab.circuits.RankBy;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.RankBy;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
 import java.io.PrintStream;

@@ -1,6 +1,6 @@
 package dev.saelab.cli;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.NpyFile;
 import dev.saelab.io.NpzFile;
 import dev.saelab.io.SafetensorsFile;

@@ -1,6 +1,6 @@
 package dev.saelab.cli;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;

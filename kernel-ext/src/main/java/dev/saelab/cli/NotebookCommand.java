@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.saelab.notebook.MagicRewriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -170,7 +169,7 @@ public final class NotebookCommand {
     Path in = Files.createTempFile("saelab-nb", ".ipynb");
     Path script = Files.createTempFile("saelab-execute", ".py");
     Path executed = outDir.resolve(src.getFileName());
-    try (InputStream res = NotebookCommand.class.getResourceAsStream("/dev/saelab/notebook/execute.py")) {
+    try (InputStream res = NotebookCommand.class.getResourceAsStream("/dev/saelab/cli/execute.py")) {
       Files.copy(res, script, StandardCopyOption.REPLACE_EXISTING);
       Files.writeString(in, om.writeValueAsString(nb));
       for (int attempt = 1; ; attempt++) {

@@ -3,7 +3,7 @@ package dev.saelab.cli;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.Rope;
 import dev.saelab.circuits.TableWriter;
-import dev.saelab.render.Plots;
+import dev.saelab.api.Plots;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;

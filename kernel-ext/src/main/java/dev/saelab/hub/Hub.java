@@ -1,6 +1,6 @@
 package dev.saelab.hub;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

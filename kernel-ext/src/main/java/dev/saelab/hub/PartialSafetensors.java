@@ -3,7 +3,7 @@ package dev.saelab.hub;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;

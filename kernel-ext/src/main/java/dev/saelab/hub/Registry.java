@@ -2,7 +2,7 @@ package dev.saelab.hub;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -1,7 +1,6 @@
 package dev.saelab.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.saelab.SaeLabException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,6 +1,5 @@
 package dev.saelab.io;
 
-import dev.saelab.SaeLabException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;

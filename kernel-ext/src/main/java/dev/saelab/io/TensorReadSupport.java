@@ -1,7 +1,5 @@
 package dev.saelab.io;
 
-import dev.saelab.SaeLabException;
-import dev.saelab.nd.Backend;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;

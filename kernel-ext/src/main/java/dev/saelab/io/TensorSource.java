@@ -1,6 +1,5 @@
 package dev.saelab.io;
 
-import dev.saelab.SaeLabException;
 import java.io.Closeable;
 import java.nio.file.Path;
 import java.util.List;

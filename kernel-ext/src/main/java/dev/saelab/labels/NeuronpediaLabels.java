@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,6 @@
 package dev.saelab.magic;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
 import dev.saelab.cli.Args;
@@ -8,9 +8,9 @@ import dev.saelab.cli.TablesCommand;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
-import dev.saelab.notebook.CircuitQuery;
-import dev.saelab.notebook.FeatureTable;
-import dev.saelab.render.Plots;
+import dev.saelab.api.CircuitQuery;
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.Plots;
 import dev.saelab.sae.SaeDictionary;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,13 +23,12 @@ import java.util.function.Function;
 /**
  * The line magics, kernel-neutral: each takes the words after {@code %name} and returns the same object the Java API
  * returns ({@link ModelWeights}, {@link SaeDictionary}, {@link FeatureLabels}, {@link FeatureTable},
- * {@link dev.saelab.render.Plot}), so {@code FeatureTable t = %qk --heads 1} works. Every magic answers
+ * {@link dev.saelab.api.Plot}), so {@code FeatureTable t = %qk --heads 1} works. Every magic answers
  * {@code --help}; a wrong argument throws {@link MagicUsageException} with one line and the valid choices.
  */
 public final class SaeLabMagics {
   /** The magic names each kernel adapter registers. */
-  public static final List<String> NAMES = List.of("saelab", "model", "sae", "labels", "qk", "ov", "plot", "rope",
-      "svd", "feature", "scatter");
+  public static final List<String> NAMES = dev.saelab.cli.MagicRewriter.NAMES;
 
   private static final List<String> TABLE_VALUES = List.of("--model", "--layer", "--sae-in", "--sae-key",
       "--sae-out", "--labels-in", "--labels-key", "--labels-out", "--heads", "--top", "--rank-by", "--scale",
@@ -80,7 +79,28 @@ public final class SaeLabMagics {
     HELP.put("saelab", "%saelab help | status | reset\n  help: this list; status: what is loaded; reset: forget it");
   }
 
+  private static final SaeLabMagics SHARED = new SaeLabMagics();
   private final Session session = new Session();
+
+  /** The magic engine shared by every kernel adapter and {@code SaeLab.magic}. */
+  public static SaeLabMagics shared() {
+    return SHARED;
+  }
+
+  /**
+   * Runs one magic line, {@code "qk --heads 1"} (a leading {@code %} is optional); returns what the magic returns.
+   */
+  public Object line(String line) {
+    String s = line.strip();
+    if (s.startsWith("%")) {
+      s = s.substring(1);
+    }
+    List<String> words = split(s);
+    if (words.isEmpty()) {
+      throw new IllegalArgumentException("empty magic line; try SaeLab.magic(\"saelab help\")");
+    }
+    return eval(words.get(0), words.subList(1, words.size()));
+  }
 
   /** The session state (what the magics have loaded). */
   public Session session() {

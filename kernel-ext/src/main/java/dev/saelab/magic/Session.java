@@ -2,7 +2,7 @@ package dev.saelab.magic;
 
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.model.ModelWeights;
-import dev.saelab.notebook.FeatureTable;
+import dev.saelab.api.FeatureTable;
 import dev.saelab.sae.SaeDictionary;
 
 /** What the magics remember between cells: the current model, layer, SAEs, labels and last table. */

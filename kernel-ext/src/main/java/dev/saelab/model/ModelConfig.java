@@ -1,7 +1,7 @@
 package dev.saelab.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.Json;
 import java.nio.file.Path;
 

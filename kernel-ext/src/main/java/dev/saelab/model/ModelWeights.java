@@ -1,6 +1,6 @@
 package dev.saelab.model;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.SafetensorsFile;
 import dev.saelab.io.ShardedSafetensors;
 import dev.saelab.io.TensorInfo;

@@ -2,7 +2,7 @@ package dev.saelab.render;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.labels.FeatureLabels;
-import dev.saelab.notebook.FeatureTable;
+import dev.saelab.api.FeatureTable;
 import java.util.List;
 import java.util.Locale;
 import tech.tablesaw.api.ColumnType;

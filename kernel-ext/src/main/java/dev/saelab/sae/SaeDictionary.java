@@ -1,6 +1,6 @@
 package dev.saelab.sae;
 
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.TensorInfo;
 import dev.saelab.io.TensorSource;
 import java.io.Closeable;

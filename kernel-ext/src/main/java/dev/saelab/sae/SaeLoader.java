@@ -1,7 +1,7 @@
 package dev.saelab.sae;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.Json;
 import dev.saelab.io.NpzFile;
 import dev.saelab.io.SafetensorsFile;

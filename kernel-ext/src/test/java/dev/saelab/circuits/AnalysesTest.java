@@ -1,5 +1,9 @@
 package dev.saelab.circuits;
 
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

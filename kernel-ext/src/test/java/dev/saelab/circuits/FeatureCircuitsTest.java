@@ -1,12 +1,17 @@
 package dev.saelab.circuits;
 
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
+import dev.saelab.linalg.Screen;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.saelab.SaeLabException;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;

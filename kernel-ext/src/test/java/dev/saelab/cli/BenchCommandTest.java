@@ -3,7 +3,7 @@ package dev.saelab.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.circuits.Screen;
+import dev.saelab.linalg.Screen;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

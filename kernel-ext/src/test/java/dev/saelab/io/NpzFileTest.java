@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.SaeLabException;
 import dev.saelab.testutil.TestFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;

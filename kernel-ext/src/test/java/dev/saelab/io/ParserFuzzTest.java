@@ -2,7 +2,6 @@ package dev.saelab.io;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.saelab.SaeLabException;
 import dev.saelab.testutil.TestFiles;
 import java.io.IOException;
 import java.nio.file.Files;

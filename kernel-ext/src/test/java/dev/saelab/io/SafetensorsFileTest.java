@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.SaeLabException;
 import dev.saelab.testutil.TestFiles;
 import dev.saelab.testutil.TestFiles.Raw;
 import java.io.IOException;

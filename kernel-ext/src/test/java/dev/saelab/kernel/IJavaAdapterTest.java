@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.saelab.kernel.ijava.IJavaAdapter;
 import dev.saelab.magic.MagicUsageException;
-import dev.saelab.notebook.FeatureTable;
+import dev.saelab.api.FeatureTable;
 import dev.saelab.testutil.TestFiles;
 import io.github.spencerpark.jupyter.kernel.BaseKernel;
 import io.github.spencerpark.jupyter.kernel.LanguageInfo;
@@ -35,7 +35,7 @@ class IJavaAdapterTest {
 
   @AfterAll
   static void detach() {
-    dev.saelab.notebook.Notebook.attach("none", null);
+    dev.saelab.kernel.KernelHost.attach("none", null);
   }
 
   @Test
@@ -44,7 +44,7 @@ class IJavaAdapterTest {
     Magics magics = new Magics();
     IJavaAdapter.install(kernel, magics);
     IJavaAdapter.install(kernel, magics); // idempotent: registering twice would not throw, but is skipped
-    assertEquals("ijava", dev.saelab.notebook.Notebook.kernel());
+    assertEquals("ijava", dev.saelab.api.Notebook.kernel());
     magics.applyLineMagic("model", List.of(D + "/tiny-gemma2", "--layer", "1"));
     magics.applyLineMagic("sae", List.of(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12"));
     FeatureTable t = magics.applyLineMagic("qk", List.of("--heads", "1", "--top", "2"));

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.saelab.magic.MagicUsageException;
-import dev.saelab.notebook.FeatureTable;
-import dev.saelab.render.Plot;
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.Plot;
 import dev.saelab.testutil.TestFiles;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -85,7 +85,7 @@ class JJavaAdapterTest {
 
   @AfterAll
   static void stop() {
-    dev.saelab.notebook.Notebook.attach("none", null);
+    dev.saelab.kernel.KernelHost.attach("none", null);
   }
 
   /** Runs a notebook line the way JJava does: parse the magic, then the transpiled lineMagic(name, args) call. */
@@ -116,7 +116,7 @@ class JJavaAdapterTest {
     assertInstanceOf(MagicUsageException.class, e.getCause());
     assertTrue(e.getMessage().endsWith("%qk: --top many: expected an integer"), e.getMessage());
     assertEquals(17, ((FeatureTable) run("%qk --heads 1 --top 1")).rows().get(0).rowFeature(), "still usable");
-    assertEquals("jjava", dev.saelab.notebook.Notebook.kernel());
+    assertEquals("jjava", dev.saelab.api.Notebook.kernel());
   }
 
   @Test

@@ -2,10 +2,10 @@ package dev.saelab.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.SaeLab;
+import dev.saelab.api.SaeLab;
 import dev.saelab.kernel.rapaio.RapaioDisplayProvider;
-import dev.saelab.notebook.FeatureTable;
-import dev.saelab.render.Plot;
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.Plot;
 import dev.saelab.testutil.TestFiles;
 import java.util.ServiceLoader;
 import org.junit.jupiter.api.Test;
@@ -26,7 +26,7 @@ class RapaioDisplayProviderTest {
         .saeIn(SaeLab.sae(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12")).heads(1).top(3).qk();
     DisplayData dd = DisplaySystem.inst().render(t);
     assertTrue(String.valueOf(dd.data().get("text/html")).contains("<td>L1H1</td>"), dd.data().toString());
-    Plot p = dev.saelab.render.Plots.topValues(t);
+    Plot p = dev.saelab.api.Plots.topValues(t);
     DisplayData img = DisplaySystem.inst().render(p);
     assertTrue(img.data().containsKey("image/png") && img.data().containsKey("image/svg+xml"), img.data().keySet()
         .toString());

@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
 import dev.saelab.model.ModelWeights;
-import dev.saelab.notebook.FeatureTable;
-import dev.saelab.render.Plot;
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.Plot;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
 import java.util.List;
@@ -128,8 +128,8 @@ class SaeLabMagicsTest {
 
   @Test
   void analysisMagicsReturnPlotsAndTables() throws Exception {
-    dev.saelab.notebook.Analysis rope = (dev.saelab.notebook.Analysis) m.eval("rope", List.of("--heads", "3"));
-    assertTrue(rope.mimeBundle().get("text/html").toString().contains("data:image/png;base64,"));
+    dev.saelab.api.Analysis rope = (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "3"));
+    assertTrue(dev.saelab.render.Renderers.bundle(rope).get("text/html").toString().contains("data:image/png;base64,"));
     var t = rope.table();
     int best = 0;
     for (int i = 1; i < t.rowCount(); i++) {
@@ -138,20 +138,20 @@ class SaeLabMagicsTest {
       }
     }
     assertEquals(1, t.intColumn("delta").get(best), "the planted previous-token head peaks at Δ = 1");
-    dev.saelab.notebook.Analysis sum = (dev.saelab.notebook.Analysis) m.eval("qk", List.of("--heads", "sum",
+    dev.saelab.api.Analysis sum = (dev.saelab.api.Analysis) m.eval("qk", List.of("--heads", "sum",
         "--top", "5"));
     assertEquals(88, sum.table().intColumn("query_feature").get(0));
     assertEquals(101, sum.table().intColumn("key_feature").get(0));
     assertTrue(sum.table().booleanColumn("weak_in_every_head").get(0));
-    dev.saelab.notebook.Analysis spec = (dev.saelab.notebook.Analysis) m.eval("svd", List.of());
+    dev.saelab.api.Analysis spec = (dev.saelab.api.Analysis) m.eval("svd", List.of());
     assertEquals(2 * 4 * 16, spec.table().rowCount());
-    dev.saelab.notebook.Analysis load = (dev.saelab.notebook.Analysis) m.eval("svd", List.of("--circuit", "ov",
+    dev.saelab.api.Analysis load = (dev.saelab.api.Analysis) m.eval("svd", List.of("--circuit", "ov",
         "--head", "2", "--side", "output", "--directions", "1", "--top", "3"));
     assertEquals(3, load.table().rowCount());
-    dev.saelab.notebook.Analysis f = (dev.saelab.notebook.Analysis) m.eval("feature", List.of("17", "--heads", "1",
+    dev.saelab.api.Analysis f = (dev.saelab.api.Analysis) m.eval("feature", List.of("17", "--heads", "1",
         "--top", "1"));
     assertEquals(42, f.table().intColumn("partner").get(0));
-    dev.saelab.notebook.Analysis sc = (dev.saelab.notebook.Analysis) m.eval("scatter", List.of("--head", "0"));
+    dev.saelab.api.Analysis sc = (dev.saelab.api.Analysis) m.eval("scatter", List.of("--head", "0"));
     assertTrue(sc.title().contains("r = "));
     FeatureTable pos = (FeatureTable) m.eval("qk", List.of("--heads", "3", "--position", "1", "--cosine", "--top",
         "2"));

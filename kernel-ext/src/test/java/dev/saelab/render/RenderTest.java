@@ -1,5 +1,8 @@
 package dev.saelab.render;
 
+import dev.saelab.api.Plot;
+import dev.saelab.api.Plots;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,11 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitTable;
-import dev.saelab.circuits.FeatureEdge;
-import dev.saelab.circuits.RankBy;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.RankBy;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
-import dev.saelab.notebook.FeatureTable;
+import dev.saelab.api.FeatureTable;
 import dev.saelab.testutil.TestFiles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,7 +43,7 @@ class RenderTest {
     Files.writeString(json, "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
         + "\"index\":\"17\",\"description\":\"" + longLabel + "\"}]}");
     FeatureLabels labels = NeuronpediaLabels.read(json);
-    String html = table(labels).mimeBundle().get("text/html").toString();
+    String html = Renderers.bundle(table(labels)).get("text/html").toString();
     assertTrue(html.contains("href=\"https://www.neuronpedia.org/gemma-2-2b/12-gemmascope-res-16k/17\""), html);
     assertTrue(html.contains("<td>L13H4</td>"));
     assertTrue(html.contains("onclick=\"saelabSort(this)\""));
@@ -49,7 +52,7 @@ class RenderTest {
     assertTrue(html.contains("…</td>"), "long label truncated");
     assertTrue(html.contains("data-v=\"9.5\" style=\"background:rgba(33,102,172,0.600)\""), "max positive: blue");
     assertTrue(html.contains("data-v=\"-4.25\" style=\"background:rgba(178,24,43,0.268)\""), "negative: red");
-    String text = table(labels).mimeBundle().get("text/plain").toString();
+    String text = Renderers.bundle(table(labels)).get("text/plain").toString();
     assertTrue(text.contains("L13H4") && text.contains("17"), text);
   }
 
@@ -77,7 +80,7 @@ class RenderTest {
   void plotsRenderPngAndSvg(@TempDir Path dir) throws Exception {
     Plot heat = Plots.heatmap("QK L1H1", "key feature", "query feature", new double[][] {{1, -2}, {0.5, 3}},
         List.of("41", "42"), List.of("16", "17"));
-    Map<String, Object> b = heat.mimeBundle();
+    Map<String, Object> b = Renderers.bundle(heat);
     byte[] png = Base64.getDecoder().decode(b.get("image/png").toString());
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
     assertTrue(b.get("image/svg+xml").toString().startsWith("<svg"), "no XML declaration: it embeds in HTML");

@@ -1,10 +1,9 @@
 package dev.saelab.kernel.ijava;
 
-import dev.saelab.SaeLab;
 import dev.saelab.kernel.KernelAdapter;
 import dev.saelab.magic.SaeLabMagics;
-import dev.saelab.notebook.DisplaySink;
-import dev.saelab.notebook.Notebook;
+import dev.saelab.kernel.DisplaySink;
+import dev.saelab.kernel.KernelHost;
 import dev.saelab.render.Renderers;
 import io.github.spencerpark.jupyter.kernel.BaseKernel;
 import io.github.spencerpark.jupyter.kernel.display.DisplayData;
@@ -56,11 +55,11 @@ public final class IJavaAdapter implements KernelAdapter {
     for (Class<?> type : Renderers.TYPES) {
       register(r, type);
     }
-    SaeLabMagics m = SaeLab.magics();
+    SaeLabMagics m = SaeLabMagics.shared();
     for (String name : SaeLabMagics.NAMES) {
       magics.registerLineMagic(name, args -> m.eval(name, args));
     }
-    Notebook.attach("ijava", new Sink(kernel));
+    KernelHost.attach("ijava", new Sink(kernel));
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})

@@ -1,10 +1,9 @@
 package dev.saelab.kernel.jjava;
 
-import dev.saelab.SaeLab;
 import dev.saelab.kernel.KernelAdapter;
 import dev.saelab.magic.SaeLabMagics;
-import dev.saelab.notebook.DisplaySink;
-import dev.saelab.notebook.Notebook;
+import dev.saelab.kernel.DisplaySink;
+import dev.saelab.kernel.KernelHost;
 import dev.saelab.render.Renderers;
 import java.util.Collections;
 import java.util.Map;
@@ -53,11 +52,11 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
       register(r, type);
     }
     MagicsRegistry m = kernel.getMagicsRegistry();
-    SaeLabMagics magics = SaeLab.magics();
+    SaeLabMagics magics = SaeLabMagics.shared();
     for (String name : SaeLabMagics.NAMES) {
       m.registerLineMagic(name, (BaseKernel kk, java.util.List<String> args) -> magics.eval(name, args));
     }
-    Notebook.attach("jjava", new Sink(kernel));
+    KernelHost.attach("jjava", new Sink(kernel));
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})

@@ -1,8 +1,8 @@
 package dev.saelab.kernel.rapaio;
 
 import dev.saelab.kernel.KernelAdapter;
-import dev.saelab.notebook.DisplaySink;
-import dev.saelab.notebook.Notebook;
+import dev.saelab.kernel.DisplaySink;
+import dev.saelab.kernel.KernelHost;
 import java.util.Map;
 import java.util.UUID;
 import org.rapaio.jupyter.kernel.MainApp;
@@ -22,7 +22,7 @@ public final class RapaioAdapter implements KernelAdapter {
       return false;
     }
     DisplaySystem.inst().refreshSpiDisplayHandlers();
-    Notebook.attach("rapaio", new DisplaySink() {
+    KernelHost.attach("rapaio", new DisplaySink() {
       @Override
       public String display(Map<String, Object> bundle) {
         String id = UUID.randomUUID().toString();

@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,6 +1,6 @@
-package dev.saelab.notebook;
+package dev.saelab.kernel;
 
-import dev.saelab.circuits.Progress;
+import dev.saelab.linalg.Progress;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;

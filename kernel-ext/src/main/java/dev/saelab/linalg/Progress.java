@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 /** Receives progress of a long computation; the command line prints it to stderr, notebooks show a bar. */
 @FunctionalInterface

@@ -1,6 +1,8 @@
-package dev.saelab.notebook;
+package dev.saelab.cli;
 
-import dev.saelab.magic.SaeLabMagics;
+import dev.saelab.api.FeatureTable;
+
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -8,10 +10,14 @@ import java.util.regex.Pattern;
  * Rewrites SAE Lab magic lines into the equivalent Java call, for kernels without a magic API (rapaio) and for the
  * end-to-end harness: {@code FeatureTable t = %qk --heads 1} becomes
  * {@code FeatureTable t = SaeLab.magic("qk --heads 1");}. Both forms run the same magic engine
- * ({@link SaeLabMagics}); only the kernel's own magic parsing is bypassed. Other kernels' magics are left alone.
+ * ({@code dev.saelab.magic.SaeLabMagics}); only the kernel's own magic parsing is bypassed. Other kernels' magics are left alone.
  */
 public final class MagicRewriter {
   private static final Pattern LINE = Pattern.compile("^(\\s*(?:[\\w.<>\\[\\], ?]+\\s+\\w+\\s*=\\s*)?)%(\\w+)(.*)$");
+
+  /** Every SAE Lab magic name (the magic engine implements exactly these). */
+  public static final List<String> NAMES = List.of("saelab", "model", "sae", "labels", "qk", "ov", "plot", "rope",
+      "svd", "feature", "scatter");
 
   private MagicRewriter() {}
 
@@ -31,7 +37,7 @@ public final class MagicRewriter {
   /** Rewrites one line if it is an SAE Lab magic. */
   public static String rewriteLine(String line) {
     Matcher m = LINE.matcher(line);
-    if (!m.matches() || !SaeLabMagics.NAMES.contains(m.group(2))) {
+    if (!m.matches() || !NAMES.contains(m.group(2))) {
       return line;
     }
     String args = m.group(3).strip();

@@ -1,8 +1,8 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.saelab.nd.Backend;
+import dev.saelab.io.Backend;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

@@ -1,4 +1,5 @@
-package dev.saelab.render;
+package dev.saelab.api;
+
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -21,7 +22,7 @@ import org.knowm.xchart.internal.chartpart.Chart;
  * p.savePng(Path.of("top.png"));
  * </pre>
  */
-public final class Plot implements MimeBundle {
+public final class Plot {
   private final Chart<?, ?> chart;
 
   /** Wraps a chart. */
@@ -67,15 +68,6 @@ public final class Plot implements MimeBundle {
   /** Writes the SVG. */
   public void saveSvg(Path file) throws IOException {
     Files.writeString(file, svg());
-  }
-
-  @Override
-  public Map<String, Object> mimeBundle() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("image/png", Base64.getEncoder().encodeToString(png()));
-    m.put("image/svg+xml", svg());
-    m.put("text/plain", toString());
-    return m;
   }
 
   @Override

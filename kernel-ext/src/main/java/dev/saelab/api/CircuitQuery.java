@@ -1,4 +1,4 @@
-package dev.saelab.notebook;
+package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
@@ -8,11 +8,11 @@ import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.Rope;
-import dev.saelab.circuits.Screen;
+import dev.saelab.linalg.Screen;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
-import dev.saelab.circuits.Progress;
-import dev.saelab.circuits.RankBy;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
@@ -40,6 +40,7 @@ public final class CircuitQuery {
   private CircuitSpec spec = CircuitSpec.defaults();
   private Screen screen;
   private Progress progress;
+  private boolean biasAugmented;
 
   /** A query on one layer of a model. */
   public CircuitQuery(ModelWeights model, int layer) {
@@ -153,6 +154,25 @@ public final class CircuitQuery {
     return this;
   }
 
+  /**
+   * Makes the QK singular-value decompositions bias-augmented: the query and key biases join the factors as an
+   * extra input dimension (see the maths document, "Head SVD").
+   */
+  public CircuitQuery biasAugmented() {
+    biasAugmented = true;
+    return this;
+  }
+
+  /** One head's QK circuit as an SVD (bias-augmented after {@link #biasAugmented()}). */
+  public HeadSvd qkSvd(int head) {
+    return HeadSvd.qk(model.attention(layer), head, biasAugmented);
+  }
+
+  /** One head's OV circuit as an SVD (the output side centred when the output SAE reads a centred stream). */
+  public HeadSvd ovSvd(int head) {
+    return HeadSvd.ov(model.attention(layer), head, saeOut != null && saeOut.config().centeredStream());
+  }
+
   /** Progress reporter (default: a progress bar in a notebook, nothing elsewhere). */
   public CircuitQuery progress(Progress p) {
     this.progress = p;
@@ -223,13 +243,11 @@ public final class CircuitQuery {
 
   /** Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with the plot. */
   public Analysis spectra() {
-    AttentionWeights attn = model.attention(layer);
     List<HeadSvd> all = new java.util.ArrayList<>();
     int[] heads = model.config().headsOrAll(spec.heads());
     for (CircuitKind kind : CircuitKind.values()) {
       for (int h : heads) {
-        all.add(kind == CircuitKind.QK ? HeadSvd.qk(attn, h, false) : HeadSvd.ov(attn, h, saeOut != null
-            && saeOut.config().centeredStream()));
+        all.add(kind == CircuitKind.QK ? qkSvd(h) : ovSvd(h));
       }
     }
     return Analyses.spectra(all);
@@ -237,10 +255,9 @@ public final class CircuitQuery {
 
   /** One head's SVD (QK or OV, "qk"/"ov"), for loadings and per-pair splits. */
   public HeadSvd svd(String circuit, int head) {
-    AttentionWeights attn = model.attention(layer);
     return switch (circuit.toLowerCase(java.util.Locale.ROOT)) {
-      case "qk" -> HeadSvd.qk(attn, head, false);
-      case "ov" -> HeadSvd.ov(attn, head, saeOut != null && saeOut.config().centeredStream());
+      case "qk" -> qkSvd(head);
+      case "ov" -> ovSvd(head);
       default -> throw new IllegalArgumentException("circuit " + circuit + ": expected qk or ov");
     };
   }

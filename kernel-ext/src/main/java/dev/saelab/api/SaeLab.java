@@ -1,13 +1,9 @@
-package dev.saelab;
+package dev.saelab.api;
 
-import dev.saelab.kernel.Kernels;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
-import dev.saelab.magic.SaeLabMagics;
 import dev.saelab.model.ModelWeights;
-import dev.saelab.nd.Backend;
-import dev.saelab.notebook.CircuitQuery;
-import dev.saelab.notebook.Notebook;
+import dev.saelab.io.Backend;
 import dev.saelab.sae.SaeDictionary;
 import java.nio.file.Path;
 
@@ -26,7 +22,7 @@ import java.nio.file.Path;
  * Every magic has this Java form too: {@code SaeLab.magic("qk --heads 1 --top 10")} is {@code %qk --heads 1 --top 10}.
  */
 public final class SaeLab {
-  private static final SaeLabMagics MAGICS = new SaeLabMagics();
+  private static volatile Frontend frontend;
 
   private SaeLab() {}
 
@@ -38,7 +34,7 @@ public final class SaeLab {
    */
   public static String init() {
     Backend.init();
-    return Kernels.install();
+    return frontend().install();
   }
 
   /** Opens an SAE: a Gemma Scope folder or {@code params.npz}, or a SAELens folder. */
@@ -83,25 +79,22 @@ public final class SaeLab {
    */
   @SuppressWarnings("unchecked")
   public static <T> T magic(String line) {
-    String s = line.strip();
-    if (s.startsWith("%")) {
-      s = s.substring(1);
-    }
-    java.util.List<String> words = SaeLabMagics.split(s);
-    if (words.isEmpty()) {
-      throw new IllegalArgumentException("empty magic line; try SaeLab.magic(\"saelab help\")");
-    }
-    return (T) MAGICS.eval(words.get(0), words.subList(1, words.size()));
-  }
-
-  /** The magic engine shared by every kernel adapter and {@link #magic}. */
-  public static SaeLabMagics magics() {
-    return MAGICS;
+    return (T) frontend().magic(line);
   }
 
   /** The list of magics with examples. */
   public static String help() {
-    return SaeLabMagics.help("saelab");
+    return frontend().help();
+  }
+
+  private static Frontend frontend() {
+    Frontend f = frontend;
+    if (f == null) {
+      f = frontend = java.util.ServiceLoader.load(Frontend.class, SaeLab.class.getClassLoader()).findFirst()
+          .orElseThrow(() -> new IllegalStateException("SAE Lab's notebook front-end is missing from the class path"
+              + " (META-INF/services/dev.saelab.api.Frontend)"));
+    }
+    return f;
   }
 
   /** Displays an object now (tables, plots) in the running notebook. */

@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 import java.util.Locale;
 
@@ -25,7 +25,7 @@ public enum Screen {
    * {@link #FP32} (the generic build's integer GEMM is a slow loop).
    */
   public static Screen auto() {
-    return "avx512".equals(dev.saelab.nd.Backend.init()) ? INT8 : FP32;
+    return "avx512".equals(dev.saelab.io.Backend.init()) ? INT8 : FP32;
   }
 
   /** Parses {@code auto}, {@code int8} or {@code fp32}. */

@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 import java.nio.ByteBuffer;
 
@@ -40,7 +40,7 @@ interface TileKernels {
   static TileKernels best() {
     if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
       try {
-        return (TileKernels) Class.forName("dev.saelab.circuits.VectorTileKernels").getDeclaredConstructor()
+        return (TileKernels) Class.forName("dev.saelab.linalg.VectorTileKernels").getDeclaredConstructor()
             .newInstance();
       } catch (ReflectiveOperationException | LinkageError e) {
         // fall through to the scalar kernels

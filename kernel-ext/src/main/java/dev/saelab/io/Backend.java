@@ -1,4 +1,4 @@
-package dev.saelab.nd;
+package dev.saelab.io;
 
 import java.io.IOException;
 import java.nio.file.Files;

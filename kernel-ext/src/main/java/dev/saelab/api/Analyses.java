@@ -1,14 +1,13 @@
-package dev.saelab.notebook;
+package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.circuits.FeatureEdge;
+import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.QkOvScatter;
 import dev.saelab.labels.FeatureLabels;
-import dev.saelab.render.Plots;
 import java.util.List;
 import tech.tablesaw.api.BooleanColumn;
 import tech.tablesaw.api.DoubleColumn;
@@ -120,7 +119,7 @@ public final class Analyses {
     for (FeatureCircuits.Role role : roles) {
       for (int h : heads) {
         int rank = 1;
-        for (FeatureEdge e : fc.partners(feature, role, h, top, dev.saelab.circuits.RankBy.ABS, cosine)) {
+        for (FeatureEdge e : fc.partners(feature, role, h, top, dev.saelab.linalg.RankBy.ABS, cosine)) {
           int partner = role.partner(e);
           FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? outLabels : inLabels;
           t.stringColumn("head").append("L" + fc.layer() + "H" + h);

@@ -1,8 +1,5 @@
-package dev.saelab.notebook;
+package dev.saelab.api;
 
-import dev.saelab.render.HtmlTables;
-import dev.saelab.render.MimeBundle;
-import dev.saelab.render.Plot;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,24 +19,9 @@ import tech.tablesaw.api.Table;
  * @param table the numbers, one row per point / pair / direction
  * @param plot the plot, or null
  */
-public record Analysis(String title, Table table, Plot plot) implements MimeBundle {
+public record Analysis(String title, Table table, Plot plot) {
   /** Rows shown in the notebook (the table itself keeps all). */
   public static final int SHOWN_ROWS = 200;
-
-  @Override
-  public Map<String, Object> mimeBundle() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    StringBuilder html = new StringBuilder("<div class=\"saelab-analysis\"><b>")
-        .append(HtmlTables.escape(title)).append("</b>");
-    if (plot != null) {
-      html.append("<br><img src=\"data:image/png;base64,").append(Base64.getEncoder().encodeToString(plot.png()))
-          .append("\">");
-    }
-    html.append(HtmlTables.tablesaw(table, SHOWN_ROWS)).append("</div>");
-    m.put("text/html", html.toString());
-    m.put("text/plain", title + "\n" + table.print(20));
-    return m;
-  }
 
   @Override
   public String toString() {

@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -21,7 +21,7 @@ final class QuantizedRows {
    * Largest quantised magnitude: 127 on CPUs with VNNI (int8 products summed straight into int32), else 63, so that no
    * integer GEMM kernel can saturate a 16-bit sum of two products ({@code 2·(63+128)·63 < 2^15}).
    */
-  static final int LEVELS = dev.saelab.nd.Backend.hasVnni() ? 127 : 63;
+  static final int LEVELS = dev.saelab.io.Backend.hasVnni() ? 127 : 63;
   /** Per-thread row buffers of {@link #quantizeRow}. */
   private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
   private static final ThreadLocal<byte[]> QROW = ThreadLocal.withInitial(() -> new byte[0]);

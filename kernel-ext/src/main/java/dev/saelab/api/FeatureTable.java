@@ -1,12 +1,10 @@
-package dev.saelab.notebook;
+package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitTable;
-import dev.saelab.circuits.FeatureEdge;
+import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
-import dev.saelab.render.HtmlTables;
-import dev.saelab.render.MimeBundle;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -31,7 +29,7 @@ import tech.tablesaw.api.Table;
  * qk.toTablesaw().sortOn("value") // a Tablesaw table
  * </pre>
  */
-public final class FeatureTable implements MimeBundle {
+public final class FeatureTable {
   /**
    * One ranked pair.
    *
@@ -220,12 +218,14 @@ public final class FeatureTable implements MimeBundle {
     TableWriter.csv(file, tables, inLabels, columnLabels(k));
   }
 
-  @Override
-  public Map<String, Object> mimeBundle() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("text/html", HtmlTables.featureTable(this, 200));
-    m.put("text/plain", toString());
-    return m;
+  /**
+   * Writes J Bostock's CSV files of every head table into folder {@code dir}: {@code Table of QKs for Head h.csv}, its
+   * {@code Distinct} and {@code Distinct Positive} filters, and {@code Table of OVs for Head h.csv}, with labels.
+   */
+  public void writeBostock(Path dir) {
+    for (CircuitTable t : tables) {
+      TableWriter.bostock(dir, t, inLabels, columnLabels(t.kind()));
+    }
   }
 
   /** A plain-text rendering: the first 20 rows per head. */

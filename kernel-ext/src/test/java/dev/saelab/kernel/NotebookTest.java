@@ -1,10 +1,13 @@
-package dev.saelab.notebook;
+package dev.saelab.kernel;
+
+
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.SaeLab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.SaeLab;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
@@ -79,7 +82,7 @@ class NotebookTest {
   @Test
   void tablesShowProgressThroughTheAttachedNotebook() {
     RecordingSink sink = new RecordingSink();
-    Notebook.attach("test", sink);
+    KernelHost.attach("test", sink);
     try {
       ModelWeights model = SaeLab.model(D + "/tiny-gemma2");
       SaeDictionary sae0 = SaeLab.sae(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12");
@@ -87,7 +90,7 @@ class NotebookTest {
       assertTrue(sink.events.get(0).startsWith("display "), sink.events.toString());
       assertTrue(sink.events.get(sink.events.size() - 1).contains("done 100%"), sink.events.toString());
     } finally {
-      Notebook.attach("none", null);
+      KernelHost.attach("none", null);
     }
   }
 

@@ -1,10 +1,9 @@
-package dev.saelab.render;
+package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.circuits.FeatureEdge;
-import dev.saelab.notebook.FeatureTable;
+import dev.saelab.linalg.FeatureEdge;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

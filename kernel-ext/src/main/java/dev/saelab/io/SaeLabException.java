@@ -1,4 +1,4 @@
-package dev.saelab;
+package dev.saelab.io;
 
 import java.nio.file.Path;
 

@@ -1,4 +1,4 @@
-package dev.saelab.notebook;
+package dev.saelab.kernel;
 
 import java.util.Map;
 

@@ -1,4 +1,4 @@
-package dev.saelab.circuits;
+package dev.saelab.linalg;
 
 /**
  * One entry of a head's feature-to-feature table.
