@@ -18,7 +18,7 @@ class NeuronpediaLabelsTest {
 
   @Test
   void realLayer12ExportCountsAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.shared().resolve(
+    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
         "data/neuronpedia/gemma-2-2b_12-gemmascope-res-16k.json"));
     assertEquals("gemma-2-2b", l.modelId());
     assertEquals("12-gemmascope-res-16k", l.sourceId());
@@ -32,7 +32,7 @@ class NeuronpediaLabelsTest {
 
   @Test
   void realLayer13ExportHasDuplicatesAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.shared().resolve(
+    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
         "data/neuronpedia/gemma-2-2b_13-gemmascope-res-16k.json"), FeatureLabels.Policy.FIRST);
     assertEquals(16168, l.featureCount());
     assertEquals(16170, l.maxIndex());

@@ -29,6 +29,17 @@ public final class TestFiles {
     return Path.of(System.getProperty("saelab.shared.dir", "../../shared"));
   }
 
+  /**
+   * A file or folder under {@link #shared()}: data from outside the repository, absent beside a fresh clone. When it
+   * is absent the calling test is skipped (a JUnit assumption) with a message naming it.
+   */
+  public static Path sharedFile(String relative) {
+    Path p = shared().resolve(relative);
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(p), () -> "needs " + p.toAbsolutePath().normalize()
+        + ", which is absent (data from outside the repository; -Dsaelab.shared.dir=DIR names the shared/ folder)");
+    return p;
+  }
+
   /** A tensor to write: dtype name, shape, raw little-endian bytes. */
   public record Raw(String dtype, long[] shape, byte[] data) {}
 
