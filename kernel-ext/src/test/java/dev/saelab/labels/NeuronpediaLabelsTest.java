@@ -58,6 +58,22 @@ class NeuronpediaLabelsTest {
   }
 
   @Test
+  void oneExportHoldsOneSaesLabelsAndTheBulkLayoutNamesThem() throws IOException {
+    Path f = dir.resolve("mixed.json");
+    Files.writeString(f, "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
+        + "\"index\":\"0\"},{\"modelId\":\"gpt2-small\",\"layer\":\"12-gemmascope-res-16k\",\"index\":\"1\"}]}");
+    SaeLabException e = assertThrows(SaeLabException.class, () -> NeuronpediaLabels.read(f));
+    assertTrue(e.getMessage().contains("explanations[1]: modelId \"gpt2-small\" differs from \"gemma-2-2b\""),
+        e.getMessage());
+    Path bulk = Files.createDirectories(dir.resolve("v1/gpt2-small/8-res-jb/explanations"));
+    Files.writeString(bulk.resolve("batch-0.jsonl"), "{\"index\":\"3\",\"description\":\"x\"}\n");
+    for (Path p : new Path[] {bulk.getParent(), bulk, bulk.resolve("batch-0.jsonl")}) {
+      FeatureLabels l = NeuronpediaLabels.read(p);
+      assertEquals("gpt2-small/8-res-jb", l.modelId() + "/" + l.sourceId(), p.toString());
+    }
+  }
+
+  @Test
   void nonNumericIndexAndBrokenFilesAreNamed() throws IOException {
     Path f = dir.resolve("labels.json");
     Files.writeString(f, "{\"explanations\":[{\"index\":\"0\",\"description\":\"a\"},{\"index\":\"x7\"}]}");
