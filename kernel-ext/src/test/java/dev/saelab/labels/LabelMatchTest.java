@@ -10,7 +10,6 @@ import dev.saelab.sae.SaeConfig;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,20 +51,6 @@ class LabelMatchTest {
     try (SaeDictionary s = SaeDictionary.open(sae)) {
       return LabelMatch.check(NeuronpediaLabels.read(labels), s.config(), sae.toString());
     }
-  }
-
-  /** A SAELens folder whose cfg.json names no model, hook or Neuronpedia id. */
-  static Path anonymousSae(Path dir, int dIn, int dSae) throws IOException {
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("cfg.json"), "{\"d_in\": " + dIn + ", \"d_sae\": " + dSae
-        + ", \"architecture\": \"standard\"}");
-    Map<String, TestFiles.Raw> t = new LinkedHashMap<>();
-    t.put("W_enc", TestFiles.f32(new long[] {dIn, dSae}, TestFiles.seq(dIn * dSae, 0.01f)));
-    t.put("W_dec", TestFiles.f32(new long[] {dSae, dIn}, TestFiles.seq(dIn * dSae, 0.02f)));
-    t.put("b_enc", TestFiles.f32(new long[] {dSae}, TestFiles.seq(dSae, 0.1f)));
-    t.put("b_dec", TestFiles.f32(new long[] {dIn}, TestFiles.seq(dIn, 0.2f)));
-    Files.write(dir.resolve("sae_weights.safetensors"), TestFiles.safetensors(t, null));
-    return dir;
   }
 
   @Test
@@ -133,7 +118,7 @@ class LabelMatchTest {
 
   @Test
   void anSaeThatNamesNothingIsAcceptedWithExactlyOneWarning() throws IOException {
-    Path sae = anonymousSae(dir.resolve("anon"), 4, 128);
+    Path sae = TestFiles.anonymousSaeLens(dir.resolve("anon"), 4, 128);
     FeatureLabels l = NeuronpediaLabels.read(LABELS0);
     List<String> warnings = new ArrayList<>();
     try (SaeDictionary s = SaeDictionary.open(sae)) {

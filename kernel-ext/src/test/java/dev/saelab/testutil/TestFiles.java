@@ -149,6 +149,20 @@ public final class TestFiles {
     return m;
   }
 
+  /** A standard SAELens SAE folder whose cfg.json names no model, hook or Neuronpedia id; returns {@code dir}. */
+  public static Path anonymousSaeLens(Path dir, int dIn, int dSae) throws IOException {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("cfg.json"), "{\"d_in\": " + dIn + ", \"d_sae\": " + dSae
+        + ", \"architecture\": \"standard\"}");
+    Map<String, Raw> t = new LinkedHashMap<>();
+    t.put("W_enc", f32(new long[] {dIn, dSae}, seq(dIn * dSae, 0.01f)));
+    t.put("W_dec", f32(new long[] {dSae, dIn}, seq(dIn * dSae, 0.02f)));
+    t.put("b_enc", f32(new long[] {dSae}, seq(dSae, 0.1f)));
+    t.put("b_dec", f32(new long[] {dIn}, seq(dIn, 0.2f)));
+    Files.write(dir.resolve("sae_weights.safetensors"), safetensors(t, null));
+    return dir;
+  }
+
   /** {@code 0, step, 2 step, ...}. */
   public static float[] seq(int n, float step) {
     float[] v = new float[n];
