@@ -14,6 +14,7 @@ import dev.saelab.model.ModelConfig;
 import dev.saelab.linalg.Progress;
 import dev.saelab.linalg.RankBy;
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.LabelMatch;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import java.util.EnumSet;
@@ -41,6 +42,7 @@ public final class CircuitQuery {
   private Screen screen;
   private Progress progress;
   private boolean biasAugmented;
+  private java.util.function.Consumer<String> warnings = w -> System.err.println(w);
 
   /** A query on one layer of a model. */
   public CircuitQuery(ModelWeights model, int layer) {
@@ -176,6 +178,12 @@ public final class CircuitQuery {
   /** Progress reporter (default: a progress bar in a notebook, nothing elsewhere). */
   public CircuitQuery progress(Progress p) {
     this.progress = p;
+    return this;
+  }
+
+  /** Where a one-line warning goes when labels cannot be confirmed to fit their SAE (default: stderr). */
+  public CircuitQuery warnings(java.util.function.Consumer<String> sink) {
+    this.warnings = sink;
     return this;
   }
 
@@ -318,6 +326,14 @@ public final class CircuitQuery {
     if (saeIn == null) {
       throw new IllegalArgumentException("no input SAE (saeIn(...) or %sae PATH)");
     }
+    checkLabels();
+  }
+
+  /** Refuses labels of another SAE before any are shown; every computation with the SAEs passes here. */
+  private void checkLabels() {
+    LabelMatch.require(labelsIn, saeIn, warnings);
+    LabelMatch.require(labelsKey, saeKey, warnings);
+    LabelMatch.require(labelsOut, saeOut, warnings);
   }
 
   private FeatureTable run(EnumSet<CircuitKind> kinds) {

@@ -1,6 +1,7 @@
 package dev.saelab.cli;
 
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.LabelMatch;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
@@ -36,6 +37,11 @@ final class LayerInputs implements AutoCloseable {
 
   /** Opens the inputs named in {@code a}; {@code needIn}/{@code needOut}: whether the input/output SAE is required. */
   static LayerInputs open(Args a, boolean needIn, boolean needOut) {
+    return open(a, needIn, needOut, System.err::println);
+  }
+
+  /** As {@link #open(Args, boolean, boolean)}; labels that cannot be confirmed to fit their SAE warn here. */
+  static LayerInputs open(Args a, boolean needIn, boolean needOut, java.util.function.Consumer<String> warnings) {
     a.require("--model");
     a.require("--layer");
     int layer = a.intValue("--layer", -1);
@@ -52,6 +58,7 @@ final class LayerInputs implements AutoCloseable {
     ModelWeights m = ModelWeights.open(src.model(a.get("--model", ""), layer));
     SaeDictionary in = null;
     SaeDictionary key = null;
+    SaeDictionary out = null;
     try {
       int n = m.config().nLayers();
       if (layer < 0 || layer >= n) {
@@ -59,10 +66,12 @@ final class LayerInputs implements AutoCloseable {
       }
       in = inPath == null ? null : SaeDictionary.open(src.sae(inPath));
       key = a.has("--sae-key") ? SaeDictionary.open(src.sae(a.get("--sae-key", ""))) : null;
-      SaeDictionary out = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null;
+      out = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null;
+      LabelMatch.require(li, in, warnings);
+      LabelMatch.require(lo, out, warnings);
       return new LayerInputs(m, layer, in, key, out, li, lo);
     } catch (RuntimeException e) {
-      for (AutoCloseable c : new AutoCloseable[] {key, in, m}) {
+      for (AutoCloseable c : new AutoCloseable[] {out, key, in, m}) {
         try {
           if (c != null) {
             c.close();

@@ -99,7 +99,7 @@ public final class TablesCommand {
     if (sum && format.equals("bostock")) {
       throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
     }
-    try (LayerInputs in = LayerInputs.open(a, true, false)) {
+    try (LayerInputs in = LayerInputs.open(a, true, false, err::println)) {
       spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), in.model.config().nHeads()));
       FeatureLabels labelsIn = in.labelsIn;
       FeatureLabels labelsOut = in.labelsOut;

@@ -32,6 +32,8 @@ public final class FeatureLabels {
   private final String origin;
   private final TreeMap<Integer, List<Explanation>> byIndex;
   private final Policy policy;
+  /** SAEs {@link LabelMatch} already warned about for these labels: the warning is given once. */
+  final java.util.Set<String> warnedFor = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   FeatureLabels(String modelId, String sourceId, String origin, Map<Integer, List<Explanation>> byIndex, Policy policy) {
     this.modelId = modelId;

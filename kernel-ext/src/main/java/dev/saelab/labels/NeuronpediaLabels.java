@@ -60,7 +60,7 @@ public final class NeuronpediaLabels {
       for (Path b : batches) {
         readJsonl(b, acc);
       }
-      return acc.build(path.toString(), policy);
+      return acc.fromLayout(dir.toAbsolutePath()).build(path.toString(), policy);
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
@@ -69,6 +69,7 @@ public final class NeuronpediaLabels {
     Acc acc = new Acc();
     if (name.endsWith(".jsonl.gz") || name.endsWith(".jsonl")) {
       readJsonl(path, acc);
+      acc.fromLayout(path.toAbsolutePath().getParent());
     } else {
       readOldExport(path, acc);
     }
@@ -159,18 +160,39 @@ public final class NeuronpediaLabels {
       if (index < 0) {
         throw SaeLabException.inFile(file, where + ": field 'index' is " + index + ", expected >= 0");
       }
-      if (modelId == null && n.hasNonNull("modelId")) {
-        modelId = n.get("modelId").asText();
-      }
-      if (sourceId == null && n.hasNonNull("layer")) {
-        sourceId = n.get("layer").asText();
-      }
+      modelId = same(file, where, "modelId", modelId, n);
+      sourceId = same(file, where, "layer", sourceId, n);
       String raw = n.hasNonNull("description") ? n.get("description").asText() : "";
       String explainer = n.hasNonNull("explanationModelName") ? n.get("explanationModelName").asText()
           : n.hasNonNull("autoInterpModel") ? n.get("autoInterpModel").asText() : "";
       String type = n.hasNonNull("typeName") ? n.get("typeName").asText() : "";
       String created = n.hasNonNull("createdAt") ? n.get("createdAt").asText() : "";
       byIndex.computeIfAbsent(index, i -> new ArrayList<>()).add(new Explanation(index, raw.strip(), explainer, type, created, raw));
+    }
+
+    /** The export's value of {@code field}: one export holds one SAE's labels, so every record must agree. */
+    private static String same(Path file, String where, String field, String seen, JsonNode n) {
+      if (!n.hasNonNull(field)) {
+        return seen;
+      }
+      String v = n.get(field).asText();
+      if (seen != null && !seen.equals(v)) {
+        throw SaeLabException.inFile(file, where + ": " + field + " \"" + v + "\" differs from \"" + seen
+            + "\" of the records before it; one export must hold the labels of one SAE");
+      }
+      return v;
+    }
+
+    /** Model and source from the bulk export's layout {@code MODEL/SOURCE/explanations/}, where records lack them. */
+    Acc fromLayout(Path explanations) {
+      Path source = explanations.getFileName() != null && explanations.getFileName().toString().equals("explanations")
+          ? explanations.getParent() : null;
+      if (source != null && source.getFileName() != null && source.getParent() != null
+          && source.getParent().getFileName() != null) {
+        modelId = modelId != null ? modelId : source.getParent().getFileName().toString();
+        sourceId = sourceId != null ? sourceId : source.getFileName().toString();
+      }
+      return this;
     }
 
     FeatureLabels build(String origin, FeatureLabels.Policy policy) {

@@ -81,6 +81,17 @@ public final class SaeLabMagics {
 
   private static final SaeLabMagics SHARED = new SaeLabMagics();
   private final Session session = new Session();
+  private final java.util.function.Consumer<String> warnings;
+
+  /** Magics whose warnings (labels that cannot be confirmed to fit their SAE) go to stderr, one line each. */
+  public SaeLabMagics() {
+    this(w -> System.err.println(w)); // System.err read per warning: kernels redirect it
+  }
+
+  /** Magics whose one-line warnings go to {@code warnings}. */
+  public SaeLabMagics(java.util.function.Consumer<String> warnings) {
+    this.warnings = warnings;
+  }
 
   /** The magic engine shared by every kernel adapter and {@code SaeLab.magic}. */
   public static SaeLabMagics shared() {
@@ -414,7 +425,7 @@ public final class SaeLabMagics {
   private CircuitQuery query(int layer) {
     return new CircuitQuery(session.model, layer).saeIn(session.saeIn).saeKey(session.saeKey)
         .saeOut(session.saeOut).labelsIn(session.labelsIn).labelsKey(session.labelsKey)
-        .labelsOut(session.labelsOut);
+        .labelsOut(session.labelsOut).warnings(warnings);
   }
 
   private Object plot(String[] argv) {

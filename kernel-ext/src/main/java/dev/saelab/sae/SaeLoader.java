@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
 final class SaeLoader {
   private static final Pattern GEMMA_SCOPE = Pattern.compile(".*layer_(\\d+)/width_(\\w+)/average_l0_(\\d+).*");
   private static final Pattern HOOK_LAYER = Pattern.compile("blocks\\.(\\d+)\\.");
+  /** Gemma Scope repositories name their model: gemma-scope-2b-pt-res → gemma-2-2b, gemma-scope-9b-it-res → -it. */
+  private static final Pattern GEMMA_SCOPE_REPO = Pattern.compile("gemma-scope-(\\d+b)-(pt|it)-");
 
   private SaeLoader() {}
 
@@ -64,7 +66,9 @@ final class SaeLoader {
       int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
       String kind = unix.contains("-att") ? "attn.hook_z" : unix.contains("-mlp") ? "hook_mlp_out" : "hook_resid_post";
       String hook = layer >= 0 ? "blocks." + layer + "." + kind : null;
-      SaeConfig cfg = new SaeConfig("gemma-scope", "jumprelu", dIn, dSae, hook, layer, false, 0, null, false);
+      Matcher repo = GEMMA_SCOPE_REPO.matcher(unix);
+      String model = repo.find() ? "gemma-2-" + repo.group(1) + (repo.group(2).equals("it") ? "-it" : "") : null;
+      SaeConfig cfg = new SaeConfig("gemma-scope", "jumprelu", dIn, dSae, hook, layer, false, 0, null, false, model);
       return new SaeDictionary(npz.getParent(), cfg, f, names);
     } catch (RuntimeException e) {
       f.close();
@@ -119,7 +123,8 @@ final class SaeLoader {
       };
       Map<String, String> names = canonicalNames(f, weights, need);
       checkShapes(f, weights, names, dIn, dSae);
-      SaeConfig c = new SaeConfig("saelens", arch, dIn, dSae, hook, layer, applyBDec, k, npId, centred);
+      SaeConfig c = new SaeConfig("saelens", arch, dIn, dSae, hook, layer, applyBDec, k, npId, centred,
+          Json.optText(meta, "model_name", Json.optText(cfg, "model_name", null)));
       return new SaeDictionary(dir, c, f, names);
     } catch (RuntimeException e) {
       f.close();

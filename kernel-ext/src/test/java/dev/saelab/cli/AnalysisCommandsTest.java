@@ -148,6 +148,36 @@ class AnalysisCommandsTest {
   }
 
   @Test
+  void labelsOfAnotherSaeAreRefusedInOneLineNamingBoth() throws IOException {
+    Path gpt2 = dir.resolve("tiny-gpt2-labels.json");
+    Files.writeString(gpt2, "{\"explanations\":[{\"modelId\":\"tiny-gpt2\",\"layer\":\"1-res-tiny\",\"index\":\"3\","
+        + "\"description\":\"planted GPT-2 query\"},{\"modelId\":\"tiny-gpt2\",\"layer\":\"1-res-tiny\","
+        + "\"index\":\"7\",\"description\":\"planted GPT-2 key\"}]}");
+    Path csv = dir.resolve("qk.csv");
+    String[] r = InspectCommandTest.run("tables", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--circuit", "qk",
+        "--labels-in", gpt2.toString(), "--quiet", "--out", csv.toString());
+    assertEquals("2", r[0], r[2]);
+    assertEquals(1, r[2].strip().lines().count(), r[2]);
+    assertTrue(r[2].startsWith("saelab tables: labels " + gpt2 + " (tiny-gpt2/1-res-tiny) do not belong to SAE " + IN)
+        && r[2].contains("model tiny-gpt2 vs a Gemma model"), r[2]);
+    assertTrue(!Files.exists(csv), "nothing written");
+    // the shipped labels of these SAEs: no warning
+    r = InspectCommandTest.run("tables", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--top",
+        "2", "--labels-in", D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json", "--labels-out",
+        D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96", "--quiet", "--out", dir.resolve("both").toString());
+    assertEquals("0", r[0], r[2]);
+    assertEquals("", r[2]);
+    // an SAE that names nothing: accepted, one warning on stderr
+    Path anon = TestFiles.anonymousSaeLens(dir.resolve("anon"), 48, 128);
+    r = InspectCommandTest.run("tables", "--model", MODEL, "--layer", "1", "--sae-in", anon.toString(), "--circuit",
+        "qk", "--top", "2", "--labels-in", D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json", "--quiet",
+        "--out", csv.toString());
+    assertEquals("0", r[0], r[2]);
+    assertEquals(1, r[2].strip().lines().count(), r[2]);
+    assertTrue(r[2].startsWith("warning: cannot confirm that labels "), r[2]);
+  }
+
+  @Test
   void badInputNamesTheProblem() {
     String gpt2 = D + "/tiny-gpt2";
     String sae = D + "/tiny-saelens/blocks.1.hook_resid_pre";

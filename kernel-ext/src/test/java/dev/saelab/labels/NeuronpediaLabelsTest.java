@@ -18,7 +18,7 @@ class NeuronpediaLabelsTest {
 
   @Test
   void realLayer12ExportCountsAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.shared().resolve(
+    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
         "data/neuronpedia/gemma-2-2b_12-gemmascope-res-16k.json"));
     assertEquals("gemma-2-2b", l.modelId());
     assertEquals("12-gemmascope-res-16k", l.sourceId());
@@ -32,7 +32,7 @@ class NeuronpediaLabelsTest {
 
   @Test
   void realLayer13ExportHasDuplicatesAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.shared().resolve(
+    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
         "data/neuronpedia/gemma-2-2b_13-gemmascope-res-16k.json"), FeatureLabels.Policy.FIRST);
     assertEquals(16168, l.featureCount());
     assertEquals(16170, l.maxIndex());
@@ -55,6 +55,22 @@ class NeuronpediaLabelsTest {
     assertEquals("tiny output feature 4", first.label(4).orElseThrow());
     assertEquals("planted output feature (written by value 5)", first.label(63).orElseThrow());
     assertTrue(first.label(50).isEmpty());
+  }
+
+  @Test
+  void oneExportHoldsOneSaesLabelsAndTheBulkLayoutNamesThem() throws IOException {
+    Path f = dir.resolve("mixed.json");
+    Files.writeString(f, "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
+        + "\"index\":\"0\"},{\"modelId\":\"gpt2-small\",\"layer\":\"12-gemmascope-res-16k\",\"index\":\"1\"}]}");
+    SaeLabException e = assertThrows(SaeLabException.class, () -> NeuronpediaLabels.read(f));
+    assertTrue(e.getMessage().contains("explanations[1]: modelId \"gpt2-small\" differs from \"gemma-2-2b\""),
+        e.getMessage());
+    Path bulk = Files.createDirectories(dir.resolve("v1/gpt2-small/8-res-jb/explanations"));
+    Files.writeString(bulk.resolve("batch-0.jsonl"), "{\"index\":\"3\",\"description\":\"x\"}\n");
+    for (Path p : new Path[] {bulk.getParent(), bulk, bulk.resolve("batch-0.jsonl")}) {
+      FeatureLabels l = NeuronpediaLabels.read(p);
+      assertEquals("gpt2-small/8-res-jb", l.modelId() + "/" + l.sourceId(), p.toString());
+    }
   }
 
   @Test

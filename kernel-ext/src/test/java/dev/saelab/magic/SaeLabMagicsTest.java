@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.saelab.io.SaeLabException;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
 import dev.saelab.model.ModelWeights;
@@ -13,9 +14,13 @@ import dev.saelab.api.FeatureTable;
 import dev.saelab.api.Plot;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The kernel-neutral magic engine on the shipped tiny model: planted pairs, errors, help. */
 class SaeLabMagicsTest {
@@ -46,6 +51,31 @@ class SaeLabMagicsTest {
     FeatureTable all = (FeatureTable) m.eval("qk", List.of("--top", "2", "--distinct-positive"));
     assertEquals(4, all.circuitTables().size());
     assertTrue(all.rows().stream().allMatch(x -> x.value() > 0 && x.rowFeature() != x.colFeature()));
+  }
+
+  @Test
+  void labelsOfAnotherSaeAreRefusedAndUnconfirmedOnesWarnOnce(@TempDir Path dir) throws Exception {
+    Path gpt2 = dir.resolve("tiny-gpt2-labels.json");
+    Files.writeString(gpt2, "{\"explanations\":[{\"modelId\":\"tiny-gpt2\",\"layer\":\"1-res-tiny\",\"index\":\"3\","
+        + "\"description\":\"planted GPT-2 query\"}]}");
+    m.eval("labels", List.of(gpt2.toString()));
+    SaeLabException e = assertThrows(SaeLabException.class, () -> m.eval("qk", List.of("--heads", "1", "--top", "1")));
+    assertTrue(e.getMessage().contains(gpt2.toString()) && e.getMessage().contains(SAE0)
+        && e.getMessage().contains("model tiny-gpt2 vs a Gemma model"), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    List<String> warnings = new ArrayList<>();
+    SaeLabMagics w = new SaeLabMagics(warnings::add);
+    w.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1"));
+    w.eval("sae", List.of(SAE0));
+    w.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json"));
+    w.eval("qk", List.of("--heads", "1", "--top", "1"));
+    assertEquals(List.of(), warnings, "the shipped labels fit the shipped SAE");
+    w.eval("sae", List.of(TestFiles.anonymousSaeLens(dir.resolve("anon"), 48, 128).toString()));
+    w.eval("qk", List.of("--heads", "1", "--top", "1"));
+    w.eval("ov", List.of("--sae-out", SAE1, "--heads", "2", "--top", "1"));
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(warnings.get(0).startsWith("warning: cannot confirm that labels ")
+        && warnings.get(0).contains("the SAE names no model or layer"), warnings.get(0));
   }
 
   @Test

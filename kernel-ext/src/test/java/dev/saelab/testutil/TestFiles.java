@@ -29,6 +29,17 @@ public final class TestFiles {
     return Path.of(System.getProperty("saelab.shared.dir", "../../shared"));
   }
 
+  /**
+   * A file or folder under {@link #shared()}: data from outside the repository, absent beside a fresh clone. When it
+   * is absent the calling test is skipped (a JUnit assumption) with a message naming it.
+   */
+  public static Path sharedFile(String relative) {
+    Path p = shared().resolve(relative);
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(p), () -> "needs " + p.toAbsolutePath().normalize()
+        + ", which is absent (data from outside the repository; -Dsaelab.shared.dir=DIR names the shared/ folder)");
+    return p;
+  }
+
   /** A tensor to write: dtype name, shape, raw little-endian bytes. */
   public record Raw(String dtype, long[] shape, byte[] data) {}
 
@@ -136,6 +147,20 @@ public final class TestFiles {
     m.put("b_dec", npyF32(new long[] {dIn}, seq(dIn, 0.2f)));
     m.put("threshold", npyF32(new long[] {dSae}, seq(dSae, 0.05f)));
     return m;
+  }
+
+  /** A standard SAELens SAE folder whose cfg.json names no model, hook or Neuronpedia id; returns {@code dir}. */
+  public static Path anonymousSaeLens(Path dir, int dIn, int dSae) throws IOException {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("cfg.json"), "{\"d_in\": " + dIn + ", \"d_sae\": " + dSae
+        + ", \"architecture\": \"standard\"}");
+    Map<String, Raw> t = new LinkedHashMap<>();
+    t.put("W_enc", f32(new long[] {dIn, dSae}, seq(dIn * dSae, 0.01f)));
+    t.put("W_dec", f32(new long[] {dSae, dIn}, seq(dIn * dSae, 0.02f)));
+    t.put("b_enc", f32(new long[] {dSae}, seq(dSae, 0.1f)));
+    t.put("b_dec", f32(new long[] {dIn}, seq(dIn, 0.2f)));
+    Files.write(dir.resolve("sae_weights.safetensors"), safetensors(t, null));
+    return dir;
   }
 
   /** {@code 0, step, 2 step, ...}. */
