@@ -8,6 +8,7 @@ import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.QkOvScatter;
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.linalg.RankBy;
 import java.util.List;
 import tech.tablesaw.api.BooleanColumn;
 import tech.tablesaw.api.DoubleColumn;
@@ -112,16 +113,17 @@ public final class Analyses {
 
   /** Drill-down: a feature's partners per role and head, and its norm heat map. */
   public static Analysis feature(FeatureCircuits fc, int feature, List<FeatureCircuits.Role> roles, int[] heads,
-      int top, boolean cosine, FeatureLabels inLabels, FeatureLabels outLabels) {
+      int top, RankBy rankBy, boolean cosine, FeatureLabels inLabels, FeatureLabels keyLabels,
+      FeatureLabels outLabels) {
     Table t = Table.create("partners", StringColumn.create("head"), StringColumn.create("role"),
         IntColumn.create("rank"), IntColumn.create("partner"), DoubleColumn.create("value"),
         StringColumn.create("partner_label"));
     for (FeatureCircuits.Role role : roles) {
       for (int h : heads) {
         int rank = 1;
-        for (FeatureEdge e : fc.partners(feature, role, h, top, dev.saelab.linalg.RankBy.ABS, cosine)) {
+        for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy, cosine)) {
           int partner = role.partner(e);
-          FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? outLabels : inLabels;
+          FeatureLabels pl = partnerLabels(role, inLabels, keyLabels, outLabels);
           t.stringColumn("head").append("L" + fc.layer() + "H" + h);
           t.stringColumn("role").append(role.id());
           t.intColumn("rank").append(rank++);
@@ -134,6 +136,19 @@ public final class Analyses {
     return new Analysis("feature " + feature + " in layer " + fc.layer() + ": top partners per head (as query: keys"
         + " it attends to; as key: queries attending; as value: outputs written; as output: values writing it)", t,
         Plots.featureNorms(fc, feature));
+  }
+
+  /**
+   * The labels of a role's partners: a query's partners are keys, a key's are queries, a value's are outputs and an
+   * output's are values.
+   */
+  public static FeatureLabels partnerLabels(FeatureCircuits.Role role, FeatureLabels inLabels, FeatureLabels keyLabels,
+      FeatureLabels outLabels) {
+    return switch (role) {
+      case QUERY -> keyLabels;
+      case VALUE -> outLabels;
+      case KEY, OUTPUT -> inLabels;
+    };
   }
 
   /** The QK–OV scatter of one head: {@code feature, mean_qk, mean_abs_ov} and the scatter plot. */

@@ -23,6 +23,15 @@ public record Analysis(String title, Table table, Plot plot) {
   /** Rows shown in the notebook (the table itself keeps all). */
   public static final int SHOWN_ROWS = 200;
 
+  /** Writes the table as CSV (a header row, then one row per point, pair or direction). */
+  public void writeCsv(java.nio.file.Path file) {
+    try {
+      table.write().csv(file.toFile());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(file + ": cannot write (" + e.getMessage() + ")", e);
+    }
+  }
+
   @Override
   public String toString() {
     return title + " (" + table.rowCount() + " rows)";

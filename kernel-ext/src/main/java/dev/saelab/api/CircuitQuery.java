@@ -302,9 +302,10 @@ public final class CircuitQuery {
   public Analysis feature(int feature, int top) {
     try (FeatureCircuits fc = open()) {
       List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
-          FeatureCircuits.Role.KEY, FeatureCircuits.Role.VALUE) : List.of(FeatureCircuits.Role.values());
+          FeatureCircuits.Role.KEY) : List.of(FeatureCircuits.Role.values());
       int[] heads = model.config().headsOrAll(spec.heads());
-      return Analyses.feature(fc, feature, roles, heads, top, spec.cosine(), labelsIn, labelsOut);
+      return Analyses.feature(fc, feature, roles, heads, top, spec.rankBy(), spec.cosine(), labelsIn,
+          saeKey == null ? labelsIn : labelsKey, labelsOut);
     }
   }
 

@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
+import picocli.CommandLine.Command;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -47,18 +48,21 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *       300 MB npz SAE against {@code cat file > /dev/null}.
  * </ul>
  */
-final class BenchCommand {
+@Command(name = "bench", description = "Speed and memory benchmarks, printed as ratios against baselines measured in"
+    + " the same run: bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0] [--screen auto|int8|fp32]"
+    + " [--repeat N] [--no-numpy] [--no-baseline] [--no-prune-compare] [--no-screen-compare]; bench load [--dir DIR].")
+public final class BenchCommand extends CliCommand {
+  @picocli.CommandLine.Unmatched List<String> argv = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    return run(argv.toArray(new String[0]));
+  }
+
   private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen",
       "--repeat");
   private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare",
       "--no-screen-compare", "--help");
-  private final PrintStream out;
-  private final PrintStream err;
-
-  BenchCommand(PrintStream out, PrintStream err) {
-    this.out = out;
-    this.err = err;
-  }
 
   int run(String[] argv) throws IOException {
     if (argv.length == 0 || argv[0].equals("--help")) {

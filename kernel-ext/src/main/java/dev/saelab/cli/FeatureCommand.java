@@ -1,71 +1,141 @@
 package dev.saelab.cli;
 
+import dev.saelab.api.Analyses;
+import dev.saelab.api.Analysis;
 import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.linalg.FeatureEdge;
-import dev.saelab.linalg.RankBy;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
-import java.io.PrintStream;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.RankBy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-/** {@code saelab feature}: one feature's strongest partners in every head, and its projection norms per head. */
-final class FeatureCommand {
-  static final String HELP = String.join("\n",
-      "usage: saelab feature --model MODEL --layer L --sae-in SAE [--sae-out SAE] --feature N",
-      "         [--roles query,key,value,output] [--heads all|0,3] [--top K] [--rank-by abs|value|-value] [--cosine]",
-      "         [--labels-in LABELS] [--labels-out LABELS] --out DIR",
-      "  partners.csv  layer,head,role,feature,rank,partner,value[,partner_label]: as a query, the keys it attends",
-      "                to; as a key, the queries attending to it; as a value, the outputs it writes; as an output",
-      "                (feature N of the output SAE), the values writing it",
-      "  norms.csv     layer,head,q_norm,k_norm,v_norm,p_norm   (p: output-SAE feature N)",
-      "");
-  private static final List<String> VALUES = new ArrayList<>(LayerInputs.OPTIONS);
+/** {@code saelab feature} / {@code %feature}: one feature's strongest partners in every head, and its norms per head. */
+@Command(name = "feature", description = "Drill-down: feature N's top partners in each head as a query (the keys it"
+    + " attends to), a key (the queries attending to it) and, with --sae-out, a value (the outputs it writes) and an"
+    + " output (feature N of the output SAE: the values writing it); and its q/k/v/p norms per head. Files in --out:"
+    + " partners.csv (layer,head,role,feature,rank,partner,value[,partner_label]) and norms.csv"
+    + " (layer,head,q_norm,k_norm,v_norm,p_norm).", footer = {"", "Examples:",
+        "  saelab feature 17 --model datasets/tiny-gemma2 --layer 1"
+            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --top 3 --out target/feature-17"})
+public final class FeatureCommand extends CliCommand implements Shared {
+  @Mixin InputOptions inputs;
 
-  static {
-    VALUES.addAll(List.of("--feature", "--roles", "--heads", "--top", "--rank-by", "--out"));
+  @Parameters(index = "0", arity = "0..1", paramLabel = "N", description = "the feature (of the input SAE; of the"
+      + " output SAE as an output)")
+  Integer feature;
+
+  @Option(names = "--roles", paramLabel = "query,key,value,output", split = ",", converter = RoleConverter.class,
+      description = "which roles (default query,key, and value,output with --sae-out: the OV circuit needs it)")
+  List<FeatureCircuits.Role> roles;
+
+  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+      description = "query heads (default all)")
+  Heads heads;
+
+  @Option(names = "--top", paramLabel = "K", defaultValue = "10", converter = Converters.PositiveConverter.class,
+      description = "partners per head and role (default ${DEFAULT-VALUE})")
+  int top;
+
+  @Option(names = "--rank-by", paramLabel = "abs|value|-value", defaultValue = "abs",
+      converter = Converters.RankByConverter.class, description = "ranking key (default ${DEFAULT-VALUE})")
+  RankBy rankBy;
+
+  @Option(names = "--cosine", description = "cosine-normalised values")
+  boolean cosine;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "where to write (required on the command line)")
+  Path outPath;
+
+  /** {@code query}, {@code key}, {@code value} or {@code output}. */
+  public static final class RoleConverter implements picocli.CommandLine.ITypeConverter<FeatureCircuits.Role> {
+    @Override
+    public FeatureCircuits.Role convert(String s) {
+      return Converters.domain(s.strip(), FeatureCircuits.Role::parse);
+    }
   }
 
-  private final PrintStream out;
-
-  FeatureCommand(PrintStream out) {
-    this.out = out;
+  @Override
+  public InputOptions inputs() {
+    return inputs;
   }
 
-  int run(String[] argv) {
-    Args a = new Args("feature", argv, VALUES, List.of("--cosine", "--help"));
-    if (a.has("--help")) {
-      out.print(HELP);
-      return 0;
+  private int feature() {
+    if (feature == null) {
+      throw new IllegalArgumentException("expected a feature index first, e.g. feature 17 --heads 1");
     }
-    Path dir = Path.of(a.require("--out"));
-    int feature = a.intValue("--feature", -1);
-    a.require("--feature");
-    int top = a.intValue("--top", 10);
-    RankBy rankBy = RankBy.parse(a.get("--rank-by", "abs"));
-    List<FeatureCircuits.Role> roles = new ArrayList<>();
-    String rolesArg = a.get("--roles", a.has("--sae-out") ? "query,key,value,output" : "query,key,value");
-    for (String r : rolesArg.split(",")) {
-      roles.add(FeatureCircuits.Role.parse(r.strip()));
+    return feature;
+  }
+
+  private List<FeatureCircuits.Role> roles(Layer l) {
+    if (roles != null) {
+      return roles;
     }
-    try (LayerInputs in = LayerInputs.open(a, true, roles.contains(FeatureCircuits.Role.OUTPUT));
-        FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(), in.out)) {
-      var c = in.model.config();
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
-      boolean labels = in.labelsIn != null || in.labelsOut != null;
+    return l.saeOut() != null ? List.of(FeatureCircuits.Role.values())
+        : List.of(FeatureCircuits.Role.QUERY, FeatureCircuits.Role.KEY);
+  }
+
+  private int[] heads(Layer l) {
+    if (heads.sum()) {
+      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
+    }
+    return heads.resolve(l.model().config().nHeads());
+  }
+
+  private FeatureCircuits open(Layer l) {
+    if (roles(l).contains(FeatureCircuits.Role.VALUE) || roles(l).contains(FeatureCircuits.Role.OUTPUT)) {
+      l.requireSaeOut("the value and output roles (OV circuit)");
+    }
+    return Queries.of(l, err::println).open();
+  }
+
+  @Override
+  public Object result(Layer l) throws Exception {
+    feature();
+    try (FeatureCircuits fc = open(l)) {
+      Analysis a = Analyses.feature(fc, feature(), roles(l), heads(l), top, rankBy, cosine, l.labelsIn(),
+          l.keyLabels(), l.labelsOut());
+      if (outPath != null) {
+        write(l);
+      }
+      return a;
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    requireOut(outPath, "DIR");
+    try (LayerInputs in = LayerInputs.open(inputs, true, roles != null
+        && (roles.contains(FeatureCircuits.Role.VALUE) || roles.contains(FeatureCircuits.Role.OUTPUT)),
+        err::println)) {
+      return write(in);
+    }
+  }
+
+  /** Computes on {@code in} and writes the files of {@code --out}, as the command line does. */
+  private int write(Layer in) {
+    Path dir = outPath;
+    int feature = feature();
+    try (FeatureCircuits fc = open(in)) {
+      var c = in.model().config();
+      List<FeatureCircuits.Role> rs = roles(in);
+      boolean labels = in.labelsIn() != null || in.labelsOut() != null;
       StringBuilder sb = new StringBuilder("layer,head,role,feature,rank,partner,value" + (labels ? ",partner_label"
           : "") + "\n");
       int rows = 0;
-      for (FeatureCircuits.Role role : roles) {
-        for (int h : heads) {
-          List<FeatureEdge> es = fc.partners(feature, role, h, top, rankBy, a.has("--cosine"));
-          FeatureLabels pl = role == FeatureCircuits.Role.VALUE ? in.labelsOut : in.labelsIn;
+      for (FeatureCircuits.Role role : rs) {
+        FeatureLabels pl = Analyses.partnerLabels(role, in.labelsIn(), in.keyLabels(), in.labelsOut());
+        for (int h : heads(in)) {
           int rank = 1;
-          for (FeatureEdge e : es) {
+          for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy, cosine)) {
             int partner = role.partner(e);
-            sb.append(in.layer).append(',').append(h).append(',').append(role.id()).append(',').append(feature)
+            sb.append(in.layer()).append(',').append(h).append(',').append(role.id()).append(',').append(feature)
                 .append(',').append(rank++).append(',').append(partner).append(',').append(e.value());
             if (labels) {
               sb.append(',').append(TableWriter.quote(pl == null ? "" : pl.labelOrEmpty(partner)));
@@ -79,15 +149,17 @@ final class FeatureCommand {
       double[][] n = fc.norms(feature);
       StringBuilder ns = new StringBuilder("layer,head,q_norm,k_norm,v_norm,p_norm\n");
       for (int h = 0; h < c.nHeads(); h++) {
-        ns.append(in.layer).append(',').append(h);
+        ns.append(in.layer()).append(',').append(h);
         for (double[] row : n) {
           ns.append(',').append(Double.isNaN(row[h]) ? "" : Float.toString((float) row[h]));
         }
         ns.append('\n');
       }
       TableWriter.write(dir.resolve("norms.csv"), ns);
-      out.println("wrote " + dir.resolve("partners.csv") + " (" + rows + " rows, roles " + Arrays.toString(
-          roles.stream().map(FeatureCircuits.Role::id).toArray()) + ") and " + dir.resolve("norms.csv"));
+      List<String> ids = new ArrayList<>();
+      rs.forEach(r -> ids.add(r.id()));
+      out.println("wrote " + dir.resolve("partners.csv") + " (" + rows + " rows, roles "
+          + Arrays.toString(ids.toArray()) + ") and " + dir.resolve("norms.csv"));
     }
     return 0;
   }

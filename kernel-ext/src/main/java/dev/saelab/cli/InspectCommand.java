@@ -19,23 +19,42 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
-/** {@code saelab inspect PATH...}: what a file or folder is, with shapes and counts. Reads headers only. */
-final class InspectCommand {
+/** {@code saelab inspect PATH...} / {@code %inspect}: what a file or folder is, with shapes and counts. */
+@Command(name = "inspect", description = "Describe model folders (config, heads, norms, RoPE), SAEs (Gemma Scope,"
+    + " SAELens: d_in, d_sae, architecture, hook), safetensors/npz/npy files (tensors with dtype and shape) and"
+    + " Neuronpedia label exports; folders are searched for all of these. Reads headers only.",
+    footer = {"", "Examples:", "  saelab inspect datasets/tiny-gemma2",
+        "  saelab inspect datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz"})
+public final class InspectCommand extends CliCommand implements Shared {
   private static final int MAX_TENSORS_LISTED = 40;
-  private final PrintStream out;
 
-  InspectCommand(PrintStream out) {
-    this.out = out;
+  @Parameters(arity = "1..*", paramLabel = "PATH", description = "files or folders")
+  List<String> paths;
+
+  @Override
+  public InputOptions inputs() {
+    return null;
   }
 
-  int run(String[] args) {
-    if (args.length == 0 || args[0].equals("--help")) {
-      out.println("usage: saelab inspect PATH...  (a model folder, SAE folder or file, safetensors/npz/npy, "
-          + "Neuronpedia export, or a folder holding any of these)");
-      return args.length == 0 ? 2 : 0;
+  @Override
+  public Object result(Layer layer) {
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    PrintStream saved = out;
+    out = new PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8);
+    try {
+      call();
+    } finally {
+      out = saved;
     }
-    for (String a : args) {
+    return buf.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public Integer call() {
+    for (String a : paths) {
       Path p = Path.of(a);
       if (!Files.exists(p)) {
         throw SaeLabException.inFile(p, "no such file or folder");

@@ -1,105 +1,143 @@
 package dev.saelab.cli;
 
+import dev.saelab.hub.Sources;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.LabelMatch;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
+import java.util.function.Consumer;
 
 /**
- * The loading flags the analysis commands share: {@code --model}, {@code --layer}, {@code --sae-in} (alias
- * {@code --sae}), {@code --sae-key}, {@code --sae-out}, {@code --labels-in}, {@code --labels-out}. Opens what is
- * given, checks the layer, closes everything.
+ * The command line's {@link Layer}: opens what the {@link InputOptions} name, checks the layer and that each label
+ * set belongs to its SAE, and closes everything.
  */
-final class LayerInputs implements AutoCloseable {
-  /** Value options every analysis command accepts. */
-  static final java.util.List<String> OPTIONS = java.util.List.of("--model", "--layer", "--sae-in", "--sae",
-      "--sae-key", "--sae-out", "--labels-in", "--labels-out");
+final class LayerInputs implements Layer, AutoCloseable {
+  private final ModelWeights model;
+  private final int layer;
+  private final SaeDictionary in;
+  private final SaeDictionary key;
+  private final SaeDictionary out;
+  private final FeatureLabels labelsIn;
+  private final FeatureLabels labelsKey;
+  private final FeatureLabels labelsOut;
 
-  final ModelWeights model;
-  final int layer;
-  final SaeDictionary in;
-  final SaeDictionary key;
-  final SaeDictionary out;
-  final FeatureLabels labelsIn;
-  final FeatureLabels labelsOut;
-
-  private LayerInputs(ModelWeights model, int layer, SaeDictionary in, SaeDictionary key, SaeDictionary out,
-      FeatureLabels labelsIn, FeatureLabels labelsOut) {
+  private LayerInputs(ModelWeights model, int layer, SaeDictionary[] saes, FeatureLabels[] labels) {
     this.model = model;
     this.layer = layer;
-    this.in = in;
-    this.key = key;
-    this.out = out;
-    this.labelsIn = labelsIn;
-    this.labelsOut = labelsOut;
+    this.in = saes[0];
+    this.key = saes[1];
+    this.out = saes[2];
+    this.labelsIn = labels[0];
+    this.labelsKey = labels[1];
+    this.labelsOut = labels[2];
   }
 
-  /** Opens the inputs named in {@code a}; {@code needIn}/{@code needOut}: whether the input/output SAE is required. */
-  static LayerInputs open(Args a, boolean needIn, boolean needOut) {
-    return open(a, needIn, needOut, System.err::println);
-  }
-
-  /** As {@link #open(Args, boolean, boolean)}; labels that cannot be confirmed to fit their SAE warn here. */
-  static LayerInputs open(Args a, boolean needIn, boolean needOut, java.util.function.Consumer<String> warnings) {
-    a.require("--model");
-    a.require("--layer");
-    int layer = a.intValue("--layer", -1);
-    String inPath = a.get("--sae-in", a.get("--sae", null));
-    if (needIn && inPath == null) {
-      a.require("--sae-in");
+  /**
+   * Opens the inputs; {@code needIn}/{@code needOut}: whether {@code --sae-in}/{@code --sae-out} are required.
+   * Labels that cannot be confirmed to fit their SAE warn through {@code warnings}.
+   */
+  static LayerInputs open(InputOptions o, boolean needIn, boolean needOut, Consumer<String> warnings) {
+    if (o.model() == null) {
+      throw new IllegalArgumentException("needs --model MODEL");
     }
-    if (needOut) {
-      a.require("--sae-out");
+    if (o.layer() == null) {
+      throw new IllegalArgumentException("needs --layer L");
     }
-    dev.saelab.hub.Sources src = dev.saelab.hub.Sources.fromEnvironment();
-    FeatureLabels li = a.has("--labels-in") ? NeuronpediaLabels.read(src.labels(a.get("--labels-in", ""))) : null;
-    FeatureLabels lo = a.has("--labels-out") ? NeuronpediaLabels.read(src.labels(a.get("--labels-out", ""))) : null;
-    ModelWeights m = ModelWeights.open(src.model(a.get("--model", ""), layer));
-    SaeDictionary in = null;
-    SaeDictionary key = null;
-    SaeDictionary out = null;
+    if (needIn && o.sae("in") == null) {
+      throw new IllegalArgumentException("needs --sae-in SAE (the SAE on the layer's input stream)");
+    }
+    if (needOut && o.sae("out") == null) {
+      throw new IllegalArgumentException("needs --sae-out SAE (the SAE on the layer's output stream)");
+    }
+    Sources src = Sources.fromEnvironment();
+    String[] roles = {"in", "key", "out"};
+    FeatureLabels[] labels = new FeatureLabels[3];
+    for (int i = 0; i < 3; i++) {
+      String p = o.labels(roles[i]);
+      labels[i] = p == null ? null : NeuronpediaLabels.read(src.labels(p));
+    }
+    int layer = o.layer();
+    ModelWeights m = ModelWeights.open(src.model(o.model(), layer));
+    SaeDictionary[] saes = new SaeDictionary[3];
     try {
-      int n = m.config().nLayers();
-      if (layer < 0 || layer >= n) {
-        throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.." + (n - 1));
+      checkLayer(m, layer);
+      for (int i = 0; i < 3; i++) {
+        String p = o.sae(roles[i]);
+        saes[i] = p == null ? null : SaeDictionary.open(src.sae(p));
       }
-      in = inPath == null ? null : SaeDictionary.open(src.sae(inPath));
-      key = a.has("--sae-key") ? SaeDictionary.open(src.sae(a.get("--sae-key", ""))) : null;
-      out = a.has("--sae-out") ? SaeDictionary.open(src.sae(a.get("--sae-out", ""))) : null;
-      LabelMatch.require(li, in, warnings);
-      LabelMatch.require(lo, out, warnings);
-      return new LayerInputs(m, layer, in, key, out, li, lo);
+      for (int i = 0; i < 3; i++) {
+        LabelMatch.require(labels[i], saes[i] == null && i == 1 ? saes[0] : saes[i], warnings);
+      }
+      return new LayerInputs(m, layer, saes, labels);
     } catch (RuntimeException e) {
-      for (AutoCloseable c : new AutoCloseable[] {out, key, in, m}) {
-        try {
-          if (c != null) {
-            c.close();
-          }
-        } catch (Exception ignored) {
-          // already failing
-        }
-      }
+      closeAll(saes[2], saes[1], saes[0], m);
       throw e;
     }
   }
 
-  /** The key-side SAE: {@code --sae-key}, else the input SAE. */
-  SaeDictionary keySae() {
-    return key == null ? in : key;
+  /** One line naming the layer range when {@code layer} is not in the model. */
+  static void checkLayer(ModelWeights m, int layer) {
+    int n = m.config().nLayers();
+    if (layer < 0 || layer >= n) {
+      throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.." + (n - 1));
+    }
+  }
+
+  @Override
+  public ModelWeights model() {
+    return model;
+  }
+
+  @Override
+  public int layer() {
+    return layer;
+  }
+
+  @Override
+  public SaeDictionary saeIn() {
+    return in;
+  }
+
+  @Override
+  public SaeDictionary saeKey() {
+    return key;
+  }
+
+  @Override
+  public SaeDictionary saeOut() {
+    return out;
+  }
+
+  @Override
+  public FeatureLabels labelsIn() {
+    return labelsIn;
+  }
+
+  @Override
+  public FeatureLabels labelsKey() {
+    return labelsKey;
+  }
+
+  @Override
+  public FeatureLabels labelsOut() {
+    return labelsOut;
   }
 
   @Override
   public void close() {
-    if (out != null) {
-      out.close();
+    closeAll(out, key, in, model);
+  }
+
+  private static void closeAll(AutoCloseable... cs) {
+    for (AutoCloseable c : cs) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception ignored) {
+        // closing what was opened; the first failure is what the user sees
+      }
     }
-    if (key != null) {
-      key.close();
-    }
-    if (in != null) {
-      in.close();
-    }
-    model.close();
   }
 }

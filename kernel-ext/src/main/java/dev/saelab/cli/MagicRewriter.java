@@ -16,10 +16,16 @@ public final class MagicRewriter {
   private static final Pattern LINE = Pattern.compile("^(\\s*(?:[\\w.<>\\[\\], ?]+\\s+\\w+\\s*=\\s*)?)%(\\w+)(.*)$");
 
   /** Every SAE Lab magic name (the magic engine implements exactly these). */
-  public static final List<String> NAMES = List.of("saelab", "model", "sae", "labels", "qk", "ov", "plot", "rope",
-      "svd", "feature", "scatter");
+  public static final List<String> NAMES = names();
 
   private MagicRewriter() {}
+
+  private static List<String> names() {
+    List<String> n = new java.util.ArrayList<>(List.of("saelab", "model", "sae", "labels"));
+    n.addAll(Schema.SHARED.keySet());
+    n.add("plot");
+    return List.copyOf(n);
+  }
 
   /** Rewrites every SAE Lab magic line of a cell; other lines are unchanged. */
   public static String rewriteCell(String source) {

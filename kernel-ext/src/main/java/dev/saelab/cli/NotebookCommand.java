@@ -13,49 +13,87 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * {@code saelab notebook}: installs a Jupyter kernelspec that runs rapaio-jupyter-kernel 3.0.1 (the Java kernel on
  * Maven Central) with SAE Lab on its classpath, executes notebooks headless with Debian's nbclient and converts them
  * to HTML, or starts the classic notebook server.
  */
-public final class NotebookCommand {
+@Command(name = "notebook", description = "Install the Java kernel with SAE Lab (rapaio-jupyter-kernel 3.0.1, the"
+    + " kernelspec " + NotebookCommand.KERNEL + "), run notebooks headless and convert them to HTML, or start the"
+    + " classic notebook server.", subcommands = {NotebookCommand.Install.class, NotebookCommand.Run.class,
+        NotebookCommand.Server.class})
+public final class NotebookCommand extends CliCommand {
   /** The kernelspec name written by {@code install}. */
   public static final String KERNEL = "saelab-rapaio";
-  static final String HELP = String.join("\n",
-      "usage: saelab notebook install                   write the kernelspec into target/jupyter/kernels/" + KERNEL,
-      "       saelab notebook run NOTEBOOK... [--out DIR] [--timeout S] [--server [--port P]]",
-      "                                                 execute on that kernel (magic lines become SaeLab.magic(...)",
-      "                                                 calls: rapaio has no magic API), then convert to HTML;",
-      "                                                 --server: open them in the notebook server instead",
-      "       saelab notebook server [--port 8888] [--dir notebooks]   classic notebook server with the kernel",
-      "");
   private static final int START_ATTEMPTS = 4;
-  private final PrintStream out;
-  private final PrintStream err;
 
-  NotebookCommand(PrintStream out, PrintStream err) {
-    this.out = out;
-    this.err = err;
+  @Override
+  public Integer call() {
+    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+        "expected install, run or server");
   }
 
-  int run(String[] argv) throws IOException, InterruptedException {
-    if (argv.length == 0 || argv[0].equals("--help")) {
-      out.print(HELP);
-      return argv.length == 0 ? 2 : 0;
+  /** {@code saelab notebook install}. */
+  @Command(name = "install", description = "Write the kernelspec into target/jupyter/kernels/" + KERNEL + ".")
+  public static final class Install extends CliCommand {
+    @Override
+    public Integer call() throws IOException {
+      out.println("kernelspec " + KERNEL + " in " + install() + "; use JUPYTER_PATH=" + jupyterPath());
+      return 0;
     }
-    String[] rest = java.util.Arrays.copyOfRange(argv, 1, argv.length);
-    switch (argv[0]) {
-      case "install":
-        new Args("notebook install", rest, List.of(), List.of());
-        out.println("kernelspec " + KERNEL + " in " + install() + "; use JUPYTER_PATH=" + jupyterPath());
-        return 0;
-      case "run":
-        return runNotebooks(rest);
-      case "server":
-        return server(new Args("notebook server", rest, List.of("--port", "--dir"), List.of()));
-      default:
-        throw new IllegalArgumentException("notebook " + argv[0] + ": expected install, run or server");
+  }
+
+  /** {@code saelab notebook run}. */
+  @Command(name = "run", description = "Execute notebooks on the kernel (magic lines become SaeLab.magic(...) calls:"
+      + " rapaio has no magic API), then convert them to HTML; --server opens them in the notebook server instead.",
+      footer = {"", "Examples:", "  saelab notebook run notebooks/00-quickstart.ipynb"})
+  public static final class Run extends CliCommand {
+    @Parameters(arity = "1..*", paramLabel = "NOTEBOOK", description = ".ipynb files")
+    List<Path> notebooks;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "where the executed notebooks and HTML go (default"
+        + " kernel-ext/target/notebooks)")
+    Path outDir;
+
+    @Option(names = "--timeout", paramLabel = "S", defaultValue = "600", converter = Converters.PositiveConverter.class,
+        description = "seconds per cell (default ${DEFAULT-VALUE})")
+    int timeout;
+
+    @Option(names = "--server", description = "open them in the classic notebook server instead")
+    boolean server;
+
+    @Option(names = "--port", paramLabel = "P", defaultValue = "8888", converter = Converters.PositiveConverter.class,
+        description = "the server's port (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      if (server) {
+        return serve(notebooks.get(0).toAbsolutePath().getParent().toString(), port, out);
+      }
+      return runNotebooks(notebooks, outDir, timeout, out, err);
+    }
+  }
+
+  /** {@code saelab notebook server}. */
+  @Command(name = "server", description = "The classic notebook server with the kernel (apt-get install"
+      + " jupyter-notebook first).")
+  public static final class Server extends CliCommand {
+    @Option(names = "--port", paramLabel = "P", defaultValue = "8888", converter = Converters.PositiveConverter.class,
+        description = "port (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--dir", paramLabel = "DIR", defaultValue = "notebooks",
+        description = "notebook folder (default ${DEFAULT-VALUE})")
+    String dir;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      return serve(dir, port, out);
     }
   }
 
@@ -108,39 +146,18 @@ public final class NotebookCommand {
     return dir;
   }
 
-  private int runNotebooks(String[] argv) throws IOException, InterruptedException {
-    List<String> notebooks = new ArrayList<>();
-    List<String> opts = new ArrayList<>();
-    for (int i = 0; i < argv.length; i++) {
-      if (argv[i].startsWith("--")) {
-        opts.add(argv[i]);
-        if (!argv[i].equals("--server") && i + 1 < argv.length) {
-          opts.add(argv[++i]);
-        }
-      } else {
-        notebooks.add(argv[i]);
-      }
-    }
-    Args a = new Args("notebook run", opts.toArray(new String[0]), List.of("--out", "--timeout", "--port"),
-        List.of("--server"));
-    if (notebooks.isEmpty()) {
-      throw new IllegalArgumentException("notebook run: expected one or more .ipynb files");
-    }
-    if (a.has("--server")) {
-      Path dir = Path.of(notebooks.get(0)).toAbsolutePath().getParent();
-      return server(new Args("notebook server", new String[] {"--dir", dir.toString(), "--port",
-          a.get("--port", "8888")}, List.of("--port", "--dir"), List.of()));
-    }
-    Path outDir = Path.of(a.get("--out", jarDir().resolve("notebooks").toString())).toAbsolutePath();
+  private static int runNotebooks(List<Path> notebooks, Path outOption, int timeout, PrintStream out,
+      PrintStream err) throws IOException, InterruptedException {
+    Path outDir = (outOption != null ? outOption : jarDir().resolve("notebooks")).toAbsolutePath();
     Files.createDirectories(outDir);
     install();
     int failed = 0;
-    for (String nb : notebooks) {
-      Path src = Path.of(nb).toAbsolutePath();
+    for (Path nb : notebooks) {
+      Path src = nb.toAbsolutePath();
       if (!Files.isRegularFile(src)) {
         throw new IllegalArgumentException("notebook run: " + src + " does not exist");
       }
-      Path executed = execute(src, outDir, a.intValue("--timeout", 600));
+      Path executed = execute(src, outDir, timeout);
       List<String> errors = errors(executed);
       Path html = toHtml(executed);
       out.println("executed " + src.getFileName() + " -> " + executed);
@@ -229,11 +246,10 @@ public final class NotebookCommand {
     return executed.resolveSibling(executed.getFileName().toString().replaceFirst("\\.ipynb$", ".html"));
   }
 
-  private int server(Args a) throws IOException, InterruptedException {
+  private static int serve(String dir, int port, PrintStream out) throws IOException, InterruptedException {
     install();
-    String dir = a.get("--dir", "notebooks");
     ProcessBuilder pb = new ProcessBuilder("/usr/bin/jupyter", "notebook", "--no-browser", "--port",
-        a.get("--port", "8888"), "--notebook-dir", dir);
+        String.valueOf(port), "--notebook-dir", dir);
     Map<String, String> env = pb.environment();
     env.put("JUPYTER_PATH", jupyterPath().toString());
     pb.inheritIO();

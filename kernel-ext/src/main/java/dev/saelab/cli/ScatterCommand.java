@@ -1,58 +1,103 @@
 package dev.saelab.cli;
 
+import dev.saelab.api.Analyses;
+import dev.saelab.api.Analysis;
+import dev.saelab.api.Plots;
 import dev.saelab.circuits.FeatureCircuits;
 import dev.saelab.circuits.QkOvScatter;
 import dev.saelab.circuits.TableWriter;
-import dev.saelab.api.Plots;
-import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code saelab qkov-scatter}: J Bostock's per-head QK–OV correlation. */
-final class ScatterCommand {
-  static final String HELP = String.join("\n",
-      "usage: saelab qkov-scatter --model MODEL --layer L --sae-in SAE --sae-out SAE [--heads all|0,3] --out DIR",
-      "         [--plot-head H --plot FILE.png|FILE.svg]",
-      "  scatter.csv      layer,head,feature,mean_qk,mean_abs_ov: per input-SAE feature, the mean of its QK column",
-      "                   (as a key, over all queries) and the mean |OV| of its row (as a value, over all outputs)",
-      "  correlation.csv  layer,head,pearson",
-      "");
-  private static final List<String> VALUES = new ArrayList<>(LayerInputs.OPTIONS);
+/** {@code saelab scatter} / {@code %scatter}: J Bostock's per-head QK–OV correlation. */
+@Command(name = "scatter", description = "The post's QK-OV scatter: per input-SAE feature, the mean of its QK column"
+    + " (as a key, over all queries) against the mean |OV| of its row (as a value, over all outputs), and Pearson's r"
+    + " per head (needs --sae-out). Files in --out: scatter.csv (layer,head,feature,mean_qk,mean_abs_ov) and"
+    + " correlation.csv (layer,head,pearson). In a notebook: the scatter of --head.", footer = {"", "Examples:",
+        "  saelab scatter --model datasets/tiny-gemma2 --layer 1"
+            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12"
+            + " --sae-out datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --head 0 --out target/scatter"
+            + " --plot target/scatter/head0.png"})
+public final class ScatterCommand extends CliCommand implements Shared {
+  @Mixin InputOptions inputs;
 
-  static {
-    VALUES.addAll(List.of("--heads", "--out", "--plot", "--plot-head"));
+  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+      description = "query heads written to the CSV files (default all)")
+  Heads heads;
+
+  @Option(names = "--head", paramLabel = "H", converter = Converters.NonNegativeConverter.class,
+      description = "the head plotted (and returned in a notebook); default: the first of --heads")
+  Integer head;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "where to write (required on the command line)")
+  Path outPath;
+
+  @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg", description = "also draw the scatter of --head")
+  Path plot;
+
+  @Override
+  public InputOptions inputs() {
+    return inputs;
   }
 
-  private final PrintStream out;
-
-  ScatterCommand(PrintStream out) {
-    this.out = out;
-  }
-
-  int run(String[] argv) throws IOException {
-    Args a = new Args("qkov-scatter", argv, VALUES, List.of("--help"));
-    if (a.has("--help")) {
-      out.print(HELP);
-      return 0;
+  private int[] heads(Layer l) {
+    if (heads.sum()) {
+      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
     }
-    Path dir = Path.of(a.require("--out"));
-    try (LayerInputs in = LayerInputs.open(a, true, true);
-        FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(), in.out)) {
-      var c = in.model.config();
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
+    int[] hs = heads.resolve(l.model().config().nHeads());
+    if (head != null && java.util.Arrays.stream(hs).noneMatch(h -> h == head)) {
+      throw new IllegalArgumentException("--head " + head + " is not among --heads " + heads);
+    }
+    return hs;
+  }
+
+  private FeatureCircuits open(Layer l) {
+    l.requireSaeOut("the QK-OV scatter");
+    return Queries.of(l, err::println).open();
+  }
+
+  @Override
+  public Object result(Layer l) throws Exception {
+    int[] hs = heads(l);
+    int h = head != null ? head : hs[0];
+    try (FeatureCircuits fc = open(l)) {
+      Analysis a = Analyses.scatter(fc.qkOvScatter(h));
+      if (outPath != null) {
+        write(l);
+      }
+      if (plot != null) {
+        Plots.save(a.plot(), plot);
+      }
+      return a;
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    requireOut(outPath, "DIR");
+    try (LayerInputs in = LayerInputs.open(inputs, true, true, err::println)) {
+      return write(in);
+    }
+  }
+
+  /** Computes on {@code in} and writes the files of {@code --out}, as the command line does. */
+  private int write(Layer in) throws Exception {
+    Path dir = outPath;
+    try (FeatureCircuits fc = open(in)) {
+      int[] hs = heads(in);
+      int plotHead = head != null ? head : hs[0];
       StringBuilder sc = new StringBuilder("layer,head,feature,mean_qk,mean_abs_ov\n");
       StringBuilder corr = new StringBuilder("layer,head,pearson\n");
       QkOvScatter plotted = null;
-      int plotHead = a.intValue("--plot-head", heads[0]);
-      for (int h : heads) {
+      for (int h : hs) {
         QkOvScatter s = fc.qkOvScatter(h);
         for (int i = 0; i < s.meanQk().length; i++) {
-          sc.append(in.layer).append(',').append(h).append(',').append(i).append(',').append((float) s.meanQk()[i])
+          sc.append(in.layer()).append(',').append(h).append(',').append(i).append(',').append((float) s.meanQk()[i])
               .append(',').append((float) s.meanAbsOv()[i]).append('\n');
         }
-        corr.append(in.layer).append(',').append(h).append(',').append(s.pearson()).append('\n');
+        corr.append(in.layer()).append(',').append(h).append(',').append(s.pearson()).append('\n');
         out.printf(java.util.Locale.ROOT, "%s  r = %.4f%n", s.headName(), s.pearson());
         if (h == plotHead) {
           plotted = s;
@@ -61,11 +106,7 @@ final class ScatterCommand {
       TableWriter.write(dir.resolve("scatter.csv"), sc);
       TableWriter.write(dir.resolve("correlation.csv"), corr);
       out.println("wrote " + dir.resolve("scatter.csv") + " and " + dir.resolve("correlation.csv"));
-      if (a.has("--plot")) {
-        if (plotted == null) {
-          throw new IllegalArgumentException("--plot-head " + plotHead + " is not among --heads");
-        }
-        Path plot = Path.of(a.get("--plot", ""));
+      if (plot != null) {
         Plots.save(Plots.qkOvScatter(plotted), plot);
         out.println("wrote " + plot);
       }

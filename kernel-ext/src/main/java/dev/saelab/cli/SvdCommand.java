@@ -11,109 +11,225 @@ import dev.saelab.circuits.TableWriter;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.api.Plots;
 import dev.saelab.sae.SaeDictionary;
-import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import dev.saelab.api.Analyses;
+import dev.saelab.api.Analysis;
+import dev.saelab.labels.FeatureLabels;
 import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** {@code saelab svd}: Franco &amp; Crovella's singular-value view of each head's QK and OV circuits. */
-final class SvdCommand {
-  static final String HELP = String.join("\n",
-      "usage: saelab svd --model MODEL --layer L [--heads all|0,3] [--circuit qk|ov|both] [--augmented]",
-      "         [--sae SAE [--sae-out SAE] [--top K] [--directions N] [--pairs N]] --out DIR [--plot FILE]",
-      "  spectrum.csv       layer,head,circuit,k,sigma    singular values of W_QK = W_Q W_Kᵀ and W_OV = W_V W_O",
-      "                     (norm gains folded in; --augmented: GPT-2's bias row and column, Franco & Crovella)",
-      "  loadings.csv       layer,head,circuit,k,side,feature,loading   with --sae: the K (default 10) features",
-      "                     loading most on each of the first N (default all) singular directions, per side",
-      "                     (query/key for QK; value, and output with --sae-out, for OV)",
-      "  contributions.csv  with --sae and --pairs N: each head's top-N table entries split over directions:",
-      "                     layer,head,circuit,row_feature,col_feature,value,directions_90,order,k,sigma,contribution",
-      "                     (the directions carrying 90% of Σ|contribution|, largest first)",
-      "");
-  private static final List<String> VALUES = new ArrayList<>(LayerInputs.OPTIONS);
+/** {@code saelab svd} / {@code %svd}: Franco &amp; Crovella's singular-value view of each head's QK and OV circuits. */
+@Command(name = "svd", description = "Singular values of each head's QK circuit W_Q W_Kᵀ and OV circuit W_V W_O (norm"
+    + " gains folded in); with an SAE, the features loading most on each singular direction, and each head's top"
+    + " table entries split over directions. Files in --out: spectrum.csv (layer,head,circuit,k,sigma), loadings.csv"
+    + " (layer,head,circuit,k,side,feature,loading), contributions.csv with --pairs N"
+    + " (layer,head,circuit,row_feature,col_feature,value,directions_90,order,k,sigma,contribution: the directions"
+    + " carrying 90%% of Σ|contribution|, largest first). In a notebook: the spectra, or with --side the loadings of"
+    + " one head.", footer = {"", "Examples:",
+        "  saelab svd --model datasets/tiny-gpt2 --layer 1 --sae-in datasets/tiny-saelens/blocks.1.hook_resid_pre"
+            + " --sae-out datasets/tiny-saelens/blocks.1.hook_resid_post --directions 2 --top 5 --pairs 3"
+            + " --out target/svd --plot target/svd/spectra.png",
+        "  saelab svd --model datasets/tiny-gpt2 --layer 1 --sae-in datasets/tiny-saelens/blocks.1.hook_resid_pre"
+            + " --circuit qk --head 1 --side query --directions 2 --top 8 --out target/svd-q"})
+public final class SvdCommand extends CliCommand implements Shared {
+  @Mixin InputOptions inputs;
 
-  static {
-    VALUES.addAll(List.of("--heads", "--circuit", "--top", "--directions", "--pairs", "--out", "--plot"));
-  }
+  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+      description = "query heads (default all)")
+  Heads heads;
 
-  private final PrintStream out;
+  @Option(names = "--circuit", paramLabel = "qk|ov|both", defaultValue = "both",
+      converter = Converters.CircuitsConverter.class, description = "which circuits (default both)")
+  Set<CircuitKind> circuit;
 
-  SvdCommand(PrintStream out) {
-    this.out = out;
-  }
+  @Option(names = "--augmented", description = "QK with GPT-2's bias row and column (Franco & Crovella)")
+  boolean augmented;
 
-  int run(String[] argv) throws IOException {
-    Args a = new Args("svd", argv, VALUES, List.of("--augmented", "--help"));
-    if (a.has("--help")) {
-      out.print(HELP);
-      return 0;
-    }
-    Path dir = Path.of(a.require("--out"));
-    String circuit = a.get("--circuit", "both");
-    List<CircuitKind> kinds = switch (circuit) {
-      case "qk" -> List.of(CircuitKind.QK);
-      case "ov" -> List.of(CircuitKind.OV);
-      case "both" -> List.of(CircuitKind.QK, CircuitKind.OV);
-      default -> throw new IllegalArgumentException("--circuit " + circuit + ": expected qk, ov or both");
-    };
-    int top = a.intValue("--top", 10);
-    int pairs = a.intValue("--pairs", 0);
-    if (top < 1 || pairs < 0) {
-      throw new IllegalArgumentException("--top must be ≥ 1 and --pairs ≥ 0");
-    }
-    try (LayerInputs in = LayerInputs.open(a, false, false)) {
-      var c = in.model.config();
-      int directions = a.intValue("--directions", c.dHead());
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
-      AttentionWeights attn = in.model.attention(in.layer);
-      if (a.has("--augmented") && attn.bQ() == null && attn.bK() == null && attn.inputNorm().bias() == null) {
-        out.println("note: " + c.modelType() + " has no query/key biases; the augmented form has the plain spectrum");
+  @Option(names = "--head", paramLabel = "H", converter = Converters.NonNegativeConverter.class,
+      description = "only this head (in a notebook, with --side: the head whose loadings are returned)")
+  Integer head;
+
+  @Option(names = "--side", paramLabel = "query|key|value|output", converter = SideConverter.class,
+      description = "only this side's loadings (in a notebook: with --circuit and --head, that head's loadings)")
+  HeadSvd.Side side;
+
+  @Option(names = "--directions", paramLabel = "N", converter = Converters.PositiveConverter.class,
+      description = "loadings on the first N singular directions (default all)")
+  Integer directions;
+
+  @Option(names = "--top", paramLabel = "K", defaultValue = "10", converter = Converters.PositiveConverter.class,
+      description = "features per direction and side (default ${DEFAULT-VALUE})")
+  int top;
+
+  @Option(names = "--pairs", paramLabel = "N", defaultValue = "0", converter = Converters.NonNegativeConverter.class,
+      description = "split each head's top-N table entries over the directions (contributions.csv)")
+  int pairs;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "where to write (required on the command line)")
+  Path outPath;
+
+  @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg", description = "also draw the spectra")
+  Path plot;
+
+  /** {@code query}, {@code key}, {@code value} or {@code output}. */
+  public static final class SideConverter implements picocli.CommandLine.ITypeConverter<HeadSvd.Side> {
+    @Override
+    public HeadSvd.Side convert(String s) {
+      for (HeadSvd.Side x : HeadSvd.Side.values()) {
+        if (x.id().equals(s)) {
+          return x;
+        }
       }
-      boolean centred = in.out != null && in.out.config().centeredStream();
+      throw new picocli.CommandLine.TypeConversionException("expected query, key, value or output");
+    }
+  }
+
+  @Override
+  public InputOptions inputs() {
+    return inputs;
+  }
+
+  private int[] heads(Layer l) {
+    if (heads.sum()) {
+      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
+    }
+    int[] hs = heads.resolve(l.model().config().nHeads());
+    if (head == null) {
+      return hs;
+    }
+    if (java.util.Arrays.stream(hs).noneMatch(h -> h == head)) {
+      throw new IllegalArgumentException("--head " + head + " is not among --heads " + heads);
+    }
+    return new int[] {head};
+  }
+
+  private HeadSvd svd(Layer l, CircuitKind kind, int h) {
+    AttentionWeights attn = l.model().attention(l.layer());
+    return kind == CircuitKind.QK ? HeadSvd.qk(attn, h, augmented)
+        : HeadSvd.ov(attn, h, l.saeOut() != null && l.saeOut().config().centeredStream());
+  }
+
+  private List<CircuitKind> kinds() {
+    if (side != null && !circuit.contains(side.kind())) {
+      throw new IllegalArgumentException("--side " + side.id() + " belongs to the " + side.kind() + " circuit");
+    }
+    return side != null ? List.of(side.kind()) : List.copyOf(new java.util.TreeSet<>(circuit));
+  }
+
+  private static INDArray rows(Layer l, HeadSvd.Side side) {
+    return switch (side) {
+      case QUERY, VALUE -> l.requireSaeIn().wDec();
+      case KEY -> l.keySae().wDec();
+      case OUTPUT -> l.requireSaeOut("output-side loadings").wEnc().transpose();
+    };
+  }
+
+  @Override
+  public Object result(Layer l) throws Exception {
+    List<CircuitKind> kinds = kinds();
+    int[] hs = heads(l);
+    if (side == null) {
+      List<HeadSvd> all = new ArrayList<>();
+      for (CircuitKind kind : kinds) {
+        for (int h : hs) {
+          all.add(svd(l, kind, h));
+        }
+      }
+      Analysis a = Analyses.spectra(all);
+      if (outPath != null) {
+        write(l);
+      }
+      if (plot != null) {
+        Plots.save(a.plot(), plot);
+      }
+      return a;
+    }
+    if (head == null) {
+      throw new IllegalArgumentException("loadings need --circuit qk|ov, --head H and --side");
+    }
+    HeadSvd s = svd(l, side.kind(), hs[0]);
+    FeatureLabels labels = switch (side) {
+      case OUTPUT -> l.labelsOut();
+      case KEY -> l.keyLabels();
+      default -> l.labelsIn();
+    };
+    Analysis a = Analyses.loadings(s, side, rows(l, side), labels,
+        directions == null ? s.sigma().length : directions, top);
+    if (outPath != null) {
+      write(l);
+    }
+    return a;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    requireOut(outPath, "DIR");
+    try (LayerInputs in = LayerInputs.open(inputs, false, false, err::println)) {
+      return write(in);
+    }
+  }
+
+  /** Computes on {@code in} and writes the files of {@code --out}, as the command line does. */
+  private int write(Layer in) throws Exception {
+    Path dir = outPath;
+    {
+      var c = in.model().config();
+      List<CircuitKind> kinds = kinds();
+      int dirs = directions == null ? c.dHead() : directions;
+      int[] hs = heads(in);
+      AttentionWeights attn = in.model().attention(in.layer());
+      if (augmented && attn.bQ() == null && attn.bK() == null && attn.inputNorm().bias() == null) {
+        out.println("note: " + c.modelType() + " has no query/key biases; the augmented form has the plain"
+            + " spectrum");
+      }
       StringBuilder spectrum = new StringBuilder("layer,head,circuit,k,sigma\n");
       StringBuilder loadings = new StringBuilder("layer,head,circuit,k,side,feature,loading\n");
       StringBuilder contrib = new StringBuilder(
           "layer,head,circuit,row_feature,col_feature,value,directions_90,order,k,sigma,contribution\n");
       List<HeadSvd> all = new ArrayList<>();
-      INDArray enc = in.out == null ? null : in.out.wEnc().transpose();
-      try (FeatureCircuits fc = in.in != null && pairs > 0 ? FeatureCircuits.of(attn, in.in, in.keySae(), in.out)
-          : null) {
+      INDArray enc = in.saeOut() == null ? null : in.saeOut().wEnc().transpose();
+      try (FeatureCircuits fc = in.saeIn() != null && pairs > 0 ? FeatureCircuits.of(attn, in.saeIn(), in.keySae(),
+          in.saeOut()) : null) {
         for (CircuitKind kind : kinds) {
-          for (int h : heads) {
-            HeadSvd s = kind == CircuitKind.QK ? HeadSvd.qk(attn, h, a.has("--augmented"))
-                : HeadSvd.ov(attn, h, centred);
+          for (int h : hs) {
+            HeadSvd s = svd(in, kind, h);
             all.add(s);
             double[] sig = s.sigma();
             for (int k = 0; k < sig.length; k++) {
-              spectrum.append(in.layer).append(',').append(h).append(',').append(kind.id()).append(',').append(k)
+              spectrum.append(in.layer()).append(',').append(h).append(',').append(kind.id()).append(',').append(k)
                   .append(',').append(sig[k]).append('\n');
             }
-            if (in.in == null) {
+            if (in.saeIn() == null) {
               continue;
             }
             HeadSvd.Side left = kind == CircuitKind.QK ? HeadSvd.Side.QUERY : HeadSvd.Side.VALUE;
             HeadSvd.Side right = kind == CircuitKind.QK ? HeadSvd.Side.KEY : HeadSvd.Side.OUTPUT;
-            appendLoadings(loadings, s, left, s.loadings(in.in.wDec(), left, directions), top);
-            INDArray rightRows = kind == CircuitKind.QK ? in.keySae().wDec() : enc;
-            if (rightRows != null) {
-              appendLoadings(loadings, s, right, s.loadings(rightRows, right, directions), top);
+            if (side == null || side == left) {
+              appendLoadings(loadings, s, left, s.loadings(in.saeIn().wDec(), left, dirs), top);
             }
-            if (fc != null && (kind == CircuitKind.QK || in.out != null)) {
+            INDArray rightRows = kind == CircuitKind.QK ? in.keySae().wDec() : enc;
+            if (rightRows != null && (side == null || side == right)) {
+              appendLoadings(loadings, s, right, s.loadings(rightRows, right, dirs), top);
+            }
+            if (fc != null && (kind == CircuitKind.QK || in.saeOut() != null)) {
               CircuitTable t = fc.compute(CircuitSpec.defaults().withKinds(EnumSet.of(kind)).withHeads(h)
                   .withTopK(pairs), Progress.NONE).get(0);
               SaeDictionary colSae = kind == CircuitKind.QK ? in.keySae() : null;
               for (FeatureEdge e : t.edges()) {
-                double[] x = in.in.wDec().getRow(e.row()).toDoubleVector();
+                double[] x = in.saeIn().wDec().getRow(e.row()).toDoubleVector();
                 double[] y = colSae != null ? colSae.wDec().getRow(e.col()).toDoubleVector()
                     : enc.getRow(e.col()).toDoubleVector();
                 HeadSvd.Split sp = s.split(x, y);
                 int need = sp.directionsFor(0.9);
                 for (int i = 0; i < need; i++) {
                   HeadSvd.Contribution ct = sp.terms().get(i);
-                  contrib.append(in.layer).append(',').append(h).append(',').append(kind.id()).append(',')
+                  contrib.append(in.layer()).append(',').append(h).append(',').append(kind.id()).append(',')
                       .append(e.row()).append(',').append(e.col()).append(',').append(e.value()).append(',')
                       .append(need).append(',').append(i + 1).append(',').append(ct.k()).append(',')
                       .append((float) ct.sigma()).append(',').append((float) ct.value()).append('\n');
@@ -125,7 +241,7 @@ final class SvdCommand {
       }
       TableWriter.write(dir.resolve("spectrum.csv"), spectrum);
       out.println("wrote " + dir.resolve("spectrum.csv") + " (" + all.size() + " head circuits)");
-      if (in.in != null) {
+      if (in.saeIn() != null) {
         TableWriter.write(dir.resolve("loadings.csv"), loadings);
         out.println("wrote " + dir.resolve("loadings.csv"));
         if (pairs > 0) {
@@ -133,8 +249,7 @@ final class SvdCommand {
           out.println("wrote " + dir.resolve("contributions.csv"));
         }
       }
-      if (a.has("--plot")) {
-        Path plot = Path.of(a.get("--plot", ""));
+      if (plot != null) {
         Plots.save(Plots.spectra(all), plot);
         out.println("wrote " + plot);
       }

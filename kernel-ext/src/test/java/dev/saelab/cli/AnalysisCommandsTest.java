@@ -61,7 +61,7 @@ class AnalysisCommandsTest {
   void ropeProfileWritesTheDocumentedColumnsAndNumpysNumbers() throws IOException {
     Path f = dir.resolve("rope.csv");
     Path png = dir.resolve("rope.png");
-    ok("rope-profile", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--out", f.toString(), "--plot",
+    ok("rope", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--out", f.toString(), "--plot",
         png.toString());
     List<String> l = lines(f);
     assertEquals("layer,head,delta,score,masked", l.get(0));
@@ -73,7 +73,7 @@ class AnalysisCommandsTest {
     assertEquals(ref.get("profile_bdec").get(3).get(1).asDouble(), Double.parseDouble(row[3]), 1e-4);
     assertTrue(Files.size(png) > 1000);
     Path p = dir.resolve("pairs.csv");
-    ok("rope-profile", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--pairs", "17:42", "--deltas", "0,1",
+    ok("rope", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--pairs", "17:42", "--deltas", "0,1",
         "--pairing", "interleaved", "--heads", "1", "--out", p.toString());
     assertEquals("layer,head,query_feature,key_feature,delta,score,masked", lines(p).get(0));
     assertTrue(lines(p).get(1).startsWith("1,1,17,42,0,"), lines(p).get(1));
@@ -82,7 +82,7 @@ class AnalysisCommandsTest {
   @Test
   void svdWritesSpectrumLoadingsAndContributions() throws IOException {
     Path o = dir.resolve("svd");
-    ok("svd", "--model", MODEL, "--layer", "1", "--sae", IN, "--sae-out", OUT, "--top", "5", "--directions", "2",
+    ok("svd", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--top", "5", "--directions", "2",
         "--pairs", "3", "--out", o.toString());
     List<String> s = lines(o.resolve("spectrum.csv"));
     assertEquals("layer,head,circuit,k,sigma", s.get(0));
@@ -134,14 +134,14 @@ class AnalysisCommandsTest {
   @Test
   void featureAndScatterCommands() throws IOException {
     Path o = dir.resolve("f");
-    ok("feature", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--feature", "17", "--top",
+    ok("feature", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "17", "--top",
         "1", "--out", o.toString());
     List<String> p = lines(o.resolve("partners.csv"));
     assertEquals("layer,head,role,feature,rank,partner,value", p.get(0));
     assertTrue(p.stream().anyMatch(x -> x.startsWith("1,1,query,17,1,42,")), String.join("\n", p));
     assertEquals(5, lines(o.resolve("norms.csv")).size());
     Path s = dir.resolve("s");
-    ok("qkov-scatter", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--heads", "2", "--out",
+    ok("scatter", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--sae-out", OUT, "--heads", "2", "--out",
         s.toString());
     String[] corr = lines(s.resolve("correlation.csv")).get(1).split(",");
     assertEquals(ref.get("scatter").get(2).get("pearson").asDouble(), Double.parseDouble(corr[2]), 1e-6);
@@ -181,20 +181,20 @@ class AnalysisCommandsTest {
   void badInputNamesTheProblem() {
     String gpt2 = D + "/tiny-gpt2";
     String sae = D + "/tiny-saelens/blocks.1.hook_resid_pre";
-    String[] r = InspectCommandTest.run("rope-profile", "--model", gpt2, "--layer", "1", "--sae-in", sae, "--out",
+    String[] r = InspectCommandTest.run("rope", "--model", gpt2, "--layer", "1", "--sae-in", sae, "--out",
         dir.resolve("x.csv").toString());
     assertEquals("2", r[0]);
     assertTrue(r[2].contains("no rotary position embeddings"), r[2]);
-    r = InspectCommandTest.run("rope-profile", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--pairs", "17-42",
+    r = InspectCommandTest.run("rope", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--pairs", "17-42",
         "--out", dir.resolve("x.csv").toString());
     assertTrue(r[2].contains("expected QUERY:KEY feature pairs"), r[2]);
-    r = InspectCommandTest.run("feature", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--feature", "500",
+    r = InspectCommandTest.run("feature", "--model", MODEL, "--layer", "1", "--sae-in", IN, "500",
         "--out", dir.toString());
     assertEquals("2", r[0]);
     assertTrue(r[2].contains("feature 500 out of range 0..127"), r[2]);
     r = InspectCommandTest.run("svd", "--model", MODEL, "--layer", "9", "--out", dir.toString());
     assertTrue(r[2].contains("--layer 9: the model has layers 0..1"), r[2]);
-    r = InspectCommandTest.run("qkov-scatter", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--out",
+    r = InspectCommandTest.run("scatter", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--out",
         dir.toString());
     assertTrue(r[2].contains("needs --sae-out"), r[2]);
   }

@@ -104,7 +104,7 @@ class JJavaAdapterTest {
   void magicsAreRegisteredOnceAndAnswer() {
     assertTrue(kernel.getMagicsRegistry().getLineMagicNames().containsAll(dev.saelab.magic.SaeLabMagics.NAMES));
     run("%model " + D + "/tiny-gemma2 --layer 1");
-    run("%sae " + D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --out "
+    run("%sae " + D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out "
         + D + "/tiny-gemma-scope/layer_1/width_96/average_l0_9");
     Object qk = run("FeatureTable t = %qk --heads 1 --top 3");
     assertInstanceOf(FeatureTable.class, qk);

@@ -33,7 +33,7 @@ class SaeLabMagicsTest {
   void load() throws Exception {
     m = new SaeLabMagics();
     assertInstanceOf(ModelWeights.class, m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
-    assertInstanceOf(SaeDictionary.class, m.eval("sae", List.of(SAE0, "--out", SAE1)));
+    assertInstanceOf(SaeDictionary.class, m.eval("sae", List.of(SAE0, "--sae-out", SAE1)));
     m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json"));
   }
 
