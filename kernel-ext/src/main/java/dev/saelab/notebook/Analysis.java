@@ -3,7 +3,6 @@ package dev.saelab.notebook;
 import dev.saelab.render.HtmlTables;
 import dev.saelab.render.MimeBundle;
 import dev.saelab.render.Plot;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import tech.tablesaw.api.Table;
@@ -32,8 +31,7 @@ public record Analysis(String title, Table table, Plot plot) implements MimeBund
     StringBuilder html = new StringBuilder("<div class=\"saelab-analysis\"><b>")
         .append(HtmlTables.escape(title)).append("</b>");
     if (plot != null) {
-      html.append("<br><img src=\"data:image/png;base64,").append(Base64.getEncoder().encodeToString(plot.png()))
-          .append("\">");
+      html.append("<br>").append(plot.htmlImg());
     }
     html.append(HtmlTables.tablesaw(table, SHOWN_ROWS)).append("</div>");
     m.put("text/html", html.toString());

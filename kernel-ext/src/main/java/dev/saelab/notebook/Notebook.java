@@ -33,7 +33,7 @@ public final class Notebook {
   public static void display(Object o) {
     DisplaySink s = sink;
     if (s != null) {
-      s.display(Renderers.bundle(o));
+      s.display(Renderers.bundle(o), Renderers.metadata(o));
     }
   }
 

@@ -7,7 +7,7 @@ import tech.tablesaw.api.Table;
 
 /**
  * Kernel-neutral rendering of the types SAE Lab displays: its own {@link MimeBundle} objects, any Tablesaw
- * {@link Table} (sortable HTML) and any XChart chart (PNG and SVG).
+ * {@link Table} (sortable HTML) and any XChart chart (a 2× PNG, see {@link Plot}).
  */
 public final class Renderers {
   private Renderers() {}
@@ -37,5 +37,16 @@ public final class Renderers {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("text/plain", String.valueOf(o));
     return m;
+  }
+
+  /** Display metadata by MIME type for {@link #bundle}'s output (a plot's PNG display size); empty if none. */
+  public static Map<String, Object> metadata(Object o) {
+    if (o instanceof MimeBundle m) {
+      return m.mimeMetadata();
+    }
+    if (o instanceof Chart<?, ?> c) {
+      return new Plot(c).mimeMetadata();
+    }
+    return Map.of();
   }
 }
