@@ -35,7 +35,7 @@ public record Analysis(String title, Table table, Plot plot) implements MimeBund
     }
     html.append(HtmlTables.tablesaw(table, SHOWN_ROWS)).append("</div>");
     m.put("text/html", html.toString());
-    m.put("text/plain", title + "\n" + table.print(20));
+    m.put("text/plain", title + "\n" + HtmlTables.plainText(table, 20));
     return m;
   }
 

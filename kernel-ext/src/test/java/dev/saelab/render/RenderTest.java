@@ -144,6 +144,30 @@ class RenderTest {
   }
 
   @Test
+  void tablesawNumbersShowFiveSignificantDigitsWithoutChangingTheTable() {
+    Table t = Table.create("numbers", tech.tablesaw.api.DoubleColumn.create("x", Math.PI, -1.0 / 3e7, 123456.789,
+        Double.NaN), tech.tablesaw.api.FloatColumn.create("f", new float[] {(float) Math.E, 0.1f, 2f, 3f}),
+        tech.tablesaw.api.IntColumn.create("i", 1234567, 2, 3, 4));
+    String html = Renderers.bundle(t).get("text/html").toString();
+    assertTrue(html.contains("data-v=\"3.141592653589793\">3.1416</td>"), html);
+    assertTrue(html.contains(">-3.3333e-08</td>") && html.contains(">1.2346e+05</td>")
+        && html.contains(">2.7183</td>"), html);
+    assertTrue(html.contains(">1234567</td>"), "integers as they are");
+    String text = Renderers.bundle(t).get("text/plain").toString();
+    assertTrue(text.contains("3.1416") && text.contains("-3.3333e-08") && text.contains("2.7183"), text);
+    assertFalse(text.contains("3.14159") || text.contains("2.71828") || text.contains("NaN"), text);
+    assertTrue(text.contains("1234567"), text);
+    assertEquals("3.141592653589793", t.doubleColumn("x").getString(0), "the table's own formatting is untouched");
+    Table big = Table.create("big", tech.tablesaw.api.DoubleColumn.create("x",
+        java.util.stream.IntStream.range(0, 50).mapToDouble(i -> i / 7.0).toArray()));
+    String bigText = HtmlTables.plainText(big, 20);
+    assertTrue(bigText.contains("...") && bigText.contains("7.0000") && !bigText.contains("0.142857"), bigText);
+    String analysis = new dev.saelab.notebook.Analysis("numbers", t, null).mimeBundle().get("text/plain").toString();
+    assertTrue(analysis.startsWith("numbers\n") && analysis.contains("3.1416") && !analysis.contains("3.14159"),
+        analysis);
+  }
+
+  @Test
   void escapeCoversHtmlSpecials() {
     assertEquals("&lt;a href=&quot;x&quot;&gt;&amp;&#39;", HtmlTables.escape("<a href=\"x\">&'"));
   }
