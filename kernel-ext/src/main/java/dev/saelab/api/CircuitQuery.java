@@ -351,4 +351,13 @@ public final class CircuitQuery {
     }
     return new FeatureTable(tables, labelsIn, saeKey == null ? labelsIn : labelsKey, labelsOut);
   }
+
+  /** What the query will compute: layer, heads, k and the SAEs chosen so far. */
+  @Override
+  public String toString() {
+    return "CircuitQuery L" + layer + " of " + model.folder() + ": heads "
+        + (spec.heads() == null ? "all" : java.util.Arrays.toString(spec.heads())) + ", top " + spec.topK() + " by "
+        + spec.rankBy() + ", sae in " + (saeIn == null ? "-" : saeIn.path()) + (saeKey == null ? ""
+            : ", sae key " + saeKey.path()) + ", sae out " + (saeOut == null ? "-" : saeOut.path());
+  }
 }

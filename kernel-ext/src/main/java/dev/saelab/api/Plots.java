@@ -51,7 +51,11 @@ public final class Plots {
     }
     c.getStyler().setShowValue(false);
     c.getStyler().setPlotContentSize(1);
-    c.getStyler().setMin(-max).setMax(max);
+    // the colour bar prints its ends with Double.toString (XChart ignores the decimal pattern there): round them up
+    // to 3 significant digits, so it reads "9.28", not "9.278945922851562"
+    double lim = max == 0 ? 0 : new java.math.BigDecimal(max).round(new java.math.MathContext(3,
+        java.math.RoundingMode.UP)).doubleValue();
+    c.getStyler().setMin(-lim).setMax(lim);
     c.getStyler().setDecimalPattern("#0.###");
     c.getStyler().setRangeColors(new java.awt.Color[] {new java.awt.Color(178, 24, 43),
         new java.awt.Color(247, 247, 247), new java.awt.Color(33, 102, 172)});

@@ -378,4 +378,16 @@ public final class HeadSvd {
     }
     return idx;
   }
+
+  /** One line: circuit, head, rank and the largest singular values (5 significant digits). */
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("HeadSvd ").append(kind.id().toUpperCase(java.util.Locale.ROOT)).append(' ')
+        .append(headName()).append(augmented ? " (bias-augmented)" : "").append(": ").append(sigma.length)
+        .append(" singular values, largest");
+    for (int k = 0; k < Math.min(4, sigma.length); k++) {
+      sb.append(k == 0 ? " " : ", ").append(String.format(java.util.Locale.ROOT, "%.5g", sigma[k]));
+    }
+    return sb.append(sigma.length > 4 ? ", ..." : "").toString();
+  }
 }

@@ -35,6 +35,17 @@ public record LayerTable(CircuitKind kind, int layer, RankBy rankBy, double scal
     public int headSpread(double share) {
       return Shares.countCarrying(perHead, share);
     }
+
+    /** {@code 17→42 9.2789 (per head [0.1, 9.1, ...])}: the record's default prints arrays as {@code [D@…}. */
+    @Override
+    public String toString() {
+      StringBuilder sb = new StringBuilder().append(row).append('→').append(col).append(' ')
+          .append(String.format(java.util.Locale.ROOT, "%.5g", value)).append(" (per head [");
+      for (int h = 0; h < perHead.length; h++) {
+        sb.append(h == 0 ? "" : ", ").append(String.format(java.util.Locale.ROOT, "%.4g", perHead[h]));
+      }
+      return sb.append("])").toString();
+    }
   }
 
   /** The default share for {@link Edge#headSpread}: 80 %. */
@@ -58,5 +69,13 @@ public record LayerTable(CircuitKind kind, int layer, RankBy rankBy, double scal
   /** Number of heads. */
   public int nHeads() {
     return headThresholds.length;
+  }
+
+  /** One line: what was summed and how many pairs (the record's default would print every edge). */
+  @Override
+  public String toString() {
+    return "LayerTable " + kind.id().toUpperCase(java.util.Locale.ROOT) + " L" + layer + " summed over " + nHeads()
+        + " heads: " + edges.size() + " pairs ranked by " + rankBy + ", " + distributed().size()
+        + " weak in every head";
   }
 }

@@ -37,4 +37,11 @@ public record QkOvScatter(int layer, int head, double[] meanQk, double[] meanAbs
     }
     return sxx == 0 || syy == 0 ? Double.NaN : sxy / Math.sqrt(sxx * syy);
   }
+
+  /** One line (the record's default would print the arrays as {@code [D@…}). */
+  @Override
+  public String toString() {
+    return String.format(java.util.Locale.ROOT, "QkOvScatter %s: %d features, Pearson r = %.4f", headName(),
+        meanQk.length, pearson);
+  }
 }

@@ -27,7 +27,7 @@ public final class KernelHost implements NotebookHost {
 
   @Override
   public void display(Object o) {
-    sink.display(Renderers.bundle(o));
+    sink.display(Renderers.bundle(o), Renderers.metadata(o));
   }
 
   @Override

@@ -142,4 +142,21 @@ public final class FeatureLabels {
   private static String head(List<Integer> l) {
     return l.subList(0, Math.min(5, l.size())).toString();
   }
+
+  /** Neuronpedia's {@code modelId/sourceId} when the export names them, else null. */
+  public String neuronpediaSource() {
+    return modelId == null && sourceId == null ? null
+        : (modelId == null ? "?" : modelId) + "/" + (sourceId == null ? "?" : sourceId);
+  }
+
+  /**
+   * One line: {@code FeatureLabels gemma-2-2b/12-gemmascope-res-16k: 130 explanations of 128 features (max index
+   * 127) from PATH}.
+   */
+  @Override
+  public String toString() {
+    String src = neuronpediaSource();
+    return "FeatureLabels " + (src == null ? "(Neuronpedia source unknown)" : src) + ": " + explanationCount()
+        + " explanations of " + featureCount() + " features (max index " + maxIndex() + ") from " + origin;
+  }
 }

@@ -161,8 +161,7 @@ public final class SaeLabMagics {
     }
     return switch (name) {
       case "model" -> session.model;
-      case "sae" -> l.path != null ? session.saeIn : loaded;
-      default -> l.path != null ? session.labelsIn : loaded;
+      default -> loaded; // the last one loaded (in, key, out)
     };
   }
 
@@ -245,7 +244,15 @@ public final class SaeLabMagics {
   }
 
   /** Help and status text: renders as preformatted text in every kernel. */
-  public record Text(String text) {
+  public record Text(String text) implements dev.saelab.render.MimeBundle {
+    @Override
+    public Map<String, Object> mimeBundle() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("text/html", "<pre>" + dev.saelab.render.HtmlTables.escape(text) + "</pre>");
+      m.put("text/plain", text);
+      return m;
+    }
+
     @Override
     public String toString() {
       return text;

@@ -49,4 +49,21 @@ public record AttentionWeights(int layer, ModelConfig config, INDArray wQ, INDAr
   public String headName(int h) {
     return "L" + layer + "H" + h;
   }
+
+  /** Which of the biases Q, K, V, O are present, e.g. {@code "Q K V O"}, or {@code "none"}. */
+  public String biases() {
+    String b = (bQ != null ? " Q" : "") + (bK != null ? " K" : "") + (bV != null ? " V" : "")
+        + (bO != null ? " O" : "");
+    return b.isEmpty() ? "none" : b.substring(1);
+  }
+
+  /** One line: layer, head layout and the fused shapes (the record's default would print every weight). */
+  @Override
+  public String toString() {
+    return "AttentionWeights L" + layer + " (" + config.modelType() + "): n_heads=" + config.nHeads() + " n_kv_heads="
+        + config.nKvHeads() + " d_head=" + config.dHead() + " d_model=" + config.dModel() + ", W_Q "
+        + java.util.Arrays.toString(wQ.shape()) + " W_K " + java.util.Arrays.toString(wK.shape()) + " W_V "
+        + java.util.Arrays.toString(wV.shape()) + " W_O " + java.util.Arrays.toString(wO.shape()) + ", biases "
+        + biases() + ", input norm " + inputNorm.kind() + (postAttnNorm != null ? ", post-attention norm" : "");
+  }
 }

@@ -154,4 +154,12 @@ public final class ModelWeights implements Closeable {
   public void close() {
     tensors.close();
   }
+
+  /** One line: {@code ModelWeights gemma2: n_layers=2 d_model=48 n_heads=4 n_kv_heads=2 d_head=16 (folder)}. */
+  @Override
+  public String toString() {
+    return "ModelWeights " + config.modelType() + ": n_layers=" + config.nLayers() + " d_model=" + config.dModel()
+        + " n_heads=" + config.nHeads() + " n_kv_heads=" + config.nKvHeads() + " d_head=" + config.dHead() + " ("
+        + folder + ")";
+  }
 }

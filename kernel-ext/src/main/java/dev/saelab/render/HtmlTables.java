@@ -5,9 +5,13 @@ import dev.saelab.labels.FeatureLabels;
 import dev.saelab.api.FeatureTable;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import tech.tablesaw.api.ColumnType;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.FloatColumn;
 import tech.tablesaw.api.Table;
 import tech.tablesaw.columns.Column;
+import tech.tablesaw.columns.numbers.NumberColumnFormatter;
 
 /**
  * HTML for notebook tables: sortable by clicking a header (a few lines of inline script, no external assets),
@@ -73,7 +77,10 @@ public final class HtmlTables {
     return sb.toString();
   }
 
-  /** Any Tablesaw table, sortable, numeric columns right-aligned. */
+  /**
+   * Any Tablesaw table, sortable, numeric columns right-aligned; floating-point cells show {@link #number} (5
+   * significant digits) and keep the exact value in {@code data-v} for sorting.
+   */
   public static String tablesaw(Table t, int maxRows) {
     StringBuilder sb = new StringBuilder(STYLE).append(SORT_SCRIPT);
     sb.append("<div style=\"max-height:480px;overflow:auto\"><table class=\"saelab-t\"><caption>")
@@ -88,7 +95,8 @@ public final class HtmlTables {
       for (Column<?> c : t.columns()) {
         boolean numeric = c.type() == ColumnType.INTEGER || c.type() == ColumnType.DOUBLE
             || c.type() == ColumnType.FLOAT || c.type() == ColumnType.LONG || c.type() == ColumnType.SHORT;
-        String text = c.getString(i);
+        boolean floating = c.type() == ColumnType.DOUBLE || c.type() == ColumnType.FLOAT;
+        String text = floating && !c.isMissing(i) ? number(((Number) c.get(i)).doubleValue()) : c.getString(i);
         if (numeric && !c.isMissing(i)) {
           sb.append("<td class=\"n\" data-v=\"").append(escape(String.valueOf(c.get(i)))).append("\">")
               .append(escape(text)).append("</td>");
@@ -104,6 +112,58 @@ public final class HtmlTables {
           .append(t.rowCount()).append(" rows</div>");
     }
     return sb.toString();
+  }
+
+  /**
+   * A table as text: Tablesaw's {@code print(maxRows)} (first and last rows around "..."), with floating-point
+   * columns at 5 significant digits like {@link #number}. The table itself is not changed.
+   */
+  public static String plainText(Table t, int maxRows) {
+    Table shown = Table.create(t.name());
+    for (Column<?> c : t.columns()) {
+      if (c instanceof DoubleColumn d) {
+        DoubleColumn copy = d.copy();
+        copy.setPrintFormatter(SIGNIFICANT);
+        shown.addColumns(copy);
+      } else if (c instanceof FloatColumn f) {
+        FloatColumn copy = f.copy();
+        copy.setPrintFormatter(SIGNIFICANT);
+        shown.addColumns(copy);
+      } else {
+        shown.addColumns(c);
+      }
+    }
+    return shown.print(maxRows);
+  }
+
+  /** A value as the tables show it: 5 significant digits ({@code %.5g}, as {@link FeatureTable} does). */
+  public static String number(double v) {
+    return String.format(Locale.ROOT, "%.5g", v);
+  }
+
+  private static final NumberColumnFormatter SIGNIFICANT = new NumberColumnFormatter() {
+    @Override
+    public String format(double v) {
+      return Double.isNaN(v) ? "" : number(v);
+    }
+
+    @Override
+    public String format(float v) {
+      return format((double) v);
+    }
+  };
+
+  /**
+   * A summary card: a two-column table of an object's fields under its type name (used for models, SAEs, labels).
+   */
+  public static String summary(String title, Map<String, String> fields) {
+    StringBuilder sb = new StringBuilder(STYLE).append("<table class=\"saelab-t saelab-summary\"><caption "
+        + "style=\"text-align:left;font-weight:bold\">").append(escape(title)).append("</caption><tbody>");
+    for (Map.Entry<String, String> e : fields.entrySet()) {
+      sb.append("<tr><th style=\"cursor:auto;position:static\">").append(escape(e.getKey())).append("</th><td>")
+          .append(escape(String.valueOf(e.getValue()))).append("</td></tr>");
+    }
+    return sb.append("</tbody></table>").toString();
   }
 
   /** Background colour for a value: blue for positive, red for negative, opacity by |v| / max. */

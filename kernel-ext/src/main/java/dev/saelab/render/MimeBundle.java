@@ -10,4 +10,12 @@ import java.util.Map;
 public interface MimeBundle {
   /** The representations of this object, preferred first; always includes {@code text/plain}. */
   Map<String, Object> mimeBundle();
+
+  /**
+   * Display metadata by MIME type, sent along with the bundle: e.g. {@code {"image/png": {"width": 720, "height":
+   * 420}}} so a 2× PNG is shown at its logical size. Empty by default.
+   */
+  default Map<String, Object> mimeMetadata() {
+    return Map.of();
+  }
 }

@@ -130,9 +130,11 @@ public final class SaeDictionary implements Closeable {
     source.close();
   }
 
+  /** One line, e.g. {@code SaeDictionary jumprelu d_in=48 d_sae=128 hook=blocks.0.hook_resid_post layer=0 (...)}. */
   @Override
   public String toString() {
-    return "SAE " + config.architecture() + " d_in=" + config.dIn() + " d_sae=" + config.dSae() + " hook="
-        + config.hookName() + " (" + config.format() + ", " + path + ")";
+    return "SaeDictionary " + config.architecture() + " d_in=" + config.dIn() + " d_sae=" + config.dSae() + " hook="
+        + config.hookName() + " layer=" + (config.layer() < 0 ? "?" : config.layer()) + " (" + config.format() + ", "
+        + path + ")";
   }
 }

@@ -1,5 +1,6 @@
 package dev.saelab.e2e;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,10 +9,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saelab.cli.NotebookCommand;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,6 +72,72 @@ class NotebooksIT {
     }
   }
 
+  static final Pattern IMG = Pattern.compile("<img\\b[^>]*>");
+  static final Pattern DATA_PNG = Pattern.compile("src=\"data:image/png;base64,([^\"]*)\"");
+  static final Pattern SVG = Pattern.compile("<svg\\b[^>]*>(.*?)</svg>", Pattern.DOTALL);
+
+  /** An attribute of a tag as nbconvert writes it: {@code width=720} or {@code width="720"}. */
+  static int intAttribute(String tag, String name) {
+    Matcher m = Pattern.compile("\\s" + name + "=\"?(\\d+)").matcher(tag);
+    assertTrue(m.find(), "no " + name + " in " + tag.replaceAll("base64,[^\"]*", "base64,..."));
+    return Integer.parseInt(m.group(1));
+  }
+
+  /**
+   * What a reader of the exported HTML sees: every plot (an {@code image/png} output, or a PNG inside an HTML output
+   * such as an Analysis) is an {@code <img>} with a real PNG drawn at least twice the size it is shown at, and no SVG
+   * was emptied by nbconvert's sanitiser.
+   */
+  @Test
+  void everyPlotIsAVisiblePngInTheConvertedHtml() throws IOException {
+    int total = 0;
+    try (Stream<Path> s = Files.list(notebooks)) {
+      for (Path p : s.filter(x -> x.toString().endsWith(".ipynb")).sorted().toList()) {
+        String name = p.getFileName().toString();
+        int plots = 0;
+        for (JsonNode o : outputs(executed(name))) {
+          if (o.path("data").has("image/png")) {
+            plots++;
+            JsonNode size = o.path("metadata").path("image/png");
+            assertTrue(size.path("width").asInt() > 0 && size.path("height").asInt() > 0,
+                name + ": a PNG output without its display size: " + o.path("metadata"));
+          }
+          Matcher m = DATA_PNG.matcher(text(o.path("data"), "text/html"));
+          while (m.find()) {
+            plots++;
+          }
+        }
+        String html = Files.readString(out.resolve(name.replace(".ipynb", ".html")));
+        int imgs = 0;
+        Matcher img = IMG.matcher(html);
+        while (img.find()) {
+          String tag = img.group();
+          Matcher src = DATA_PNG.matcher(tag);
+          if (!src.find()) {
+            continue;
+          }
+          imgs++;
+          byte[] png = Base64.getDecoder().decode(src.group(1));
+          assertTrue(png.length > 1000, name + ": image " + imgs + " has " + png.length + " bytes");
+          assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, Arrays.copyOf(png, 8),
+              name + ": image " + imgs + " is not a PNG");
+          ByteBuffer ihdr = ByteBuffer.wrap(png);
+          int w = intAttribute(tag, "width");
+          int h = intAttribute(tag, "height");
+          assertTrue(ihdr.getInt(16) >= 2 * w && ihdr.getInt(20) >= 2 * h, name + ": image " + imgs + " is "
+              + ihdr.getInt(16) + "x" + ihdr.getInt(20) + " px, shown at " + w + "x" + h);
+        }
+        assertEquals(plots, imgs, name + ": every plot output is an <img> with PNG data in the HTML");
+        Matcher svg = SVG.matcher(html);
+        while (svg.find()) {
+          assertTrue(svg.group(1).contains("<"), name + ": an empty <svg> (sanitised away): " + svg.group());
+        }
+        total += plots;
+      }
+    }
+    assertTrue(total >= 2, "the notebooks draw plots: " + total);
+  }
+
   @Test
   void quickstartShowsThePlantedPairsATableAndAPlot() throws IOException {
     List<JsonNode> o = outputs(executed("00-quickstart.ipynb"));
@@ -76,7 +148,7 @@ class NotebooksIT {
     assertTrue(plain.stream().anyMatch(t -> t.contains("ov L1H2      1       5") && t.contains("->     63")));
     assertTrue(html.stream().anyMatch(t -> t.contains("<td>L1H1</td>") && t.contains("saelabSort")));
     assertTrue(o.stream().anyMatch(x -> x.path("data").has("image/png")), "a plot");
-    assertTrue(o.stream().anyMatch(x -> x.path("data").has("image/svg+xml")), "an SVG plot");
+    assertFalse(o.stream().anyMatch(x -> x.path("data").has("image/svg+xml")), "SVG only on request");
     assertFalse(html.stream().anyMatch(t -> t.contains("Exception")), "no exception text");
   }
 }

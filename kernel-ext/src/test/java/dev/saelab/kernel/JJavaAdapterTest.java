@@ -1,6 +1,7 @@
 package dev.saelab.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.dflib.jjava.jupyter.kernel.BaseKernel;
@@ -129,7 +131,12 @@ class JJavaAdapterTest {
     Plot p = (Plot) run("%plot top");
     DisplayData img = kernel.getRenderer().render(p);
     assertTrue(img.hasDataForType(MIMEType.IMAGE_PNG));
-    assertTrue(img.getData(MIMEType.IMAGE_SVG).toString().contains("<svg"));
+    assertFalse(img.hasDataForType(MIMEType.IMAGE_SVG), "SVG only on request");
+    java.lang.reflect.Field meta = DisplayData.class.getDeclaredField("metadata"); // no getter in 1.0-a6
+    meta.setAccessible(true);
+    assertEquals(Map.of("width", 720, "height", 420), ((Map<?, ?>) meta.get(img)).get("image/png"),
+        "shown at its logical size");
+    assertTrue(kernel.getRenderer().render(p.withSvg()).getData(MIMEType.IMAGE_SVG).toString().contains("<svg"));
     DisplayData table = kernel.getRenderer().render(t.toTablesaw());
     assertTrue(table.getData(MIMEType.TEXT_HTML).toString().contains("saelabSort"));
   }

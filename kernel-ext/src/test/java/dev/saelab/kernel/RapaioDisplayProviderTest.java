@@ -1,5 +1,6 @@
 package dev.saelab.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.saelab.api.SaeLab;
@@ -28,8 +29,10 @@ class RapaioDisplayProviderTest {
     assertTrue(String.valueOf(dd.data().get("text/html")).contains("<td>L1H1</td>"), dd.data().toString());
     Plot p = dev.saelab.api.Plots.topValues(t);
     DisplayData img = DisplaySystem.inst().render(p);
-    assertTrue(img.data().containsKey("image/png") && img.data().containsKey("image/svg+xml"), img.data().keySet()
+    assertTrue(img.data().containsKey("image/png") && !img.data().containsKey("image/svg+xml"), img.data().keySet()
         .toString());
+    assertEquals(java.util.Map.of("width", 720, "height", 420), img.metadata().get("image/png"));
+    assertTrue(DisplaySystem.inst().render(p.withSvg()).data().containsKey("image/svg+xml"));
     DisplayData table = DisplaySystem.inst().render(t.toTablesaw());
     assertTrue(String.valueOf(table.data().get("text/html")).contains("saelabSort"));
   }

@@ -194,4 +194,106 @@ class SaeLabMagicsTest {
         "--position", "1")));
     assertTrue(e.getMessage().contains("expected rotate-half or interleaved"), e.getMessage());
   }
+
+  /** {@code Object.toString}'s {@code ClassName@1b6d3586}, or an array's {@code [D@…}. */
+  static final java.util.regex.Pattern HASH = java.util.regex.Pattern.compile("[\\w$\\[;]@\\p{XDigit}{4,}");
+
+  /** The HTML a reader sees as text: no data-v sort keys (exact on purpose) and no images. */
+  static String visible(String html) {
+    return html.replaceAll("data-v=\"[^\"]*\"", "").replaceAll("<img[^>]*>", "");
+  }
+
+  /** The most significant digits of any decimal number in the text ("0.0081928": 5; "9.278945922851562": 16). */
+  static int maxSignificantDigits(String text) {
+    java.util.regex.Matcher d = java.util.regex.Pattern.compile("\\d+\\.\\d+").matcher(text);
+    int max = 0;
+    while (d.find()) {
+      max = Math.max(max, d.group().replace(".", "").replaceFirst("^0+", "").length());
+    }
+    return max;
+  }
+
+  @Test
+  void everyObjectAMagicOrTheApiReturnsHasAReadableSummary() throws Exception {
+    m.eval("labels", List.of("--labels-out", D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96"));
+    java.util.Map<String, Object> returned = new java.util.LinkedHashMap<>();
+    returned.put("%model", m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
+    returned.put("%sae", m.eval("sae", List.of(SAE0, "--sae-out", SAE1)));
+    returned.put("%labels", m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json")));
+    returned.put("%labels --out", m.eval("labels", List.of("--labels-out",
+        D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96")));
+    returned.put("%saelab status", m.eval("saelab", List.of("status")));
+    returned.put("%qk --help", m.eval("qk", List.of("--help")));
+    returned.put("%qk", m.eval("qk", List.of("--heads", "1", "--top", "3")));
+    returned.put("%ov", m.eval("ov", List.of("--heads", "2", "--top", "3")));
+    returned.put("%qk --heads sum", m.eval("qk", List.of("--heads", "sum", "--top", "3")));
+    returned.put("%plot top", m.eval("plot", List.of("top")));
+    returned.put("%plot block", m.eval("plot", List.of("block", "ov", "--head", "2", "--rows", "0:4", "--cols",
+        "60:64")));
+    returned.put("%plot norms", m.eval("plot", List.of("norms", "--head", "1")));
+    returned.put("%rope", m.eval("rope", List.of("--heads", "1")));
+    returned.put("%rope --pairs", m.eval("rope", List.of("--pairs", "17:42", "--heads", "1")));
+    returned.put("%svd", m.eval("svd", List.of("--heads", "1")));
+    returned.put("%svd --side", m.eval("svd", List.of("--circuit", "qk", "--head", "1", "--side", "key", "--top",
+        "3")));
+    returned.put("%feature", m.eval("feature", List.of("17", "--heads", "1", "--top", "2")));
+    returned.put("%scatter", m.eval("scatter", List.of("--head", "0")));
+    ModelWeights model = (ModelWeights) returned.get("%model");
+    var attn = model.attention(1);
+    returned.put("attention(1)", attn);
+    returned.put("HeadSvd.qk", dev.saelab.circuits.HeadSvd.qk(attn, 1, true));
+    returned.put("HeadSvd.ov", dev.saelab.circuits.HeadSvd.ov(attn, 2, false));
+    returned.put("split", dev.saelab.circuits.HeadSvd.qk(attn, 1, false).split(new double[48], new double[48]));
+    returned.put("circuits(...)", dev.saelab.api.SaeLab.circuits(model, 1).heads(1).top(5));
+    returned.put("%qk .toTablesaw()", ((FeatureTable) returned.get("%qk")).toTablesaw());
+    for (var e : returned.entrySet()) {
+      java.util.Map<String, Object> b = dev.saelab.render.Renderers.bundle(e.getValue());
+      String plain = String.valueOf(b.get("text/plain"));
+      String html = visible(String.valueOf(b.getOrDefault("text/html", "")));
+      for (String shown : List.of(plain, html)) {
+        assertFalse(HASH.matcher(shown).find(), e.getKey() + " shows an identity hash: " + shown);
+        // HeadSvd.Split is a plain data record: its toString keeps Java's full doubles (no identity hash)
+        assertTrue(e.getKey().equals("split") || maxSignificantDigits(shown) <= 6, e.getKey()
+            + " shows a long number: " + shown);
+      }
+      assertFalse(plain.isBlank(), e.getKey());
+      if (!e.getKey().equals("split") && !e.getKey().startsWith("circuits")) {
+        assertTrue(dev.saelab.render.Renderers.canRender(e.getValue()), e.getKey() + ": adapters register it");
+        assertTrue(html.contains("<table") || html.contains("<pre>") || b.containsKey("image/png"), e.getKey()
+            + " has an HTML or image form: " + b.keySet());
+      }
+    }
+    String modelText = returned.get("%model").toString();
+    for (String want : List.of("gemma2", "n_layers=2", "d_model=48", "n_heads=4", "n_kv_heads=2", "d_head=16",
+        "tiny-gemma2")) {
+      assertTrue(modelText.contains(want), modelText);
+    }
+    String modelHtml = dev.saelab.render.Renderers.bundle(model).get("text/html").toString();
+    assertTrue(modelHtml.contains("<th style=\"cursor:auto;position:static\">n_kv_heads</th><td>2</td>"), modelHtml);
+    String sae = returned.get("%sae").toString(); // the last one opened: --out
+    assertTrue(sae.contains("d_in=48") && sae.contains("d_sae=96") && sae.contains("layer=1")
+        && sae.contains("width_96"), sae);
+    String labels = returned.get("%labels").toString();
+    assertTrue(labels.startsWith("FeatureLabels ") && labels.contains("features (max index ")
+        && labels.contains("tiny-gemma2_0-tinyscope-res-128.json"), labels);
+    assertTrue(returned.get("attention(1)").toString().contains("W_Q [48, 64]"), returned.get("attention(1)")
+        .toString());
+    assertTrue(returned.get("HeadSvd.qk").toString().startsWith("HeadSvd QK L1H1 (bias-augmented): 16 singular"),
+        returned.get("HeadSvd.qk").toString());
+  }
+
+  @Test
+  void analysisValuesAreShownWithFiveSignificantDigits() throws Exception {
+    dev.saelab.api.Analysis rope = (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "1"));
+    double score = rope.table().doubleColumn("score").get(0);
+    String shown = String.format(java.util.Locale.ROOT, "%.5g", score);
+    String html = dev.saelab.render.Renderers.bundle(rope).get("text/html").toString();
+    assertTrue(html.contains(">" + shown + "</td>"), shown + " in " + visible(html).substring(0, 2000));
+    assertTrue(html.contains("data-v=\"" + score + "\""), "the exact value stays the sort key");
+    String text = dev.saelab.render.Renderers.bundle(rope).get("text/plain").toString();
+    assertTrue(text.contains(" " + shown + " "), text);
+    assertFalse(text.contains(Double.toString(score)) && Double.toString(score).length() > shown.length(), text);
+    assertEquals(Double.toString(score), rope.table().doubleColumn("score").getString(0).replace(".0E", "E"),
+        "the analysis's own table keeps Tablesaw's formatting");
+  }
 }

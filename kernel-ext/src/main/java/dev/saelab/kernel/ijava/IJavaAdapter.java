@@ -65,7 +65,7 @@ public final class IJavaAdapter implements KernelAdapter {
   @SuppressWarnings({"unchecked", "rawtypes"})
   private static void register(Renderer r, Class<?> type) {
     r.createRegistration((Class) type)
-        .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_SVG, MIMEType.IMAGE_PNG)
+        .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
         .register((data, ctx) -> {
           Map<String, Object> bundle = Renderers.bundle(data);
           for (Map.Entry<String, Object> e : bundle.entrySet()) {
@@ -74,6 +74,7 @@ public final class IJavaAdapter implements KernelAdapter {
             }
           }
           ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
+          Renderers.metadata(data).forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
         });
   }
 
@@ -82,6 +83,12 @@ public final class IJavaAdapter implements KernelAdapter {
     for (Map.Entry<String, Object> e : bundle.entrySet()) {
       dd.putData(e.getKey(), e.getValue());
     }
+    return dd;
+  }
+
+  private static DisplayData toDisplayData(Map<String, Object> bundle, Map<String, Object> metadata) {
+    DisplayData dd = toDisplayData(bundle);
+    metadata.forEach(dd::putMetaData);
     return dd;
   }
 
@@ -94,8 +101,13 @@ public final class IJavaAdapter implements KernelAdapter {
 
     @Override
     public String display(Map<String, Object> bundle) {
+      return display(bundle, Map.of());
+    }
+
+    @Override
+    public String display(Map<String, Object> bundle, Map<String, Object> metadata) {
       String id = UUID.randomUUID().toString();
-      DisplayData dd = toDisplayData(bundle);
+      DisplayData dd = toDisplayData(bundle, metadata);
       dd.putTransientData(DisplayData.DISPLAY_ID_KEY, id);
       kernel.display(dd);
       return id;

@@ -62,15 +62,16 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
   @SuppressWarnings({"unchecked", "rawtypes"})
   private static void register(Renderer r, Class<?> type) {
     r.createRegistration((Class) type)
-        .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_SVG, MIMEType.IMAGE_PNG)
+        .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
         .register((data, ctx) -> {
-          Map<String, Object> bundle = Renderers.bundle(data); // once: a plot's bundle encodes PNG and SVG
+          Map<String, Object> bundle = Renderers.bundle(data); // once: a plot's bundle encodes its PNG
           for (Map.Entry<String, Object> e : bundle.entrySet()) {
             if (!e.getKey().equals("text/plain")) {
               ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
             }
           }
           ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
+          Renderers.metadata(data).forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
         });
   }
 
@@ -79,6 +80,12 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
     for (Map.Entry<String, Object> e : bundle.entrySet()) {
       dd.putData(e.getKey(), e.getValue());
     }
+    return dd;
+  }
+
+  private static DisplayData toDisplayData(Map<String, Object> bundle, Map<String, Object> metadata) {
+    DisplayData dd = toDisplayData(bundle);
+    metadata.forEach(dd::putMetaData);
     return dd;
   }
 
@@ -92,8 +99,13 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
 
     @Override
     public String display(Map<String, Object> bundle) {
+      return display(bundle, Map.of());
+    }
+
+    @Override
+    public String display(Map<String, Object> bundle, Map<String, Object> metadata) {
       String id = UUID.randomUUID().toString();
-      DisplayData dd = toDisplayData(bundle);
+      DisplayData dd = toDisplayData(bundle, metadata);
       dd.putTransientData(DisplayData.DISPLAY_ID_KEY, id);
       kernel.display(dd);
       return id;

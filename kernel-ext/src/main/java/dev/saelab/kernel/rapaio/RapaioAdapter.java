@@ -25,8 +25,13 @@ public final class RapaioAdapter implements KernelAdapter {
     KernelHost.attach("rapaio", new DisplaySink() {
       @Override
       public String display(Map<String, Object> bundle) {
+        return display(bundle, Map.of());
+      }
+
+      @Override
+      public String display(Map<String, Object> bundle, Map<String, Object> metadata) {
         String id = UUID.randomUUID().toString();
-        DisplayData dd = RapaioDisplayProvider.toDisplayData(bundle);
+        DisplayData dd = RapaioDisplayProvider.toDisplayData(bundle, metadata);
         dd.setDisplayId(id);
         MainApp.kernel.display(dd);
         return id;

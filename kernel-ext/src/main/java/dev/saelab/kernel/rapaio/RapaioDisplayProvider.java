@@ -38,6 +38,13 @@ public final class RapaioDisplayProvider implements DisplayProvider {
     return dd;
   }
 
+  /** The same, with display metadata by MIME type (a plot's PNG display size). */
+  static DisplayData toDisplayData(Map<String, Object> bundle, Map<String, Object> metadata) {
+    DisplayData dd = toDisplayData(bundle);
+    metadata.forEach(dd::putMetaData);
+    return dd;
+  }
+
   private record Bundled(Class<?> type) implements DisplayRenderer {
     @Override
     public Class<?> rendererClass() {
@@ -52,7 +59,7 @@ public final class RapaioDisplayProvider implements DisplayProvider {
 
     @Override
     public DisplayData render(String mime, Object o) {
-      return toDisplayData(Renderers.bundle(o));
+      return toDisplayData(Renderers.bundle(o), Renderers.metadata(o));
     }
   }
 }
