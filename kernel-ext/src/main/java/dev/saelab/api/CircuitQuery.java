@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
@@ -93,10 +94,15 @@ public final class CircuitQuery {
     return this;
   }
 
-  /** Only these query heads (default: all). */
-  public CircuitQuery heads(int... heads) {
-    spec = spec.withHeads(heads.length == 0 ? null : heads);
+  /** Only these query heads (default: {@link HeadSet#all()}). */
+  public CircuitQuery heads(HeadSet heads) {
+    spec = spec.withHeads(heads);
     return this;
+  }
+
+  /** Only these query heads (sorted, repeats dropped); none given means all. */
+  public CircuitQuery heads(int... heads) {
+    return heads(heads.length == 0 ? HeadSet.all() : HeadSet.of(heads));
   }
 
   /** Entries per head (default 1000). */
@@ -252,7 +258,7 @@ public final class CircuitQuery {
   /** Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with the plot. */
   public Analysis spectra() {
     List<HeadSvd> all = new java.util.ArrayList<>();
-    int[] heads = model.config().headsOrAll(spec.heads());
+    int[] heads = spec.heads().resolve(model.config());
     for (CircuitKind kind : CircuitKind.values()) {
       for (int h : heads) {
         all.add(kind == CircuitKind.QK ? qkSvd(h) : ovSvd(h));
@@ -303,7 +309,7 @@ public final class CircuitQuery {
     try (FeatureCircuits fc = open()) {
       List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
           FeatureCircuits.Role.KEY, FeatureCircuits.Role.VALUE) : List.of(FeatureCircuits.Role.values());
-      int[] heads = model.config().headsOrAll(spec.heads());
+      int[] heads = spec.heads().resolve(model.config());
       return Analyses.feature(fc, feature, roles, heads, top, spec.cosine(), labelsIn, labelsOut);
     }
   }

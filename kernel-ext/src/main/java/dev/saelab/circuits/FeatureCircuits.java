@@ -263,12 +263,7 @@ public final class FeatureCircuits implements AutoCloseable {
   /** Computes the tables the spec asks for, QK heads first, then OV heads. */
   public List<CircuitTable> compute(CircuitSpec spec, Progress progress) {
     ModelConfig c = attn.config();
-    int[] heads = c.headsOrAll(spec.heads());
-    for (int h : heads) {
-      if (h < 0 || h >= c.nHeads()) {
-        throw new IllegalArgumentException("head " + h + " out of range 0.." + (c.nHeads() - 1));
-      }
-    }
+    int[] heads = spec.heads().resolve(c);
     if (spec.kinds().contains(CircuitKind.OV) && p == null) {
       throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
     }
@@ -404,7 +399,7 @@ public final class FeatureCircuits implements AutoCloseable {
     double scale = scale(kind, spec);
     // Per-head tables first: their last entries are the thresholds of "weak in every head".
     double[] thresholds = new double[nh];
-    List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads((int[]) null), progress);
+    List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads(HeadSet.all()), progress);
     for (CircuitTable t : perHead) {
       List<FeatureEdge> e = t.edges();
       thresholds[t.head()] = e.size() < spec.topK() ? Double.NEGATIVE_INFINITY

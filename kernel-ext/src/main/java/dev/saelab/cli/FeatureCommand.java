@@ -53,7 +53,7 @@ final class FeatureCommand {
     try (LayerInputs in = LayerInputs.open(a, true, roles.contains(FeatureCircuits.Role.OUTPUT));
         FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(), in.out)) {
       var c = in.model.config();
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
+      int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()).resolve(c);
       boolean labels = in.labelsIn != null || in.labelsOut != null;
       StringBuilder sb = new StringBuilder("layer,head,role,feature,rank,partner,value" + (labels ? ",partner_label"
           : "") + "\n");

@@ -51,7 +51,7 @@ final class RopeProfileCommand {
     try (LayerInputs in = LayerInputs.open(a, true, false)) {
       var c = in.model.config();
       Rope rope = Rope.of(c, pairing);
-      int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads());
+      var heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads());
       int[] deltas = parseDeltas(a.get("--deltas", "log"), c.maxPositions(), a.intValue("--points", 50));
       double scale = scaleName.equals("query") ? c.queryScale() : 1.0;
       var attn = in.model.attention(in.layer);

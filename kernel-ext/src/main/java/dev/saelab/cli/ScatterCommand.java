@@ -41,7 +41,7 @@ final class ScatterCommand {
     try (LayerInputs in = LayerInputs.open(a, true, true);
         FeatureCircuits fc = FeatureCircuits.of(in.model.attention(in.layer), in.in, in.keySae(), in.out)) {
       var c = in.model.config();
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
+      int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()).resolve(c);
       StringBuilder sc = new StringBuilder("layer,head,feature,mean_qk,mean_abs_ov\n");
       StringBuilder corr = new StringBuilder("layer,head,pearson\n");
       QkOvScatter plotted = null;

@@ -67,7 +67,7 @@ final class SvdCommand {
     try (LayerInputs in = LayerInputs.open(a, false, false)) {
       var c = in.model.config();
       int directions = a.intValue("--directions", c.dHead());
-      int[] heads = c.headsOrAll(TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()));
+      int[] heads = TablesCommand.parseHeads(a.get("--heads", "all"), c.nHeads()).resolve(c);
       AttentionWeights attn = in.model.attention(in.layer);
       if (a.has("--augmented") && attn.bQ() == null && attn.bK() == null && attn.inputNorm().bias() == null) {
         out.println("note: " + c.modelType() + " has no query/key biases; the augmented form has the plain spectrum");

@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.HeadSet;
 import dev.saelab.linalg.Screen;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.Rope;
@@ -14,7 +15,6 @@ import dev.saelab.labels.FeatureLabels;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -100,7 +100,7 @@ public final class TablesCommand {
       throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
     }
     try (LayerInputs in = LayerInputs.open(a, true, false, err::println)) {
-      spec = spec.withHeads(sum ? null : parseHeads(a.get("--heads", "all"), in.model.config().nHeads()));
+      spec = spec.withHeads(sum ? HeadSet.all() : parseHeads(a.get("--heads", "all"), in.model.config().nHeads()));
       FeatureLabels labelsIn = in.labelsIn;
       FeatureLabels labelsOut = in.labelsOut;
       long t0 = System.nanoTime();
@@ -162,22 +162,11 @@ public final class TablesCommand {
     }
   }
 
-  /** Parses {@code all} (null) or a list like {@code 0,3,5}, checking each head. */
-  public static int[] parseHeads(String s, int nHeads) {
-    if (s.equals("all")) {
-      return null;
-    }
-    try {
-      int[] h = Arrays.stream(s.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
-      for (int x : h) {
-        if (x < 0 || x >= nHeads) {
-          throw new IllegalArgumentException("--heads " + s + ": head " + x + " is not in 0.." + (nHeads - 1));
-        }
-      }
-      return h;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--heads " + s + ": expected all or a list like 0,3,5");
-    }
+  /** Parses {@code all} or a list like {@code 0,3,5} ({@link HeadSet#parse}), checking each head. */
+  public static HeadSet parseHeads(String s, int nHeads) {
+    HeadSet h = HeadSet.parse(s);
+    h.resolve(nHeads);
+    return h;
   }
 
   /** Prints progress to stderr at most every half second. */

@@ -337,9 +337,8 @@ public final class SaeLabMagics {
   /** The query the flags shared by the table and analysis magics describe; {@code sum}: "--heads sum" (all). */
   private CircuitQuery analysisQuery(String magic, Args a, boolean sum) {
     CircuitQuery q = query(loadAndLayer(magic, a));
-    int[] heads = sum ? null : TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads());
-    if (heads != null) {
-      q.heads(heads);
+    if (!sum) {
+      q.heads(TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads()));
     }
     q.pairing(a.get("--pairing", "rotate-half"));
     if (a.has("--cosine")) {

@@ -36,11 +36,6 @@ public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads,
     return h / (nHeads / nKvHeads);
   }
 
-  /** {@code heads}, or every query head {@code 0..n_heads-1} when it is null. */
-  public int[] headsOrAll(int[] heads) {
-    return heads != null ? heads : java.util.stream.IntStream.range(0, nHeads).toArray();
-  }
-
   /** Whether layer {@code l} uses sliding-window attention. */
   public boolean isSliding(int l) {
     return l >= 0 && l < slidingLayers.length && slidingLayers[l];
