@@ -48,7 +48,7 @@ public final class CircuitQuery {
   /** A query on one layer of a model. */
   public CircuitQuery(ModelWeights model, int layer) {
     if (model == null) {
-      throw new IllegalArgumentException("no model loaded (SaeLab.model(path) or %model PATH)");
+      throw new IllegalArgumentException("no model (SaeLab.model(path))");
     }
     int n = model.config().nLayers();
     if (layer < 0 || layer >= n) {
@@ -330,7 +330,7 @@ public final class CircuitQuery {
 
   private void requireSaeIn() {
     if (saeIn == null) {
-      throw new IllegalArgumentException("no input SAE (saeIn(...) or %sae PATH)");
+      throw new IllegalArgumentException("no input SAE: the SAE on the layer's input stream (saeIn(...))");
     }
     checkLabels();
   }
@@ -345,8 +345,7 @@ public final class CircuitQuery {
   private FeatureTable run(EnumSet<CircuitKind> kinds) {
     requireSaeIn();
     if (kinds.contains(CircuitKind.OV) && saeOut == null) {
-      throw new IllegalArgumentException("the OV circuit needs the SAE on the layer's output (saeOut(...) or"
-          + " %sae --out PATH)");
+      throw new IllegalArgumentException("the OV circuit needs the SAE on the layer's output stream (saeOut(...))");
     }
     Progress p = progress != null ? progress : Notebook.progress();
     List<CircuitTable> tables;

@@ -28,10 +28,10 @@ public record CircuitSpec(Set<CircuitKind> kinds, HeadSet heads, int topK, RankB
       throw new IllegalArgumentException("heads: expected a head set (HeadSet.all() for every head)");
     }
     if (topK < 1) {
-      throw new IllegalArgumentException("--top " + topK + ": expected a positive number of entries");
+      throw new IllegalArgumentException("top-k " + topK + ": expected a positive number of entries");
     }
     if (position != null && position < 0) {
-      throw new IllegalArgumentException("--position " + position + ": expected a distance Δ ≥ 0 (query after key)");
+      throw new IllegalArgumentException("position Δ " + position + ": expected a distance ≥ 0 (query after key)");
     }
   }
 

@@ -265,7 +265,7 @@ public final class FeatureCircuits implements AutoCloseable {
     ModelConfig c = attn.config();
     int[] heads = spec.heads().resolve(c);
     if (spec.kinds().contains(CircuitKind.OV) && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
     }
     int dh = c.dHead();
     long rowsQk = q.rows();
@@ -340,7 +340,7 @@ public final class FeatureCircuits implements AutoCloseable {
     int dh = attn.config().dHead();
     int g = attn.config().kvHead(h);
     if (kind == CircuitKind.OV && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
     }
     // The same view object for the same head block: the engine then prepares a KV head's keys or values once for
     // the query heads that share it.
@@ -527,7 +527,7 @@ public final class FeatureCircuits implements AutoCloseable {
    */
   public List<FeatureEdge> partners(int feature, Role role, int head, int k, RankBy rankBy, boolean cosine) {
     if (k < 1) {
-      throw new IllegalArgumentException("--top " + k + ": expected a positive number of partners");
+      throw new IllegalArgumentException("top-k " + k + ": expected a positive number of partners");
     }
     INDArray[] s = rawSides(role.kind(), head);
     boolean rowSide = role.isRow();
@@ -600,7 +600,8 @@ public final class FeatureCircuits implements AutoCloseable {
     int dh = c.dHead();
     int g = c.kvHead(head);
     if (p == null) {
-      throw new IllegalArgumentException("the QK-OV scatter needs an output SAE (--sae-out)");
+      throw new IllegalArgumentException("the QK-OV scatter needs an output SAE (the SAE on the layer's output"
+          + " stream)");
     }
     if (!sameQkSae) {
       throw new IllegalArgumentException("the QK-OV scatter pairs key and value features: use one SAE for both");

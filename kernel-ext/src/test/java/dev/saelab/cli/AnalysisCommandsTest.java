@@ -54,7 +54,7 @@ class AnalysisCommandsTest {
     String[] r = InspectCommandTest.run("tables", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--circuit",
         "qk", "--screen", "int4", "--out", dir.resolve("x.csv").toString());
     assertEquals("2", r[0]);
-    assertTrue(r[2].contains("--screen int4: expected auto, int8 or fp32"), r[2]);
+    assertTrue(r[2].contains("tile screen int4: expected auto, int8 or fp32"), r[2]);
   }
 
   @Test
