@@ -3,12 +3,17 @@ package dev.saelab.magic;
 import dev.saelab.io.SaeLabException;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.HeadSvd;
+import dev.saelab.circuits.Rope;
+import dev.saelab.linalg.RankBy;
+import dev.saelab.linalg.Screen;
 import dev.saelab.cli.Args;
 import dev.saelab.cli.TablesCommand;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.api.CircuitQuery;
+import dev.saelab.api.FeaturePair;
 import dev.saelab.api.FeatureTable;
 import dev.saelab.api.Plots;
 import dev.saelab.sae.SaeDictionary;
@@ -289,7 +294,7 @@ public final class SaeLabMagics {
     if (a.has("--position")) {
       q.position(a.intValue("--position", 0));
     }
-    q.top(a.intValue("--top", 1000)).rankBy(a.get("--rank-by", "abs"));
+    q.top(a.intValue("--top", 1000)).rankBy(RankBy.parse(a.get("--rank-by", "abs")));
     if (a.has("--exclude-self")) {
       q.excludeSelf();
     }
@@ -297,7 +302,7 @@ public final class SaeLabMagics {
       q.noPrune();
     }
     if (a.has("--screen")) {
-      q.screen(a.get("--screen", "auto"));
+      q.screen(Screen.parse(a.get("--screen", "auto")));
     }
     if (sum) {
       return kind == CircuitKind.QK ? q.qkSum() : q.ovSum();
@@ -340,7 +345,7 @@ public final class SaeLabMagics {
     if (!sum) {
       q.heads(TablesCommand.parseHeads(a.get("--heads", "all"), session.model.config().nHeads()));
     }
-    q.pairing(a.get("--pairing", "rotate-half"));
+    q.pairing(Rope.Pairing.parse(a.get("--pairing", "rotate-half")));
     if (a.has("--cosine")) {
       q.cosine();
     }
@@ -360,16 +365,15 @@ public final class SaeLabMagics {
     if (!a.has("--pairs")) {
       return q.ropeProfile();
     }
-    List<Integer> flat = new ArrayList<>();
+    List<FeaturePair> pairs = new ArrayList<>();
     for (String p : a.get("--pairs", "").split(",")) {
       String[] qk = p.strip().split(":");
       if (qk.length != 2) {
         throw new MagicUsageException("%rope: --pairs " + a.get("--pairs", "") + ": expected pairs like 17:42,5:5");
       }
-      flat.add(parseInt("--pairs", qk[0]));
-      flat.add(parseInt("--pairs", qk[1]));
+      pairs.add(new FeaturePair(parseInt("--pairs", qk[0]), parseInt("--pairs", qk[1])));
     }
-    return q.ropeProfile(flat.stream().mapToInt(Integer::intValue).toArray());
+    return q.ropeProfile(pairs);
   }
 
   private Object svd(String[] argv) {
@@ -382,8 +386,8 @@ public final class SaeLabMagics {
     if (circuit == null || !a.has("--head")) {
       throw new MagicUsageException("%svd: loadings need --circuit qk|ov, --head H and --side");
     }
-    return q.loadings(circuit, a.intValue("--head", 0), a.get("--side", ""), a.intValue("--directions", 4),
-        a.intValue("--top", 10));
+    return q.loadings(CircuitKind.parse(circuit), a.intValue("--head", 0), HeadSvd.Side.parse(a.get("--side", "")),
+        a.intValue("--directions", 4), a.intValue("--top", 10));
   }
 
   private Object feature(String[] argv) {
