@@ -277,6 +277,12 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     MemoryEstimate.require(MemoryEstimate.tables(c, Math.max(rowsQk, rowsOv),
         Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows(), tileCols()), "tables for layer " + attn.layer());
+    long kQk = spec.kinds().contains(CircuitKind.QK) ? Math.min(spec.topK(), TopKProduct.entries(rowsQk, k.rows(),
+        spec.excludeSelf() && sameQkSae)) : 0;
+    long kOv = spec.kinds().contains(CircuitKind.OV) ? Math.min(spec.topK(), TopKProduct.entries(rowsOv, p.rows(),
+        false)) : 0;
+    MemoryEstimate.requireHeap(MemoryEstimate.perHeadTables(heads.length, kQk, kOv, TopKProduct.workers(),
+        spec.queryScale()), "top-k " + spec.topK() + " per head for layer " + attn.layer());
     long[] done = {0};
     final long totalTiles = total;
     List<CircuitTable> out = new ArrayList<>();
@@ -397,6 +403,15 @@ public final class FeatureCircuits implements AutoCloseable {
     int nh = c.nHeads();
     int dh = c.dHead();
     double scale = scale(kind, spec);
+    boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
+    if (kind == CircuitKind.OV && p == null) {
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
+    }
+    long rows = kind == CircuitKind.QK ? q.rows() : v.rows();
+    long cols = kind == CircuitKind.QK ? k.rows() : p.rows();
+    MemoryEstimate.requireHeap(MemoryEstimate.summedTable(nh, Math.min(spec.topK(), TopKProduct.entries(rows, cols,
+        excl)), TopKProduct.workers()), "top-k " + spec.topK()
+        + " summed over the heads of layer " + attn.layer());
     // Per-head tables first: their last entries are the thresholds of "weak in every head".
     double[] thresholds = new double[nh];
     List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads(HeadSet.all()), progress);
@@ -433,7 +448,6 @@ public final class FeatureCircuits implements AutoCloseable {
         owned.add(l);
         owned.add(r);
       }
-      boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
       String stage = kind.id() + " L" + attn.layer() + " sum";
       TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
       List<FeatureEdge> top;

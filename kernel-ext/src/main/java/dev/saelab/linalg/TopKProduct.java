@@ -60,6 +60,42 @@ public final class TopKProduct {
   /** Unit roundoff of float32. */
   private static final double U = Math.scalb(1.0, -24);
 
+  /** Java heap per entry of a {@link TopKHeap}: key, value, row and column, 4 bytes each. */
+  public static final int HEAP_ENTRY_BYTES = 16;
+  /**
+   * At most the Java heap one returned {@link FeatureEdge} takes: the object (a header of at most 16 bytes and three
+   * 4-byte fields, padded to 32) and its slot in the list (at most 8).
+   */
+  public static final int EDGE_BYTES = 40;
+  /**
+   * At most the working memory per entry of {@link TopKHeap#sorted()}: a boxed index (16 bytes), its list slot with
+   * the list's growth (8 × 1.5) and the sort's merge buffer (half a slot).
+   */
+  public static final int SORT_BYTES = 32;
+
+  /** Scanning workers (each with its own heap of k entries): min(4, available cores). */
+  public static int workers() {
+    return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  }
+
+  /**
+   * Entries of an {@code nRows × nCols} product: all of them, less the diagonal ({@code min(nRows, nCols)} entries
+   * with row == col) when it is excluded. A top-k asks for at most this many; a larger k is the whole table.
+   */
+  public static long entries(long nRows, long nCols, boolean excludeDiagonal) {
+    return Math.max(0, nRows * nCols - (excludeDiagonal ? Math.min(nRows, nCols) : 0));
+  }
+
+  /**
+   * Java heap one {@link #topK} call with k entries (after clamping to {@link #entries}) needs at its peak: the heap
+   * of each of {@code workers} scanning workers, one more heap (the int8 screen's priming or the merge of the
+   * workers' heaps), and one heap being sorted into the returned list ({@link #SORT_BYTES} + {@link #EDGE_BYTES}
+   * per entry).
+   */
+  public static long workingHeapBytes(long k, int workers) {
+    return k * (HEAP_ENTRY_BYTES * (workers + 1L) + SORT_BYTES + EDGE_BYTES);
+  }
+
   private final int tileRows;
   private final int tileCols;
   private final boolean prune;
@@ -68,7 +104,7 @@ public final class TopKProduct {
   private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
   private final TileKernels kernels = TileKernels.best();
-  private final int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  private final int threads = workers();
   private java.util.concurrent.ExecutorService pool;
   private Side leftSide;
   private Side rightSide;
@@ -192,7 +228,7 @@ public final class TopKProduct {
    * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an operand passed again as
    *     the same array object is not prepared again, so do not modify an array between calls on one engine
    * @param right R (may be a strided view), same inner width
-   * @param k entries to keep
+   * @param k entries to keep; more than the product has ({@link #entries}) gives all of them
    * @param rankBy ranking
    * @param excludeDiagonal skip entries with row == col
    * @param stats receives tile counts (may be null)
@@ -204,6 +240,10 @@ public final class TopKProduct {
     int nL = (int) left.rows();
     int nR = (int) right.rows();
     int r = (int) left.columns();
+    k = (int) Math.min(k, entries(nL, nR, excludeDiagonal));
+    if (k == 0) {
+      return List.of();
+    }
     boolean int8 = screen == Screen.INT8 && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
     Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
     Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
