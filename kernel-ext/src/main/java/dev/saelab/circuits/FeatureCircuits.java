@@ -4,7 +4,7 @@ import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.Progress;
 import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
-import dev.saelab.linalg.TopKProduct;
+import dev.saelab.linalg.FactoredProduct;
 
 import dev.saelab.io.SaeLabException;
 import dev.saelab.model.AttentionWeights;
@@ -41,18 +41,18 @@ public final class FeatureCircuits implements AutoCloseable {
   private final INDArray v;
   private final INDArray p;
   private final boolean sameQkSae;
-  private final TopKProduct.Stats stats = new TopKProduct.Stats();
-  /** Default GEMM tile rows of the float32 screen: a 2048 × 16384 tile (128 MiB) runs near ND4J's peak GEMM rate. */
-  public static final int DEFAULT_TILE_ROWS = 2048;
+  private final FactoredProduct.Stats stats = new FactoredProduct.Stats();
+  /** Default GEMM tile rows of the float32 screen ({@link FactoredProduct#FP32_TILE_ROWS}). */
+  public static final int DEFAULT_TILE_ROWS = FactoredProduct.FP32_TILE_ROWS;
   /** Default GEMM tile columns of the float32 screen. */
-  public static final int DEFAULT_TILE_COLS = 16384;
+  public static final int DEFAULT_TILE_COLS = FactoredProduct.FP32_TILE_COLS;
   /**
-   * Default tile of the int8 screen, 1024 × 8192 (32 MiB of int32): with the integer GEMM ~2.5× faster, reading the
-   * tile back dominates, and smaller tiles are read back faster (measured: 2048 × 16384 ≈ 8–9 % slower end to end).
+   * Default tile of the int8 screen ({@link FactoredProduct#INT8_TILE_ROWS}; measured: 2048 × 16384 ≈ 8–9 % slower
+   * end to end).
    */
-  public static final int INT8_TILE_ROWS = 1024;
+  public static final int INT8_TILE_ROWS = FactoredProduct.INT8_TILE_ROWS;
   /** Default int8 tile columns. */
-  public static final int INT8_TILE_COLS = 8192;
+  public static final int INT8_TILE_COLS = FactoredProduct.INT8_TILE_COLS;
   private int tileRows;
   private int tileCols;
   private Screen screen;
@@ -256,7 +256,7 @@ public final class FeatureCircuits implements AutoCloseable {
   }
 
   /** Tile counts accumulated over every {@link #compute} call. */
-  public TopKProduct.Stats stats() {
+  public FactoredProduct.Stats stats() {
     return stats;
   }
 
@@ -277,17 +277,17 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     MemoryEstimate.require(MemoryEstimate.tables(c, Math.max(rowsQk, rowsOv),
         Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows(), tileCols()), "tables for layer " + attn.layer());
-    long kQk = spec.kinds().contains(CircuitKind.QK) ? Math.min(spec.topK(), TopKProduct.entries(rowsQk, k.rows(),
+    long kQk = spec.kinds().contains(CircuitKind.QK) ? Math.min(spec.topK(), FactoredProduct.entries(rowsQk, k.rows(),
         spec.excludeSelf() && sameQkSae)) : 0;
-    long kOv = spec.kinds().contains(CircuitKind.OV) ? Math.min(spec.topK(), TopKProduct.entries(rowsOv, p.rows(),
+    long kOv = spec.kinds().contains(CircuitKind.OV) ? Math.min(spec.topK(), FactoredProduct.entries(rowsOv, p.rows(),
         false)) : 0;
-    MemoryEstimate.requireHeap(MemoryEstimate.perHeadTables(heads.length, kQk, kOv, TopKProduct.workers(),
+    MemoryEstimate.requireHeap(MemoryEstimate.perHeadTables(heads.length, kQk, kOv, FactoredProduct.workers(),
         spec.queryScale()), "top-k " + spec.topK() + " per head for layer " + attn.layer());
     long[] done = {0};
     final long totalTiles = total;
     List<CircuitTable> out = new ArrayList<>();
-    TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
-    try {
+    try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(tileRows(), tileCols(), spec.prune(),
+        screen())) {
       for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
         if (!spec.kinds().contains(kind)) {
           continue;
@@ -298,7 +298,7 @@ public final class FeatureCircuits implements AutoCloseable {
           boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
           List<FeatureEdge> edges;
           try (Operands ops = operands(kind, h, spec)) {
-            edges = engine.topK(ops.left, ops.right, spec.topK(), spec.rankBy(), excl, stats,
+            edges = new FactoredProduct(ops.left, ops.right).topK(spec.topK(), spec.rankBy(), excl, ws,
                 () -> progress.update(stage, ++done[0], totalTiles));
           }
           double scale = scale(kind, spec);
@@ -312,8 +312,7 @@ public final class FeatureCircuits implements AutoCloseable {
           out.add(new CircuitTable(kind, attn.layer(), h, spec.rankBy(), scale, edges));
         }
       }
-    } finally {
-      engine.release();
+      stats.add(ws.stats());
     }
     progress.update("done", totalTiles, totalTiles);
     return out;
@@ -409,8 +408,8 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     long rows = kind == CircuitKind.QK ? q.rows() : v.rows();
     long cols = kind == CircuitKind.QK ? k.rows() : p.rows();
-    MemoryEstimate.requireHeap(MemoryEstimate.summedTable(nh, Math.min(spec.topK(), TopKProduct.entries(rows, cols,
-        excl)), TopKProduct.workers()), "top-k " + spec.topK()
+    MemoryEstimate.requireHeap(MemoryEstimate.summedTable(nh, Math.min(spec.topK(), FactoredProduct.entries(rows, cols,
+        excl)), FactoredProduct.workers()), "top-k " + spec.topK()
         + " summed over the heads of layer " + attn.layer());
     // Per-head tables first: their last entries are the thresholds of "weak in every head".
     double[] thresholds = new double[nh];
@@ -449,15 +448,14 @@ public final class FeatureCircuits implements AutoCloseable {
         owned.add(r);
       }
       String stage = kind.id() + " L" + attn.layer() + " sum";
-      TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
       List<FeatureEdge> top;
-      try {
+      try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(tileRows(), tileCols(), spec.prune(),
+          screen())) {
         long rowsTotal = (l.rows() + tileRows() - 1) / tileRows();
         long[] done = {0};
-        top = engine.topK(l, r, spec.topK(), spec.rankBy(), excl, stats,
+        top = new FactoredProduct(l, r).topK(spec.topK(), spec.rankBy(), excl, ws,
             () -> progress.update(stage, ++done[0], rowsTotal));
-      } finally {
-        engine.release();
+        stats.add(ws.stats());
       }
       List<LayerTable.Edge> edges = new ArrayList<>(top.size());
       for (FeatureEdge e : top) {

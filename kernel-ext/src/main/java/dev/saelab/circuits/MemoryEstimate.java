@@ -1,7 +1,7 @@
 package dev.saelab.circuits;
 
 import dev.saelab.io.SaeLabException;
-import dev.saelab.linalg.TopKProduct;
+import dev.saelab.linalg.FactoredProduct;
 import dev.saelab.model.ModelConfig;
 import org.bytedeco.javacpp.Pointer;
 
@@ -14,18 +14,18 @@ public final class MemoryEstimate {
 
   /**
    * Java heap for per-head tables: {@code nHeads} QK tables of {@code kQk} entries and as many OV tables of
-   * {@code kOv} entries ({@link TopKProduct#EDGE_BYTES} each, all kept until the end), one engine call's working set
-   * for the larger k ({@link TopKProduct#workingHeapBytes}: one heap per scanning worker, one more, and the sort),
+   * {@code kOv} entries ({@link FactoredProduct#EDGE_BYTES} each, all kept until the end), one engine call's working set
+   * for the larger k ({@link FactoredProduct#workingHeapBytes}: one heap per scanning worker, one more, and the sort),
    * and, when QK values are scaled, the scaled copy of one QK table.
    *
    * @param kQk entries per QK table after clamping to the table's size, 0 when QK is not computed
    * @param kOv entries per OV table after clamping, 0 when OV is not computed
-   * @param workers scanning workers ({@link TopKProduct#workers()})
+   * @param workers scanning workers ({@link FactoredProduct#workers()})
    */
   public static long perHeadTables(int nHeads, long kQk, long kOv, int workers, boolean scaledQk) {
-    long kept = nHeads * (kQk + kOv) * TopKProduct.EDGE_BYTES;
-    return kept + TopKProduct.workingHeapBytes(Math.max(kQk, kOv), workers)
-        + (scaledQk ? kQk * TopKProduct.EDGE_BYTES : 0);
+    long kept = nHeads * (kQk + kOv) * FactoredProduct.EDGE_BYTES;
+    return kept + FactoredProduct.workingHeapBytes(Math.max(kQk, kOv), workers)
+        + (scaledQk ? kQk * FactoredProduct.EDGE_BYTES : 0);
   }
 
   /**
@@ -34,7 +34,7 @@ public final class MemoryEstimate {
    * arrays of {@code nHeads} doubles with 16-byte headers).
    */
   public static long summedTable(int nHeads, long k, int workers) {
-    return TopKProduct.workingHeapBytes(k, workers) + k * (48 + 8 + 2 * (16 + 8L * nHeads));
+    return FactoredProduct.workingHeapBytes(k, workers) + k * (48 + 8 + 2 * (16 + 8L * nHeads));
   }
 
   /**

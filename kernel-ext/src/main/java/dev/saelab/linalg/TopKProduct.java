@@ -28,73 +28,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the current k-th key is skipped, and so is
  * every tile after it in its row block.
  */
-public final class TopKProduct {
-  /** Statistics of one run. */
-  public static final class Stats {
-    long tiles;
-    long skipped;
-    long rescored;
-
-    /** Tiles in the full grid. */
-    public long tiles() {
-      return tiles;
-    }
-
-    /** Tiles skipped by the norm bound. */
-    public long skipped() {
-      return skipped;
-    }
-
-    /** Entries that passed the screen and were rescored exactly. */
-    public long rescored() {
-      return rescored;
-    }
-
-    void add(Stats o) {
-      tiles += o.tiles;
-      skipped += o.skipped;
-      rescored += o.rescored;
-    }
-  }
-
+final class TopKProduct {
   /** Unit roundoff of float32. */
   private static final double U = Math.scalb(1.0, -24);
-
-  /** Java heap per entry of a {@link TopKHeap}: key, value, row and column, 4 bytes each. */
-  public static final int HEAP_ENTRY_BYTES = 16;
-  /**
-   * At most the Java heap one returned {@link FeatureEdge} takes: the object (a header of at most 16 bytes and three
-   * 4-byte fields, padded to 32) and its slot in the list (at most 8).
-   */
-  public static final int EDGE_BYTES = 40;
-  /**
-   * At most the working memory per entry of {@link TopKHeap#sorted()}: a boxed index (16 bytes), its list slot with
-   * the list's growth (8 × 1.5) and the sort's merge buffer (half a slot).
-   */
-  public static final int SORT_BYTES = 32;
-
-  /** Scanning workers (each with its own heap of k entries): min(4, available cores). */
-  public static int workers() {
-    return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-  }
-
-  /**
-   * Entries of an {@code nRows × nCols} product: all of them, less the diagonal ({@code min(nRows, nCols)} entries
-   * with row == col) when it is excluded. A top-k asks for at most this many; a larger k is the whole table.
-   */
-  public static long entries(long nRows, long nCols, boolean excludeDiagonal) {
-    return Math.max(0, nRows * nCols - (excludeDiagonal ? Math.min(nRows, nCols) : 0));
-  }
-
-  /**
-   * Java heap one {@link #topK} call with k entries (after clamping to {@link #entries}) needs at its peak: the heap
-   * of each of {@code workers} scanning workers, one more heap (the int8 screen's priming or the merge of the
-   * workers' heaps), and one heap being sorted into the returned list ({@link #SORT_BYTES} + {@link #EDGE_BYTES}
-   * per entry).
-   */
-  public static long workingHeapBytes(long k, int workers) {
-    return k * (HEAP_ENTRY_BYTES * (workers + 1L) + SORT_BYTES + EDGE_BYTES);
-  }
 
   private final int tileRows;
   private final int tileCols;
@@ -104,13 +40,13 @@ public final class TopKProduct {
   private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
   private final TileKernels kernels = TileKernels.best();
-  private final int threads = workers();
+  private final int threads = FactoredProduct.workers();
   private java.util.concurrent.ExecutorService pool;
   private Side leftSide;
   private Side rightSide;
 
   /** An engine with this JVM's default screen ({@link Screen#auto()}). */
-  public TopKProduct(int tileRows, int tileCols, boolean prune) {
+  TopKProduct(int tileRows, int tileCols, boolean prune) {
     this(tileRows, tileCols, prune, Screen.auto());
   }
 
@@ -120,7 +56,7 @@ public final class TopKProduct {
    * @param prune whether to skip tiles by the norm bound
    * @param screen how tiles are computed before candidates are rescored
    */
-  public TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
+  TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
     this.tileRows = tileRows;
     this.tileCols = tileCols;
     this.prune = prune;
@@ -130,7 +66,7 @@ public final class TopKProduct {
   /** One scanning thread's bounded heap and counters. */
   private static final class Worker {
     final TopKHeap heap;
-    final Stats st = new Stats();
+    final FactoredProduct.Stats st = new FactoredProduct.Stats();
     final Run run;
 
     Worker(int k, Run run) {
@@ -228,19 +164,19 @@ public final class TopKProduct {
    * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an operand passed again as
    *     the same array object is not prepared again, so do not modify an array between calls on one engine
    * @param right R (may be a strided view), same inner width
-   * @param k entries to keep; more than the product has ({@link #entries}) gives all of them
+   * @param k entries to keep; more than the product has ({@link FactoredProduct#entries}) gives all of them
    * @param rankBy ranking
    * @param excludeDiagonal skip entries with row == col
    * @param stats receives tile counts (may be null)
    * @param progress called after each tile row
    * @return the entries, best first (ties: smaller row, then smaller column)
    */
-  public List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
-      Stats stats, Runnable progress) {
+  List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
+      FactoredProduct.Stats stats, Runnable progress) {
     int nL = (int) left.rows();
     int nR = (int) right.rows();
     int r = (int) left.columns();
-    k = (int) Math.min(k, entries(nL, nR, excludeDiagonal));
+    k = (int) Math.min(k, FactoredProduct.entries(nL, nR, excludeDiagonal));
     if (k == 0) {
       return List.of();
     }
@@ -252,7 +188,7 @@ public final class TopKProduct {
     int tc = Math.min(tileCols, nR);
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
-    Stats st = new Stats();
+    FactoredProduct.Stats st = new FactoredProduct.Stats();
     st.tiles = rowBlocks * colBlocks;
     for (int r0 = 0; r0 < nL; r0 += tr) {
       if (Thread.currentThread().isInterrupted()) {
@@ -605,8 +541,8 @@ public final class TopKProduct {
     return views.get(key(type, rows, cols));
   }
 
-  /** Releases the tiles' off-heap memory. */
-  public void release() {
+  /** Releases the tiles' off-heap memory and the scanning threads. */
+  void release() {
     tiles.values().forEach(INDArray::close);
     tiles.clear();
     views.clear();

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.saelab.io.SaeLabException;
 import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.Progress;
-import dev.saelab.linalg.TopKProduct;
+import dev.saelab.linalg.FactoredProduct;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
@@ -76,9 +76,9 @@ class TopKLimitsTest {
 
   @Test
   void theEngineClampsToTheTableSize() {
-    assertEquals(12, TopKProduct.entries(3, 4, false));
-    assertEquals(9, TopKProduct.entries(3, 4, true));
-    assertEquals(0, TopKProduct.entries(1, 1, true));
+    assertEquals(12, FactoredProduct.entries(3, 4, false));
+    assertEquals(9, FactoredProduct.entries(3, 4, true));
+    assertEquals(0, FactoredProduct.entries(1, 1, true));
   }
 
   @Test
@@ -88,7 +88,7 @@ class TopKLimitsTest {
     assertEquals(4 * 28672 * 40 + 16384 * 120, MemoryEstimate.perHeadTables(4, 16384, 12288, 2, false));
     assertEquals(6_553_600, MemoryEstimate.perHeadTables(4, 16384, 12288, 2, false));
     assertEquals(6_553_600 + 16384 * 40, MemoryEstimate.perHeadTables(4, 16384, 12288, 2, true), "scaled copy");
-    assertEquals(1000L * (16 * 5 + 32 + 40), TopKProduct.workingHeapBytes(1000, 4));
+    assertEquals(1000L * (16 * 5 + 32 + 40), FactoredProduct.workingHeapBytes(1000, 4));
     // summed: the call's working set and per entry an edge (48 + 8 B) with two arrays of 4 doubles (16 + 32 B each)
     assertEquals(16384 * 120 + 16384 * (56 + 2 * 48), MemoryEstimate.summedTable(4, 16384, 2));
   }
