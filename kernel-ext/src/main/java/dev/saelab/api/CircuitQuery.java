@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
@@ -47,7 +48,7 @@ public final class CircuitQuery {
   /** A query on one layer of a model. */
   public CircuitQuery(ModelWeights model, int layer) {
     if (model == null) {
-      throw new IllegalArgumentException("no model loaded (SaeLab.model(path) or %model PATH)");
+      throw new IllegalArgumentException("no model (SaeLab.model(path))");
     }
     int n = model.config().nLayers();
     if (layer < 0 || layer >= n) {
@@ -93,10 +94,15 @@ public final class CircuitQuery {
     return this;
   }
 
-  /** Only these query heads (default: all). */
-  public CircuitQuery heads(int... heads) {
-    spec = spec.withHeads(heads.length == 0 ? null : heads);
+  /** Only these query heads (default: {@link HeadSet#all()}). */
+  public CircuitQuery heads(HeadSet heads) {
+    spec = spec.withHeads(heads);
     return this;
+  }
+
+  /** Only these query heads (sorted, repeats dropped); none given means all. */
+  public CircuitQuery heads(int... heads) {
+    return heads(heads.length == 0 ? HeadSet.all() : HeadSet.of(heads));
   }
 
   /** Entries per head (default 1000). */
@@ -105,9 +111,9 @@ public final class CircuitQuery {
     return this;
   }
 
-  /** Ranking: "abs" (default), "value" or "-value". */
-  public CircuitQuery rankBy(String r) {
-    spec = spec.withRankBy(RankBy.parse(r));
+  /** Ranking: {@link RankBy#ABS} (default), {@link RankBy#VALUE} or {@link RankBy#NEG_VALUE}. */
+  public CircuitQuery rankBy(RankBy r) {
+    spec = spec.withRankBy(java.util.Objects.requireNonNull(r, "ranking"));
     return this;
   }
 
@@ -130,11 +136,11 @@ public final class CircuitQuery {
   }
 
   /**
-   * How tiles are screened before exact rescoring: "auto" (default), "int8" or "fp32". The tables are identical;
-   * only the speed differs.
+   * How tiles are screened before exact rescoring: {@link Screen#INT8} or {@link Screen#FP32} (default
+   * {@link Screen#auto()}). The tables are identical; only the speed differs.
    */
-  public CircuitQuery screen(String s) {
-    screen = Screen.parse(s);
+  public CircuitQuery screen(Screen s) {
+    screen = s;
     return this;
   }
 
@@ -144,9 +150,12 @@ public final class CircuitQuery {
     return this;
   }
 
-  /** RoPE pairing for {@link #position} and {@link #ropeProfile}: "rotate-half" (Gemma, Llama) or "interleaved". */
-  public CircuitQuery pairing(String p) {
-    spec = spec.withPosition(spec.position(), Rope.Pairing.parse(p));
+  /**
+   * RoPE pairing for {@link #position} and {@link #ropeProfile}: {@link Rope.Pairing#ROTATE_HALF} (default; Gemma,
+   * Llama) or {@link Rope.Pairing#INTERLEAVED}.
+   */
+  public CircuitQuery pairing(Rope.Pairing p) {
+    spec = spec.withPosition(spec.position(), java.util.Objects.requireNonNull(p, "pairing"));
     return this;
   }
 
@@ -223,27 +232,22 @@ public final class CircuitQuery {
 
   /**
    * The post's positional profile: each head's QK score of the input SAE's decoder bias with itself, over
-   * log-spaced distances up to the context length; with {@code pairs} = {q1, k1, q2, k2, ...}, of those query/key
-   * feature pairs instead.
+   * log-spaced distances up to the context length; with {@code pairs}, of those query/key feature pairs instead.
    */
-  public Analysis ropeProfile(int... pairs) {
+  public Analysis ropeProfile(FeaturePair... pairs) {
+    return ropeProfile(List.of(pairs));
+  }
+
+  /** As {@link #ropeProfile(FeaturePair...)}: the decoder bias when {@code pairs} is empty, else those pairs. */
+  public Analysis ropeProfile(List<FeaturePair> pairs) {
     requireSaeIn();
-    if (pairs.length % 2 != 0) {
-      throw new IllegalArgumentException("ropeProfile: give query/key feature pairs (an even count), got "
-          + pairs.length + " numbers");
-    }
     AttentionWeights attn = model.attention(layer);
     ModelConfig c = model.config();
     Rope rope = Rope.of(c, spec.pairing());
     int[] deltas = PositionalProfile.logDeltas(c.maxPositions(), 50);
     double scale = spec.queryScale() ? c.queryScale() : 1.0;
-    int[][] qk = null;
-    if (pairs.length > 0) {
-      qk = new int[pairs.length / 2][];
-      for (int i = 0; i < qk.length; i++) {
-        qk[i] = new int[] {pairs[2 * i], pairs[2 * i + 1]};
-      }
-    }
+    int[][] qk = pairs.isEmpty() ? null
+        : pairs.stream().map(p -> new int[] {p.query(), p.key()}).toArray(int[][]::new);
     List<PositionalProfile.Point> pts = PositionalProfile.ofSae(attn, rope, saeIn, saeKey == null ? saeIn : saeKey,
         qk, spec.heads(), deltas, scale);
     return Analyses.profile(pts, c.isSliding(layer) ? c.slidingWindow() : 0);
@@ -252,7 +256,7 @@ public final class CircuitQuery {
   /** Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with the plot. */
   public Analysis spectra() {
     List<HeadSvd> all = new java.util.ArrayList<>();
-    int[] heads = model.config().headsOrAll(spec.heads());
+    int[] heads = spec.heads().resolve(model.config());
     for (CircuitKind kind : CircuitKind.values()) {
       for (int h : heads) {
         all.add(kind == CircuitKind.QK ? qkSvd(h) : ovSvd(h));
@@ -261,27 +265,24 @@ public final class CircuitQuery {
     return Analyses.spectra(all);
   }
 
-  /** One head's SVD (QK or OV, "qk"/"ov"), for loadings and per-pair splits. */
-  public HeadSvd svd(String circuit, int head) {
-    return switch (circuit.toLowerCase(java.util.Locale.ROOT)) {
-      case "qk" -> qkSvd(head);
-      case "ov" -> ovSvd(head);
-      default -> throw new IllegalArgumentException("circuit " + circuit + ": expected qk or ov");
+  /** One head's SVD (QK or OV), for loadings and per-pair splits. */
+  public HeadSvd svd(CircuitKind circuit, int head) {
+    return switch (circuit) {
+      case QK -> qkSvd(head);
+      case OV -> ovSvd(head);
     };
   }
 
   /**
    * Features loading most on the first {@code directions} singular directions of one head's circuit, on one side
-   * ("query"/"key" for QK, "value"/"output" for OV).
+   * (query or key for QK, value or output for OV).
    */
-  public Analysis loadings(String circuit, int head, String side, int directions, int top) {
-    HeadSvd s = svd(circuit, head);
-    HeadSvd.Side sd;
-    try {
-      sd = HeadSvd.Side.valueOf(side.toUpperCase(java.util.Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("side " + side + ": expected query, key, value or output");
+  public Analysis loadings(CircuitKind circuit, int head, HeadSvd.Side sd, int directions, int top) {
+    if (sd.kind() != circuit) {
+      throw new IllegalArgumentException("side " + sd.id() + " belongs to the " + sd.kind() + " circuit, not "
+          + circuit);
     }
+    HeadSvd s = svd(circuit, head);
     requireSaeIn();
     org.nd4j.linalg.api.ndarray.INDArray rows = switch (sd) {
       case QUERY, VALUE -> saeIn.wDec();
@@ -303,7 +304,7 @@ public final class CircuitQuery {
     try (FeatureCircuits fc = open()) {
       List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
           FeatureCircuits.Role.KEY) : List.of(FeatureCircuits.Role.values());
-      int[] heads = model.config().headsOrAll(spec.heads());
+      int[] heads = spec.heads().resolve(model.config());
       return Analyses.feature(fc, feature, roles, heads, top, spec.rankBy(), spec.cosine(), labelsIn,
           saeKey == null ? labelsIn : labelsKey, labelsOut);
     }
@@ -325,7 +326,7 @@ public final class CircuitQuery {
 
   private void requireSaeIn() {
     if (saeIn == null) {
-      throw new IllegalArgumentException("no input SAE (saeIn(...) or %sae PATH)");
+      throw new IllegalArgumentException("no input SAE: the SAE on the layer's input stream (saeIn(...))");
     }
     checkLabels();
   }
@@ -340,8 +341,7 @@ public final class CircuitQuery {
   private FeatureTable run(EnumSet<CircuitKind> kinds) {
     requireSaeIn();
     if (kinds.contains(CircuitKind.OV) && saeOut == null) {
-      throw new IllegalArgumentException("the OV circuit needs the SAE on the layer's output (saeOut(...) or"
-          + " %sae --out PATH)");
+      throw new IllegalArgumentException("the OV circuit needs the SAE on the layer's output stream (saeOut(...))");
     }
     Progress p = progress != null ? progress : Notebook.progress();
     List<CircuitTable> tables;
@@ -356,7 +356,7 @@ public final class CircuitQuery {
   @Override
   public String toString() {
     return "CircuitQuery L" + layer + " of " + model.folder() + ": heads "
-        + (spec.heads() == null ? "all" : java.util.Arrays.toString(spec.heads())) + ", top " + spec.topK() + " by "
+        + spec.heads() + ", top " + spec.topK() + " by "
         + spec.rankBy() + ", sae in " + (saeIn == null ? "-" : saeIn.path()) + (saeKey == null ? ""
             : ", sae key " + saeKey.path()) + ", sae out " + (saeOut == null ? "-" : saeOut.path());
   }

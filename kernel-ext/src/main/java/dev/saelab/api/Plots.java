@@ -152,7 +152,7 @@ public final class Plots {
     } else if (name.endsWith(".svg")) {
       plot.saveSvg(file);
     } else {
-      throw new IllegalArgumentException("--plot " + file + ": expected a .png or .svg file name");
+      throw new IllegalArgumentException("plot file " + file + ": expected a .png or .svg file name");
     }
   }
 

@@ -25,6 +25,15 @@ public enum CircuitKind {
     return colName;
   }
 
+  /** Parses {@code qk} or {@code ov} (any case). */
+  public static CircuitKind parse(String s) {
+    return switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+      case "qk" -> QK;
+      case "ov" -> OV;
+      default -> throw new IllegalArgumentException("circuit " + s + ": expected qk or ov");
+    };
+  }
+
   /** {@code qk} or {@code ov}. */
   public String id() {
     return name().toLowerCase(java.util.Locale.ROOT);

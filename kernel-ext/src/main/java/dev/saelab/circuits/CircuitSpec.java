@@ -9,7 +9,7 @@ import java.util.Set;
  * What to compute: which circuits, which heads, how many entries, ranked how, in which variant.
  *
  * @param kinds QK, OV or both (both share the projections)
- * @param heads query heads, or null for all
+ * @param heads query heads
  * @param topK entries per head and circuit
  * @param rankBy ranking key
  * @param excludeSelf drop i == j pairs (meaningful when both sides use the same SAE, i.e. QK)
@@ -19,13 +19,26 @@ import java.util.Set;
  * @param position QK at query–key distance Δ with the model's RoPE, or null for the position-free product
  * @param pairing RoPE dimension pairing used with {@code position}
  */
-public record CircuitSpec(Set<CircuitKind> kinds, int[] heads, int topK, RankBy rankBy, boolean excludeSelf,
+public record CircuitSpec(Set<CircuitKind> kinds, HeadSet heads, int topK, RankBy rankBy, boolean excludeSelf,
     boolean queryScale, boolean prune, boolean cosine, Integer position, Rope.Pairing pairing) {
+
+  /** Checks the components: a head set (not null) and the ranges of top-k and position. */
+  public CircuitSpec {
+    if (heads == null) {
+      throw new IllegalArgumentException("heads: expected a head set (HeadSet.all() for every head)");
+    }
+    if (topK < 1) {
+      throw new IllegalArgumentException("top-k " + topK + ": expected a positive number of entries");
+    }
+    if (position != null && position < 0) {
+      throw new IllegalArgumentException("position Δ " + position + ": expected a distance ≥ 0 (query after key)");
+    }
+  }
 
   /** Defaults: QK and OV, all heads, top 1000 by |value|, self pairs kept, raw scale, pruning on. */
   public static CircuitSpec defaults() {
-    return new CircuitSpec(EnumSet.allOf(CircuitKind.class), null, 1000, RankBy.ABS, false, false, true, false, null,
-        Rope.Pairing.ROTATE_HALF);
+    return new CircuitSpec(EnumSet.allOf(CircuitKind.class), HeadSet.all(), 1000, RankBy.ABS, false, false, true,
+        false, null, Rope.Pairing.ROTATE_HALF);
   }
 
   /** A copy computing only {@code kinds}. */
@@ -34,16 +47,18 @@ public record CircuitSpec(Set<CircuitKind> kinds, int[] heads, int topK, RankBy 
         pairing);
   }
 
-  /** A copy for the given heads (null: all). */
-  public CircuitSpec withHeads(int... h) {
+  /** A copy for the given heads. */
+  public CircuitSpec withHeads(HeadSet h) {
     return new CircuitSpec(kinds, h, topK, rankBy, excludeSelf, queryScale, prune, cosine, position, pairing);
+  }
+
+  /** A copy for the given heads ({@link HeadSet#of}: sorted, repeats dropped). */
+  public CircuitSpec withHeads(int... h) {
+    return withHeads(HeadSet.of(h));
   }
 
   /** A copy keeping {@code k} entries per head. */
   public CircuitSpec withTopK(int k) {
-    if (k < 1) {
-      throw new IllegalArgumentException("--top " + k + ": expected a positive number of entries");
-    }
     return new CircuitSpec(kinds, heads, k, rankBy, excludeSelf, queryScale, prune, cosine, position, pairing);
   }
 
@@ -74,9 +89,6 @@ public record CircuitSpec(Set<CircuitKind> kinds, int[] heads, int topK, RankBy 
 
   /** A copy scoring QK at distance {@code delta} (null: no position) with RoPE pairing {@code p}. */
   public CircuitSpec withPosition(Integer delta, Rope.Pairing p) {
-    if (delta != null && delta < 0) {
-      throw new IllegalArgumentException("--position " + delta + ": expected a distance Δ ≥ 0 (query after key)");
-    }
     return new CircuitSpec(kinds, heads, topK, rankBy, excludeSelf, queryScale, prune, cosine, delta,
         p == null ? Rope.Pairing.ROTATE_HALF : p);
   }

@@ -4,23 +4,21 @@ import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.Progress;
 import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
-import dev.saelab.linalg.TopKProduct;
-
-import dev.saelab.io.SaeLabException;
+import dev.saelab.linalg.FactoredProduct;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
-import dev.saelab.io.Backend;
 import dev.saelab.sae.SaeDictionary;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.UnaryOperator;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Per-head feature-to-feature QK and OV tables of one attention layer, from weights alone.
+ * Per-head feature-to-feature QK and OV tables of one attention layer, from weights alone, and the analyses on the
+ * same projections (summed tables, partners, norms, QK–OV scatter, dense blocks). The projections themselves are
+ * {@link HeadProjections}; each head's table is the exact top-k of its {@link FactoredProduct}. This class keeps the
+ * engine settings (screen, tiles) and the running tile statistics.
  *
  * <p>Math (formats-and-math.md §3): input-side SAE decoder rows are folded through the layer's input norm
  * ({@code D̃ = D ⊙ (1+w)} for Gemma, {@code D ⊙ w} for Llama, centred then scaled for GPT-2's LayerNorm) and
@@ -35,40 +33,41 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </pre>
  */
 public final class FeatureCircuits implements AutoCloseable {
+  private final HeadProjections proj;
   private final AttentionWeights attn;
   private final INDArray q;
   private final INDArray k;
   private final INDArray v;
   private final INDArray p;
   private final boolean sameQkSae;
-  private final TopKProduct.Stats stats = new TopKProduct.Stats();
-  /** Default GEMM tile rows of the float32 screen: a 2048 × 16384 tile (128 MiB) runs near ND4J's peak GEMM rate. */
-  public static final int DEFAULT_TILE_ROWS = 2048;
+  private final FactoredProduct.Stats stats = new FactoredProduct.Stats();
+  /** Default GEMM tile rows of the float32 screen ({@link FactoredProduct#FP32_TILE_ROWS}). */
+  public static final int DEFAULT_TILE_ROWS = FactoredProduct.FP32_TILE_ROWS;
   /** Default GEMM tile columns of the float32 screen. */
-  public static final int DEFAULT_TILE_COLS = 16384;
+  public static final int DEFAULT_TILE_COLS = FactoredProduct.FP32_TILE_COLS;
   /**
-   * Default tile of the int8 screen, 1024 × 8192 (32 MiB of int32): with the integer GEMM ~2.5× faster, reading the
-   * tile back dominates, and smaller tiles are read back faster (measured: 2048 × 16384 ≈ 8–9 % slower end to end).
+   * Default tile of the int8 screen ({@link FactoredProduct#INT8_TILE_ROWS}; measured: 2048 × 16384 ≈ 8–9 % slower
+   * end to end).
    */
-  public static final int INT8_TILE_ROWS = 1024;
+  public static final int INT8_TILE_ROWS = FactoredProduct.INT8_TILE_ROWS;
   /** Default int8 tile columns. */
-  public static final int INT8_TILE_COLS = 8192;
+  public static final int INT8_TILE_COLS = FactoredProduct.INT8_TILE_COLS;
   private int tileRows;
   private int tileCols;
   private Screen screen;
-  private final java.util.Map<String, INDArray> headViews = new java.util.HashMap<>();
 
-  private FeatureCircuits(AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
-    this.attn = attn;
-    this.q = q;
-    this.k = k;
-    this.v = v;
-    this.p = p;
-    this.sameQkSae = sameQkSae;
+  private FeatureCircuits(HeadProjections proj) {
+    this.proj = proj;
+    this.attn = proj.attention();
+    this.q = proj.queries();
+    this.k = proj.keys();
+    this.v = proj.values();
+    this.p = proj.outputs();
+    this.sameQkSae = proj.sameKeySae();
   }
 
   /**
-   * Prepares the projections for one layer.
+   * Prepares the projections for one layer ({@link HeadProjections#of}).
    *
    * @param attn the layer's attention weights
    * @param querySae SAE on the layer's input stream (query and value side)
@@ -77,26 +76,11 @@ public final class FeatureCircuits implements AutoCloseable {
    */
   public static FeatureCircuits of(AttentionWeights attn, SaeDictionary querySae, SaeDictionary keySae,
       SaeDictionary outSae) {
-    ModelConfig c = attn.config();
-    check(querySae, c, "query/value SAE");
-    check(keySae, c, "key SAE");
-    if (outSae != null) {
-      check(outSae, c, "output SAE");
-    }
-    INDArray enc = outSae == null ? null : outSae.wEnc().transpose();
-    return fromArrays(attn, querySae.wDec(), keySae == querySae ? null : keySae.wDec(), enc,
-        outSae != null && outSae.config().centeredStream());
-  }
-
-  private static void check(SaeDictionary s, ModelConfig c, String what) {
-    if (s.config().dIn() != c.dModel()) {
-      throw new SaeLabException(what + " " + s.path() + " has d_in=" + s.config().dIn() + " but the model has d_model="
-          + c.dModel());
-    }
+    return new FeatureCircuits(HeadProjections.of(attn, querySae, keySae, outSae));
   }
 
   /**
-   * Prepares the projections from raw arrays.
+   * Prepares the projections from raw arrays ({@link HeadProjections#fromArrays}).
    *
    * @param attn attention weights
    * @param decoder query/value-side decoder {@code [n_in, d_model]}
@@ -106,62 +90,12 @@ public final class FeatureCircuits implements AutoCloseable {
    */
   public static FeatureCircuits fromArrays(AttentionWeights attn, INDArray decoder, INDArray keyDecoder,
       INDArray encoderRows, boolean centerOutput) {
-    Backend.init();
-    ModelConfig c = attn.config();
-    long nIn = decoder.rows();
-    long nKey = keyDecoder == null ? nIn : keyDecoder.rows();
-    long nOut = encoderRows == null ? 0 : encoderRows.rows();
-    MemoryEstimate.require(MemoryEstimate.projections(c, nIn, nKey, nOut), "projections for layer " + attn.layer());
-    // Row blocks: the folded decoder/encoder never exist whole, only the projections do.
-    UnaryOperator<INDArray> foldIn = b -> attn.inputNorm().foldInto(b);
-    INDArray[] qvk = keyDecoder == null ? project(decoder, foldIn, attn.wQ(), attn.wV(), attn.wK())
-        : project(decoder, foldIn, attn.wQ(), attn.wV());
-    INDArray k = keyDecoder == null ? qvk[2] : project(keyDecoder, foldIn, attn.wK())[0];
-    INDArray p = null;
-    if (encoderRows != null) {
-      try (INDArray wOt = attn.wO().transpose().dup('c')) {
-        p = project(encoderRows, b -> foldOutput(b, attn, centerOutput), wOt)[0];
-      }
-    }
-    INDArray q = qvk[0];
-    INDArray v = qvk[1];
-    return new FeatureCircuits(attn, q, k, v, p, keyDecoder == null);
+    return new FeatureCircuits(HeadProjections.fromArrays(attn, decoder, keyDecoder, encoderRows, centerOutput));
   }
 
-  private static final int PROJECTION_BLOCK = 4096;
-
-  /**
-   * {@code fold(X)·W_i} for each {@code W_i}, in row blocks of {@link #PROJECTION_BLOCK} rows; each block is folded
-   * once and multiplied by every {@code W_i}.
-   */
-  private static INDArray[] project(INDArray x, UnaryOperator<INDArray> fold, INDArray... ws) {
-    long n = x.rows();
-    INDArray[] out = new INDArray[ws.length];
-    for (int i = 0; i < ws.length; i++) {
-      out[i] = Nd4j.createUninitialized(DataType.FLOAT, new long[] {n, ws[i].columns()}, 'c');
-    }
-    for (long r0 = 0; r0 < n; r0 += PROJECTION_BLOCK) {
-      long r1 = Math.min(n, r0 + PROJECTION_BLOCK);
-      INDArray folded = fold.apply(x.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()));
-      for (int i = 0; i < ws.length; i++) {
-        // A row block of a c-order array is contiguous: the GEMM writes straight into it.
-        Nd4j.gemm(folded, ws[i], out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()), false, false, 1.0,
-            0.0);
-      }
-      folded.close();
-    }
-    return out;
-  }
-
-  /** Output side: optional centring (TransformerLens's centred stream), then Gemma's post-attention norm gain. */
-  private static INDArray foldOutput(INDArray block, AttentionWeights attn, boolean center) {
-    INDArray e = block.dup('c');
-    if (center) {
-      try (INDArray mean = e.mean(1)) {
-        e.subiColumnVector(mean.reshape(e.rows(), 1));
-      }
-    }
-    return attn.postAttnNorm() == null ? e : e.muliRowVector(attn.postAttnNorm().gain());
+  /** The projections the analyses work on. */
+  public HeadProjections projections() {
+    return proj;
   }
 
   /** Sets the tile shape (rows × columns of the off-heap GEMM tile). */
@@ -213,7 +147,7 @@ public final class FeatureCircuits implements AutoCloseable {
    * column feature {@code cols[b]} (raw scale), for heat maps and drill-down.
    */
   public double[][] block(CircuitKind kind, int head, int[] rows, int[] cols) {
-    INDArray[] sides = rawSides(kind, head);
+    INDArray[] sides = proj.rawSides(kind, head);
     INDArray left = sides[0];
     INDArray right = sides[1];
     checkIndices(rows, left.rows(), kind.rowColumn());
@@ -256,21 +190,16 @@ public final class FeatureCircuits implements AutoCloseable {
   }
 
   /** Tile counts accumulated over every {@link #compute} call. */
-  public TopKProduct.Stats stats() {
+  public FactoredProduct.Stats stats() {
     return stats;
   }
 
   /** Computes the tables the spec asks for, QK heads first, then OV heads. */
   public List<CircuitTable> compute(CircuitSpec spec, Progress progress) {
     ModelConfig c = attn.config();
-    int[] heads = c.headsOrAll(spec.heads());
-    for (int h : heads) {
-      if (h < 0 || h >= c.nHeads()) {
-        throw new IllegalArgumentException("head " + h + " out of range 0.." + (c.nHeads() - 1));
-      }
-    }
+    int[] heads = spec.heads().resolve(c);
     if (spec.kinds().contains(CircuitKind.OV) && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
     }
     int dh = c.dHead();
     long rowsQk = q.rows();
@@ -282,11 +211,17 @@ public final class FeatureCircuits implements AutoCloseable {
     }
     MemoryEstimate.require(MemoryEstimate.tables(c, Math.max(rowsQk, rowsOv),
         Math.max(k.rows(), p == null ? 0 : p.rows()), tileRows(), tileCols()), "tables for layer " + attn.layer());
+    long kQk = spec.kinds().contains(CircuitKind.QK) ? Math.min(spec.topK(), FactoredProduct.entries(rowsQk, k.rows(),
+        spec.excludeSelf() && sameQkSae)) : 0;
+    long kOv = spec.kinds().contains(CircuitKind.OV) ? Math.min(spec.topK(), FactoredProduct.entries(rowsOv, p.rows(),
+        false)) : 0;
+    MemoryEstimate.requireHeap(MemoryEstimate.perHeadTables(heads.length, kQk, kOv, FactoredProduct.workers(),
+        spec.queryScale()), "top-k " + spec.topK() + " per head for layer " + attn.layer());
     long[] done = {0};
     final long totalTiles = total;
     List<CircuitTable> out = new ArrayList<>();
-    TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
-    try {
+    try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(tileRows(), tileCols(), spec.prune(),
+        screen())) {
       for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
         if (!spec.kinds().contains(kind)) {
           continue;
@@ -296,8 +231,8 @@ public final class FeatureCircuits implements AutoCloseable {
           progress.update(stage, done[0], totalTiles);
           boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
           List<FeatureEdge> edges;
-          try (Operands ops = operands(kind, h, spec)) {
-            edges = engine.topK(ops.left, ops.right, spec.topK(), spec.rankBy(), excl, stats,
+          try (HeadProjections.Operands ops = proj.operands(kind, h, spec)) {
+            edges = new FactoredProduct(ops.left, ops.right).topK(spec.topK(), spec.rankBy(), excl, ws,
                 () -> progress.update(stage, ++done[0], totalTiles));
           }
           double scale = scale(kind, spec);
@@ -311,8 +246,7 @@ public final class FeatureCircuits implements AutoCloseable {
           out.add(new CircuitTable(kind, attn.layer(), h, spec.rankBy(), scale, edges));
         }
       }
-    } finally {
-      engine.release();
+      stats.add(ws.stats());
     }
     progress.update("done", totalTiles, totalTiles);
     return out;
@@ -322,73 +256,6 @@ public final class FeatureCircuits implements AutoCloseable {
     return kind == CircuitKind.QK && spec.queryScale() ? attn.config().queryScale() : 1.0;
   }
 
-  /** The two sides of one head's product, after the spec's variant (RoPE distance, cosine); closes what it made. */
-  private static final class Operands implements AutoCloseable {
-    final INDArray left;
-    final INDArray right;
-    private final List<INDArray> owned = new ArrayList<>();
-
-    Operands(INDArray left, INDArray right, INDArray... owned) {
-      this.left = left;
-      this.right = right;
-      this.owned.addAll(List.of(owned));
-    }
-
-    @Override
-    public void close() {
-      owned.forEach(INDArray::close);
-    }
-  }
-
-  /** Left side (query or value) and right side (key or output) of head h, raw: views of the projections. */
-  private INDArray[] rawSides(CircuitKind kind, int h) {
-    int dh = attn.config().dHead();
-    int g = attn.config().kvHead(h);
-    if (kind == CircuitKind.OV && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE (--sae-out)");
-    }
-    // The same view object for the same head block: the engine then prepares a KV head's keys or values once for
-    // the query heads that share it.
-    return kind == CircuitKind.QK ? new INDArray[] {view("q", q, h, dh), view("k", k, g, dh)}
-        : new INDArray[] {view("v", v, g, dh), view("p", p, h, dh)};
-  }
-
-  private INDArray view(String name, INDArray m, int block, int dh) {
-    return headViews.computeIfAbsent(name + block, kk -> headView(m, block, dh));
-  }
-
-  private Operands operands(CircuitKind kind, int h, CircuitSpec spec) {
-    INDArray[] s = rawSides(kind, h);
-    List<INDArray> owned = new ArrayList<>();
-    INDArray left = s[0];
-    INDArray right = s[1];
-    if (kind == CircuitKind.QK && spec.position() != null) {
-      left = Rope.of(attn.config(), spec.pairing()).rotateRows(left, spec.position());
-      owned.add(left);
-    }
-    if (spec.cosine()) {
-      left = unitRows(left);
-      right = unitRows(right);
-      owned.add(left);
-      owned.add(right);
-    }
-    return new Operands(left, right, owned.toArray(new INDArray[0]));
-  }
-
-  /** Rows divided by their L2 norms (zero rows stay zero); a new c-order array. */
-  static INDArray unitRows(INDArray x) {
-    INDArray y = x.dup('c');
-    try (INDArray n = y.norm2(1)) {
-      float[] norms = n.toFloatVector();
-      for (int i = 0; i < norms.length; i++) {
-        norms[i] = norms[i] > 0 ? 1f / norms[i] : 0f;
-      }
-      try (INDArray inv = Nd4j.createFromArray(norms).reshape(norms.length, 1)) {
-        y.muliColumnVector(inv);
-      }
-    }
-    return y;
-  }
 
   /**
    * The circuit summed over all heads of the layer: {@code Σ_h QK_h} (or {@code Σ_h OV_h}), computed as one product
@@ -402,9 +269,18 @@ public final class FeatureCircuits implements AutoCloseable {
     int nh = c.nHeads();
     int dh = c.dHead();
     double scale = scale(kind, spec);
+    boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
+    if (kind == CircuitKind.OV && p == null) {
+      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
+    }
+    long rows = kind == CircuitKind.QK ? q.rows() : v.rows();
+    long cols = kind == CircuitKind.QK ? k.rows() : p.rows();
+    MemoryEstimate.requireHeap(MemoryEstimate.summedTable(nh, Math.min(spec.topK(), FactoredProduct.entries(rows, cols,
+        excl)), FactoredProduct.workers()), "top-k " + spec.topK()
+        + " summed over the heads of layer " + attn.layer());
     // Per-head tables first: their last entries are the thresholds of "weak in every head".
     double[] thresholds = new double[nh];
-    List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads((int[]) null), progress);
+    List<CircuitTable> perHead = compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads(HeadSet.all()), progress);
     for (CircuitTable t : perHead) {
       List<FeatureEdge> e = t.edges();
       thresholds[t.head()] = e.size() < spec.topK() ? Double.NEGATIVE_INFINITY
@@ -414,10 +290,10 @@ public final class FeatureCircuits implements AutoCloseable {
     List<INDArray> owned = new ArrayList<>();
     INDArray[] lefts = new INDArray[nh];
     INDArray[] rights = new INDArray[nh];
-    List<Operands> heads = new ArrayList<>();
+    List<HeadProjections.Operands> heads = new ArrayList<>();
     try {
       for (int h = 0; h < nh; h++) {
-        Operands o = operands(kind, h, spec.withCosine(false));
+        HeadProjections.Operands o = proj.operands(kind, h, spec.withCosine(false));
         heads.add(o);
         lefts[h] = o.left;
         rights[h] = o.right;
@@ -425,7 +301,7 @@ public final class FeatureCircuits implements AutoCloseable {
       owned.add(Nd4j.hstack(lefts));
       owned.add(Nd4j.hstack(rights));
     } finally {
-      heads.forEach(Operands::close);
+      heads.forEach(HeadProjections.Operands::close);
     }
     INDArray left = owned.get(0);
     INDArray right = owned.get(1);
@@ -433,22 +309,20 @@ public final class FeatureCircuits implements AutoCloseable {
       INDArray l = left;
       INDArray r = right;
       if (spec.cosine()) {
-        l = unitRows(left);
-        r = unitRows(right);
+        l = HeadProjections.unitRows(left);
+        r = HeadProjections.unitRows(right);
         owned.add(l);
         owned.add(r);
       }
-      boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
       String stage = kind.id() + " L" + attn.layer() + " sum";
-      TopKProduct engine = new TopKProduct(tileRows(), tileCols(), spec.prune(), screen());
       List<FeatureEdge> top;
-      try {
+      try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(tileRows(), tileCols(), spec.prune(),
+          screen())) {
         long rowsTotal = (l.rows() + tileRows() - 1) / tileRows();
         long[] done = {0};
-        top = engine.topK(l, r, spec.topK(), spec.rankBy(), excl, stats,
+        top = new FactoredProduct(l, r).topK(spec.topK(), spec.rankBy(), excl, ws,
             () -> progress.update(stage, ++done[0], rowsTotal));
-      } finally {
-        engine.release();
+        stats.add(ws.stats());
       }
       List<LayerTable.Edge> edges = new ArrayList<>(top.size());
       for (FeatureEdge e : top) {
@@ -532,9 +406,9 @@ public final class FeatureCircuits implements AutoCloseable {
    */
   public List<FeatureEdge> partners(int feature, Role role, int head, int k, RankBy rankBy, boolean cosine) {
     if (k < 1) {
-      throw new IllegalArgumentException("--top " + k + ": expected a positive number of partners");
+      throw new IllegalArgumentException("top-k " + k + ": expected a positive number of partners");
     }
-    INDArray[] s = rawSides(role.kind(), head);
+    INDArray[] s = proj.rawSides(role.kind(), head);
     boolean rowSide = role.isRow();
     INDArray own = rowSide ? s[0] : s[1];
     INDArray others = rowSide ? s[1] : s[0];
@@ -605,7 +479,8 @@ public final class FeatureCircuits implements AutoCloseable {
     int dh = c.dHead();
     int g = c.kvHead(head);
     if (p == null) {
-      throw new IllegalArgumentException("the QK-OV scatter needs an output SAE (--sae-out)");
+      throw new IllegalArgumentException("the QK-OV scatter needs an output SAE (the SAE on the layer's output"
+          + " stream)");
     }
     if (!sameQkSae) {
       throw new IllegalArgumentException("the QK-OV scatter pairs key and value features: use one SAE for both");
@@ -635,23 +510,18 @@ public final class FeatureCircuits implements AutoCloseable {
     return new QkOvScatter(attn.layer(), head, x, y, QkOvScatter.pearson(x, y));
   }
 
-  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection (one head's block), as a strided view. */
+  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection ({@link HeadProjections#headView}). */
   public static INDArray headView(INDArray m, int block, int dh) {
-    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh));
+    return HeadProjections.headView(m, block, dh);
   }
 
   /** {@link #headView} copied into a new c-order array. */
   public static INDArray slice(INDArray m, int block, int dh) {
-    return headView(m, block, dh).dup('c');
+    return HeadProjections.slice(m, block, dh);
   }
 
   @Override
   public void close() {
-    q.close();
-    k.close();
-    v.close();
-    if (p != null) {
-      p.close();
-    }
+    proj.close();
   }
 }

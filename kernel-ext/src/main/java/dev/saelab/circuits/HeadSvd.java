@@ -51,6 +51,17 @@ public final class HeadSvd {
       return name().toLowerCase(java.util.Locale.ROOT);
     }
 
+    /** Parses {@code query}, {@code key}, {@code value} or {@code output} (any case). */
+    public static Side parse(String s) {
+      return switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+        case "query" -> QUERY;
+        case "key" -> KEY;
+        case "value" -> VALUE;
+        case "output" -> OUTPUT;
+        default -> throw new IllegalArgumentException("side " + s + ": expected query, key, value or output");
+      };
+    }
+
     boolean left() {
       return this == QUERY || this == VALUE;
     }

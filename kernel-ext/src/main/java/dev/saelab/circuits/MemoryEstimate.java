@@ -1,12 +1,63 @@
 package dev.saelab.circuits;
 
 import dev.saelab.io.SaeLabException;
+import dev.saelab.linalg.FactoredProduct;
 import dev.saelab.model.ModelConfig;
 import org.bytedeco.javacpp.Pointer;
 
-/** Off-heap memory needed by a computation, checked against JavaCPP's limit before any allocation. */
+/**
+ * Memory a computation needs, checked before it starts: off-heap (projections, operand copies, GEMM tiles) against
+ * JavaCPP's limit, and Java heap (the top-k heaps and the tables they become) against the JVM's.
+ */
 public final class MemoryEstimate {
   private MemoryEstimate() {}
+
+  /**
+   * Java heap for per-head tables: {@code nHeads} QK tables of {@code kQk} entries and as many OV tables of
+   * {@code kOv} entries ({@link FactoredProduct#EDGE_BYTES} each, all kept until the end), one engine call's working set
+   * for the larger k ({@link FactoredProduct#workingHeapBytes}: one heap per scanning worker, one more, and the sort),
+   * and, when QK values are scaled, the scaled copy of one QK table.
+   *
+   * @param kQk entries per QK table after clamping to the table's size, 0 when QK is not computed
+   * @param kOv entries per OV table after clamping, 0 when OV is not computed
+   * @param workers scanning workers ({@link FactoredProduct#workers()})
+   */
+  public static long perHeadTables(int nHeads, long kQk, long kOv, int workers, boolean scaledQk) {
+    long kept = nHeads * (kQk + kOv) * FactoredProduct.EDGE_BYTES;
+    return kept + FactoredProduct.workingHeapBytes(Math.max(kQk, kOv), workers)
+        + (scaledQk ? kQk * FactoredProduct.EDGE_BYTES : 0);
+  }
+
+  /**
+   * Java heap of a summed table of {@code k} entries beyond its per-head tables: the engine call's working set and
+   * each entry's per-head breakdown ({@link LayerTable.Edge}: an object of at most 48 bytes and its list slot, two
+   * arrays of {@code nHeads} doubles with 16-byte headers).
+   */
+  public static long summedTable(int nHeads, long k, int workers) {
+    return FactoredProduct.workingHeapBytes(k, workers) + k * (48 + 8 + 2 * (16 + 8L * nHeads));
+  }
+
+  /**
+   * Throws a one-line message with the estimate when {@code bytes} exceeds the Java heap still free (after asking
+   * for a collection once).
+   */
+  public static void requireHeap(long bytes, String what) {
+    long free = heapFree();
+    if (bytes > free) {
+      System.gc();
+      free = heapFree();
+    }
+    if (bytes > free) {
+      throw new SaeLabException(what + " needs about " + mib(bytes) + " MiB of Java heap but only " + mib(free)
+          + " MiB is available (maximum heap " + mib(Runtime.getRuntime().maxMemory())
+          + " MiB); ask for fewer entries or raise the maximum with -Xmx");
+    }
+  }
+
+  private static long heapFree() {
+    Runtime rt = Runtime.getRuntime();
+    return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+  }
 
   /** Bytes for the folded decoders/encoder and the Q, K, V, P projections. */
   public static long projections(ModelConfig c, long nIn, long nKey, long nOut) {

@@ -63,7 +63,7 @@ public final class PositionalProfile {
    * rows.
    */
   public static List<Point> ofSae(AttentionWeights attn, Rope rope, SaeDictionary querySae, SaeDictionary keySae,
-      int[][] pairs, int[] heads, int[] deltas, double scale) {
+      int[][] pairs, HeadSet heads, int[] deltas, double scale) {
     if (pairs == null) {
       float[] b = querySae.bDec().toFloatVector();
       return of(attn, rope, b, b, heads, deltas, scale, -1, -1);
@@ -90,12 +90,12 @@ public final class PositionalProfile {
    * The profile of each head for query direction {@code x} and key direction {@code y} (unfolded residual vectors of
    * length d_model).
    *
-   * @param heads query heads, or null for all
+   * @param heads query heads
    * @param scale factor on every score (1 for raw, the model's query scale for logits)
    * @param queryFeature recorded in the points (-1: decoder bias)
    * @param keyFeature recorded in the points
    */
-  public static List<Point> of(AttentionWeights attn, Rope rope, float[] x, float[] y, int[] heads, int[] deltas,
+  public static List<Point> of(AttentionWeights attn, Rope rope, float[] x, float[] y, HeadSet heads, int[] deltas,
       double scale, int queryFeature, int keyFeature) {
     ModelConfig c = attn.config();
     if (x.length != c.dModel() || y.length != c.dModel()) {
@@ -114,7 +114,7 @@ public final class PositionalProfile {
     }
     boolean sliding = c.isSliding(attn.layer()) && c.slidingWindow() > 0;
     List<Point> out = new ArrayList<>();
-    for (int h : c.headsOrAll(heads)) {
+    for (int h : heads.resolve(c)) {
       int g = c.kvHead(h);
       double[] qh = java.util.Arrays.copyOfRange(q, h * dh, (h + 1) * dh);
       for (int d : deltas) {

@@ -27,7 +27,7 @@ public final class Rope {
       return switch (s.toLowerCase(Locale.ROOT).replace('_', '-')) {
         case "rotate-half" -> ROTATE_HALF;
         case "interleaved" -> INTERLEAVED;
-        default -> throw new IllegalArgumentException("--pairing " + s + ": expected rotate-half or interleaved");
+        default -> throw new IllegalArgumentException("RoPE pairing " + s + ": expected rotate-half or interleaved");
       };
     }
 

@@ -5,12 +5,12 @@ import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.io.SaeLabException;
 import dev.saelab.labels.Explanation;
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.io.AtomicFiles;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -157,16 +157,17 @@ public final class TableWriter {
     return '"' + s.replace("\"", "\"\"") + '"';
   }
 
-  /** Writes {@code text} to {@code file} through a temporary file, so readers never see half a file. */
+  /**
+   * Writes {@code text} to {@code file} through a temporary file, so readers never see half a file; the file gets the
+   * permissions a plain write would give it ({@link AtomicFiles}).
+   */
   public static void write(Path file, CharSequence text) {
     try {
-      Path parent = file.toAbsolutePath().getParent();
-      Files.createDirectories(parent);
-      Path tmp = Files.createTempFile(parent, ".saelab-", ".tmp");
-      try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+      AtomicFiles.write(file, out -> {
+        Writer w = new OutputStreamWriter(out, StandardCharsets.UTF_8);
         w.append(text);
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        w.flush();
+      });
     } catch (IOException e) {
       throw SaeLabException.inFile(file, "cannot write: " + e.getMessage());
     }

@@ -72,7 +72,12 @@ public final class RopeCommand extends CliCommand implements Shared {
     Rope rope = Rope.of(c, pairing);
     int[] ds = deltas.values() != null ? deltas.values() : PositionalProfile.logDeltas(c.maxPositions(), points);
     return PositionalProfile.ofSae(l.model().attention(l.layer()), rope, l.requireSaeIn(), l.keySae(), pairs == null ? null : pairs.pairs(),
-        heads.listOrNull(c.nHeads()), ds, scale == Converters.Scale.QUERY ? c.queryScale() : 1.0);
+        checkedHeads(c.nHeads()), ds, scale == Converters.Scale.QUERY ? c.queryScale() : 1.0);
+  }
+
+  private dev.saelab.circuits.HeadSet checkedHeads(int nHeads) {
+    heads.resolve(nHeads);
+    return heads.set();
   }
 
   private int window(Layer l) {

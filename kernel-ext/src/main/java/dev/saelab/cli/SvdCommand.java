@@ -81,12 +81,7 @@ public final class SvdCommand extends CliCommand implements Shared {
   public static final class SideConverter implements picocli.CommandLine.ITypeConverter<HeadSvd.Side> {
     @Override
     public HeadSvd.Side convert(String s) {
-      for (HeadSvd.Side x : HeadSvd.Side.values()) {
-        if (x.id().equals(s)) {
-          return x;
-        }
-      }
-      throw new picocli.CommandLine.TypeConversionException("expected query, key, value or output");
+      return Converters.domain(s, HeadSvd.Side::parse);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.saelab.cli;
 import dev.saelab.api.CircuitQuery;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
+import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.Rope;
 import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
@@ -76,16 +77,18 @@ public final class TableOptions {
   CircuitSpec spec(Set<CircuitKind> kinds, int nHeads) {
     return CircuitSpec.defaults().withKinds(kinds).withTopK(top).withRankBy(rankBy).withExcludeSelf(excludeSelf)
         .withQueryScale(scale == Converters.Scale.QUERY).withPrune(!noPrune).withCosine(cosine).withPosition(position, pairing)
-        .withHeads(heads.sum() ? null : heads.listOrNull(nHeads));
+        .withHeads(checked(nHeads));
+  }
+
+  /** The heads, checked against the model ({@code sum}: all). */
+  private HeadSet checked(int nHeads) {
+    heads.resolve(nHeads);
+    return heads.set();
   }
 
   /** The same options on a Java query. */
   CircuitQuery applyTo(CircuitQuery q, int nHeads) {
-    int[] list = heads.sum() ? null : heads.listOrNull(nHeads);
-    if (list != null) {
-      q.heads(list);
-    }
-    q.top(top).rankBy(rankBy.toString()).pairing(pairing.id());
+    q.heads(checked(nHeads)).top(top).rankBy(rankBy).pairing(pairing);
     if (position != null) {
       q.position(position);
     }
@@ -102,7 +105,7 @@ public final class TableOptions {
       q.noPrune();
     }
     if (screen != null) {
-      q.screen(screen.toString());
+      q.screen(screen);
     }
     return q;
   }

@@ -3,15 +3,13 @@ package dev.saelab.hub;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.saelab.io.AtomicFiles;
 import dev.saelab.io.SaeLabException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -101,9 +99,7 @@ public final class PartialSafetensors {
     byte[] json = out.toString().getBytes(StandardCharsets.UTF_8);
     int padded = (json.length + 7) / 8 * 8;
     try {
-      Files.createDirectories(dest.toAbsolutePath().getParent());
-      Path tmp = Files.createTempFile(dest.toAbsolutePath().getParent(), ".saelab-", ".part");
-      try (OutputStream os = Files.newOutputStream(tmp)) {
+      AtomicFiles.write(dest, os -> {
         os.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
         os.write(json);
         for (int i = json.length; i < padded; i++) {
@@ -123,8 +119,7 @@ public final class PartialSafetensors {
           }
           i = j + 1;
         }
-      }
-      Files.move(tmp, dest, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      });
     } catch (IOException e) {
       throw new SaeLabException("writing " + dest + ": " + e.getMessage());
     }

@@ -91,8 +91,8 @@ public final class Sources {
     }
     Registry.ModelRef ref = registry.model(s);
     if (layer == null) {
-      throw new IllegalArgumentException("a remote model needs the layer to fetch (--layer L, or"
-          + " SaeLab.model(\"" + spec + "\", L)); only that layer's attention tensors are downloaded");
+      throw new IllegalArgumentException("remote model " + spec + ": give the layer to fetch (only that layer's"
+          + " attention tensors are downloaded)");
     }
     String repo = ref.repo();
     Path config = hub.download(repo, revision, "config.json");

@@ -31,7 +31,7 @@ public enum RankBy {
       case "abs": return ABS;
       case "value": return VALUE;
       case "-value": case "neg-value": return NEG_VALUE;
-      default: throw new IllegalArgumentException("--rank-by " + s + ": expected abs, value or -value");
+      default: throw new IllegalArgumentException("ranking " + s + ": expected abs, value or -value");
     }
   }
 

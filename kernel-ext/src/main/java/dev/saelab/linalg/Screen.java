@@ -34,7 +34,7 @@ public enum Screen {
       case "auto": return auto();
       case "int8": return INT8;
       case "fp32": return FP32;
-      default: throw new IllegalArgumentException("--screen " + s + ": expected auto, int8 or fp32");
+      default: throw new IllegalArgumentException("tile screen " + s + ": expected auto, int8 or fp32");
     }
   }
 

@@ -28,35 +28,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the current k-th key is skipped, and so is
  * every tile after it in its row block.
  */
-public final class TopKProduct {
-  /** Statistics of one run. */
-  public static final class Stats {
-    long tiles;
-    long skipped;
-    long rescored;
-
-    /** Tiles in the full grid. */
-    public long tiles() {
-      return tiles;
-    }
-
-    /** Tiles skipped by the norm bound. */
-    public long skipped() {
-      return skipped;
-    }
-
-    /** Entries that passed the screen and were rescored exactly. */
-    public long rescored() {
-      return rescored;
-    }
-
-    void add(Stats o) {
-      tiles += o.tiles;
-      skipped += o.skipped;
-      rescored += o.rescored;
-    }
-  }
-
+final class TopKProduct {
   /** Unit roundoff of float32. */
   private static final double U = Math.scalb(1.0, -24);
 
@@ -68,13 +40,13 @@ public final class TopKProduct {
   private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
   private final TileKernels kernels = TileKernels.best();
-  private final int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+  private final int threads = FactoredProduct.workers();
   private java.util.concurrent.ExecutorService pool;
   private Side leftSide;
   private Side rightSide;
 
   /** An engine with this JVM's default screen ({@link Screen#auto()}). */
-  public TopKProduct(int tileRows, int tileCols, boolean prune) {
+  TopKProduct(int tileRows, int tileCols, boolean prune) {
     this(tileRows, tileCols, prune, Screen.auto());
   }
 
@@ -84,7 +56,7 @@ public final class TopKProduct {
    * @param prune whether to skip tiles by the norm bound
    * @param screen how tiles are computed before candidates are rescored
    */
-  public TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
+  TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
     this.tileRows = tileRows;
     this.tileCols = tileCols;
     this.prune = prune;
@@ -94,7 +66,7 @@ public final class TopKProduct {
   /** One scanning thread's bounded heap and counters. */
   private static final class Worker {
     final TopKHeap heap;
-    final Stats st = new Stats();
+    final FactoredProduct.Stats st = new FactoredProduct.Stats();
     final Run run;
 
     Worker(int k, Run run) {
@@ -192,18 +164,22 @@ public final class TopKProduct {
    * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an operand passed again as
    *     the same array object is not prepared again, so do not modify an array between calls on one engine
    * @param right R (may be a strided view), same inner width
-   * @param k entries to keep
+   * @param k entries to keep; more than the product has ({@link FactoredProduct#entries}) gives all of them
    * @param rankBy ranking
    * @param excludeDiagonal skip entries with row == col
    * @param stats receives tile counts (may be null)
    * @param progress called after each tile row
    * @return the entries, best first (ties: smaller row, then smaller column)
    */
-  public List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
-      Stats stats, Runnable progress) {
+  List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
+      FactoredProduct.Stats stats, Runnable progress) {
     int nL = (int) left.rows();
     int nR = (int) right.rows();
     int r = (int) left.columns();
+    k = (int) Math.min(k, FactoredProduct.entries(nL, nR, excludeDiagonal));
+    if (k == 0) {
+      return List.of();
+    }
     boolean int8 = screen == Screen.INT8 && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
     Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
     Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
@@ -212,7 +188,7 @@ public final class TopKProduct {
     int tc = Math.min(tileCols, nR);
     long rowBlocks = (nL + tr - 1) / tr;
     long colBlocks = (nR + tc - 1) / tc;
-    Stats st = new Stats();
+    FactoredProduct.Stats st = new FactoredProduct.Stats();
     st.tiles = rowBlocks * colBlocks;
     for (int r0 = 0; r0 < nL; r0 += tr) {
       if (Thread.currentThread().isInterrupted()) {
@@ -565,8 +541,8 @@ public final class TopKProduct {
     return views.get(key(type, rows, cols));
   }
 
-  /** Releases the tiles' off-heap memory. */
-  public void release() {
+  /** Releases the tiles' off-heap memory and the scanning threads. */
+  void release() {
     tiles.values().forEach(INDArray::close);
     tiles.clear();
     views.clear();

@@ -28,17 +28,23 @@ public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads,
     NormKind norm, double normEps, double ropeTheta, double queryScale, double attnSoftcap, int slidingWindow,
     boolean[] slidingLayers, boolean postAttnNorm, int maxPositions) {
 
+  /** Keeps its own copy of the sliding-layer flags, so the configuration cannot change after it is made. */
+  public ModelConfig {
+    slidingLayers = slidingLayers == null ? new boolean[0] : slidingLayers.clone();
+  }
+
+  /** Per layer, whether its attention uses the sliding window (a copy). */
+  @Override
+  public boolean[] slidingLayers() {
+    return slidingLayers.clone();
+  }
+
   /** The KV head that query head {@code h} reads (GQA: {@code h / (nHeads / nKvHeads)}). */
   public int kvHead(int h) {
     if (h < 0 || h >= nHeads) {
       throw new IllegalArgumentException("head " + h + " out of range 0.." + (nHeads - 1));
     }
     return h / (nHeads / nKvHeads);
-  }
-
-  /** {@code heads}, or every query head {@code 0..n_heads-1} when it is null. */
-  public int[] headsOrAll(int[] heads) {
-    return heads != null ? heads : java.util.stream.IntStream.range(0, nHeads).toArray();
   }
 
   /** Whether layer {@code l} uses sliding-window attention. */
@@ -125,14 +131,20 @@ public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads,
         + (slidingWindow > 0 ? " sliding_window=" + slidingWindow : "");
   }
 
+  /** Value equality over every component (the sliding-layer flags by content; doubles as {@link Double#compare}). */
   @Override
   public boolean equals(Object o) {
-    return o instanceof ModelConfig m && m.toString().equals(toString())
-        && java.util.Arrays.equals(m.slidingLayers, slidingLayers);
+    return o instanceof ModelConfig m && java.util.Objects.equals(modelType, m.modelType) && dModel == m.dModel
+        && nLayers == m.nLayers && nHeads == m.nHeads && nKvHeads == m.nKvHeads && dHead == m.dHead
+        && norm == m.norm && Double.compare(normEps, m.normEps) == 0 && Double.compare(ropeTheta, m.ropeTheta) == 0
+        && Double.compare(queryScale, m.queryScale) == 0 && Double.compare(attnSoftcap, m.attnSoftcap) == 0
+        && slidingWindow == m.slidingWindow && java.util.Arrays.equals(slidingLayers, m.slidingLayers)
+        && postAttnNorm == m.postAttnNorm && maxPositions == m.maxPositions;
   }
 
   @Override
   public int hashCode() {
-    return toString().hashCode();
+    return java.util.Objects.hash(modelType, dModel, nLayers, nHeads, nKvHeads, dHead, norm, normEps, ropeTheta,
+        queryScale, attnSoftcap, slidingWindow, java.util.Arrays.hashCode(slidingLayers), postAttnNorm, maxPositions);
   }
 }

@@ -127,7 +127,7 @@ class AnalysesTest {
     String[][] cases = {{"profile_bdec", "rotate-half"}, {"profile_bdec_interleaved", "interleaved"}};
     for (String[] c : cases) {
       List<PositionalProfile.Point> pts = PositionalProfile.of(attn, Rope.of(gemma.config(),
-          Rope.Pairing.parse(c[1])), b, b, null, deltas, 1.0, -1, -1);
+          Rope.Pairing.parse(c[1])), b, b, HeadSet.all(), deltas, 1.0, -1, -1);
       assertEquals(4 * deltas.length, pts.size());
       for (PositionalProfile.Point p : pts) {
         near(ref.get(c[0]).get(p.head()).get(indexOf(deltas, p.delta())).asDouble(), p.score(), c[0] + " "
@@ -138,13 +138,13 @@ class AnalysesTest {
     float[] d17 = in.wDec().getRow(17).toFloatVector();
     float[] d42 = in.wDec().getRow(42).toFloatVector();
     for (PositionalProfile.Point p : PositionalProfile.of(attn, Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
-        d17, d42, null, deltas, 1.0, 17, 42)) {
+        d17, d42, HeadSet.all(), deltas, 1.0, 17, 42)) {
       near(ref.get("profile_pair_17_42").get(p.head()).get(indexOf(deltas, p.delta())).asDouble(), p.score(),
           "pair 17:42 " + p.headName() + " Δ=" + p.delta());
     }
     // planted previous-token head: its b_dec profile peaks at Δ = 1
     List<PositionalProfile.Point> h3 = PositionalProfile.of(attn, Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
-        b, b, new int[] {3}, java.util.stream.IntStream.range(0, 64).toArray(), 1.0, -1, -1);
+        b, b, HeadSet.of(3), java.util.stream.IntStream.range(0, 64).toArray(), 1.0, -1, -1);
     PositionalProfile.Point best = h3.stream().max(java.util.Comparator.comparingDouble(
         PositionalProfile.Point::score)).orElseThrow();
     assertEquals(1, best.delta());
@@ -157,7 +157,7 @@ class AnalysesTest {
     int w = gemma.config().slidingWindow();
     float[] b = in.bDec().toFloatVector();
     List<PositionalProfile.Point> pts = PositionalProfile.of(attn0, Rope.of(gemma.config(),
-        Rope.Pairing.ROTATE_HALF), b, b, new int[] {0}, new int[] {w - 1, w, w + 5}, 1.0, -1, -1);
+        Rope.Pairing.ROTATE_HALF), b, b, HeadSet.of(0), new int[] {w - 1, w, w + 5}, 1.0, -1, -1);
     assertFalse(pts.get(0).masked());
     assertTrue(pts.get(1).masked());
     assertTrue(pts.get(2).masked());

@@ -141,7 +141,8 @@ class FeatureCircuitsTest {
     try (FeatureCircuits qkOnly = FeatureCircuits.of(gemma.attention(1), in, in, null)) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> qkOnly.compute(CircuitSpec.defaults(), Progress.NONE));
-      assertTrue(e.getMessage().contains("--sae-out"), e.getMessage());
+      assertTrue(e.getMessage().contains("the OV circuit needs an output SAE (the SAE on the layer's output stream)"),
+          e.getMessage());
       e = assertThrows(IllegalArgumentException.class, () -> qkOnly.compute(CircuitSpec.defaults().withHeads(9)
           .withKinds(EnumSet.of(CircuitKind.QK)), Progress.NONE));
       assertTrue(e.getMessage().contains("head 9"), e.getMessage());

@@ -153,7 +153,7 @@ class TopKProductTest {
         }
       }
     }
-    TopKProduct.Stats st = new TopKProduct.Stats();
+    FactoredProduct.Stats st = new FactoredProduct.Stats();
     TopKProduct e = new TopKProduct(1024, 4096, true, Screen.INT8);
     List<FeatureEdge> got = e.topK(nd(l), nd(r), 100, RankBy.ABS, false, st, null);
     e.release();
@@ -177,8 +177,8 @@ class TopKProductTest {
         }
       }
     }
-    TopKProduct.Stats pruned = new TopKProduct.Stats();
-    TopKProduct.Stats full = new TopKProduct.Stats();
+    FactoredProduct.Stats pruned = new FactoredProduct.Stats();
+    FactoredProduct.Stats full = new FactoredProduct.Stats();
     List<FeatureEdge> a = new TopKProduct(32, 32, true).topK(nd(l), nd(r), 20, RankBy.ABS, false, pruned, null);
     List<FeatureEdge> b = new TopKProduct(32, 32, false).topK(nd(l), nd(r), 20, RankBy.ABS, false, full, null);
     assertEquals(b, a);
