@@ -1,5 +1,7 @@
 package dev.saelab.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
@@ -42,7 +44,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code saelab bench}: speed and memory figures printed as ratios against baselines measured in the same run.
  * <ul>
  *   <li>{@code bench tables}: a synthetic layer of Gemma 2 2B's shape; SAE Lab's engine vs the same GEMMs alone vs
- *       numpy brute force (Bostock's method, float32); peak RSS; pruning on heavy-tailed norms.
+ *       the brute force (Bostock's method, float32) in numpy and in PyTorch, each peer's BLAS named and the reference
+ *       BLAS refused; time and peak RSS; pruning on heavy-tailed norms.
  *   <li>{@code bench load}: opening a ~10 GB sparse sharded checkpoint and reading one layer's attention; reading a
  *       300 MB npz SAE against {@code cat file > /dev/null}.
  * </ul>
@@ -50,20 +53,29 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 final class BenchCommand {
   private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen",
       "--repeat");
-  private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare",
+  private static final List<String> FLAGS = List.of("--no-numpy", "--no-torch", "--no-baseline", "--no-prune-compare",
       "--no-screen-compare", "--help");
+  /** Debian's python, which has python3-numpy and python3-torch (a pyenv {@code python3} on the PATH may not). */
+  static final String PYTHON = "/usr/bin/python3";
   private final PrintStream out;
   private final PrintStream err;
+  private final Map<String, String> peerEnv;
 
   BenchCommand(PrintStream out, PrintStream err) {
+    this(out, err, Map.of());
+  }
+
+  /** {@code peerEnv}: added to the peers' python environment (tests load the reference BLAS with LD_LIBRARY_PATH). */
+  BenchCommand(PrintStream out, PrintStream err, Map<String, String> peerEnv) {
     this.out = out;
     this.err = err;
+    this.peerEnv = peerEnv;
   }
 
   int run(String[] argv) throws IOException {
     if (argv.length == 0 || argv[0].equals("--help")) {
       out.println("usage: saelab bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0]"
-          + " [--screen auto|int8|fp32] [--repeat N] [--no-numpy] [--no-baseline] [--no-prune-compare]"
+          + " [--screen auto|int8|fp32] [--repeat N] [--no-numpy] [--no-torch] [--no-baseline] [--no-prune-compare]"
           + " [--no-screen-compare]\n"
           + "       saelab bench load [--dir DIR]");
       return argv.length == 0 ? 2 : 0;
@@ -108,6 +120,7 @@ final class BenchCommand {
     int tr = 0;
     int tc = 0;
     boolean baseline = !a.has("--no-baseline");
+    double engineMiB = Double.NaN;
     for (int round = 0; round < repeat; round++) {
       long t0 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
@@ -121,8 +134,9 @@ final class BenchCommand {
             fc.stats().rescored(), repeat > 1 ? " round " + (round + 1) : "");
       }
       if (round == 0) {
+        engineMiB = vmHwmMiB();
         out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target <"
-            + " %s)%n", vmHwmMiB(), n <= 16384 ? "2048" : "4096");
+            + " %s)%n", engineMiB, n <= 16384 ? "2048" : "4096");
       }
       if (baseline) {
         gemm[round] = gemmsAlone(attn, dec, enc, screen, tr, tc);
@@ -151,13 +165,18 @@ final class BenchCommand {
             seconds(t1), fc.stats().rescored(), other.equals(tables));
       }
     }
-    if (!a.has("--no-numpy")) {
-      double[] np = numpy(n, c, top, repeat);
-      if (np != null) {
-        out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s   %snumpy / engine = %.1fx faster (target >= 8)%n", of,
-            median(np), repeat > 1 ? "rounds " + java.util.Arrays.toString(round2(np)) + "; " : "",
-            median(np) / engine);
-      }
+    PeerRun np = a.has("--no-numpy") ? null : peer("numpy", n, c, top, repeat);
+    if (np != null) {
+      out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s, peak RSS %.0f MiB   %snumpy / engine = %.1fx the time"
+          + " (target >= 8), %.1fx the memory%n", of, median(np.rounds()), np.peakMiB(), rounds(np.rounds()),
+          median(np.rounds()) / engine, np.peakMiB() / engineMiB);
+    }
+    PeerRun pt = a.has("--no-torch") ? null : peer("torch", n, c, top, repeat);
+    if (pt != null) {
+      out.printf(Locale.ROOT, "  PyTorch brute force%s %8.2f s, peak RSS %.0f MiB   %storch / engine = %.1fx the time,"
+          + " %.1fx the memory%s%n", of, median(pt.rounds()), pt.peakMiB(), rounds(pt.rounds()),
+          median(pt.rounds()) / engine, pt.peakMiB() / engineMiB,
+          np == null ? "" : "; same top entries as numpy: " + sameTops(np.tops(), pt.tops()));
     }
     dec.close();
     enc.close();
@@ -272,34 +291,182 @@ final class BenchCommand {
     return seconds;
   }
 
-  /** Seconds of each of {@code repeat} brute-force rounds in one numpy process, or null when it failed. */
-  private double[] numpy(int n, ModelConfig c, int top, int repeat) throws IOException {
+  /** One brute-force peer's rounds (seconds), its process's peak RSS, and each product's top entry (index, value). */
+  record PeerRun(double[] rounds, double peakMiB, JsonNode tops) {}
+
+  /** What a peer's BLAS is, with the evidence that decided it. */
+  record Blas(Kind kind, String library) {
+    enum Kind {
+      OPENBLAS("OpenBLAS"), MKL("MKL"), BLIS("BLIS"), ATLAS("ATLAS"), ACCELERATE("Accelerate"), ARMPL("Arm PL"),
+      NVPL("NVPL"), REFERENCE("the reference BLAS (netlib)"), UNKNOWN("unknown");
+
+      final String label;
+
+      Kind(String label) {
+        this.label = label;
+      }
+    }
+  }
+
+  private static final List<Map.Entry<String, Blas.Kind>> BLAS_NAMES = List.of(
+      Map.entry("openblas", Blas.Kind.OPENBLAS), Map.entry("mkl", Blas.Kind.MKL), Map.entry("blis", Blas.Kind.BLIS),
+      Map.entry("atlas", Blas.Kind.ATLAS), Map.entry("accelerate", Blas.Kind.ACCELERATE),
+      Map.entry("veclib", Blas.Kind.ACCELERATE), Map.entry("armpl", Blas.Kind.ARMPL),
+      Map.entry("nvpl", Blas.Kind.NVPL));
+
+  /**
+   * The BLAS a peer's process uses, from what brute_force.py --detect found (paths of the libraries mapped into the
+   * process, threadpoolctl's and openblas_get_config's words, update-alternatives' value, build-time records). A
+   * library named for its implementation decides by its name ({@code libopenblasp-r0.3.21.so}, {@code libmkl_rt.so.2});
+   * the generic {@code libblas.so.3} / {@code libcblas.so.3} by its folder (Debian installs OpenBLAS', BLIS' and
+   * ATLAS' copies in {@code openblas-pthread/}, {@code blis-openmp/}, {@code atlas/}), and elsewhere ({@code blas/},
+   * {@code /usr/lib64/}) it is the reference implementation. The reference BLAS wins over any other found: a process
+   * that maps it next to OpenBLAS (say, OpenBLAS' LAPACK beside the reference libblas) resolves its GEMMs to the
+   * library loaded first, the reference one (measured: 25x slower). Nothing recognised: unknown.
+   */
+  static Blas classifyBlas(List<String> evidence) {
+    Blas found = null;
+    for (String e : evidence) {
+      for (String token : e.split("[\\s,;:'\"()\\[\\]]+")) {
+        Blas.Kind k = blasKind(token);
+        if (k == Blas.Kind.REFERENCE) {
+          return new Blas(k, token);
+        }
+        if (k != Blas.Kind.UNKNOWN && found == null) {
+          found = new Blas(k, token.contains("/") ? token : e);
+        }
+      }
+    }
+    return found != null ? found : new Blas(Blas.Kind.UNKNOWN, evidence.isEmpty() ? "nothing found"
+        : String.join("; ", evidence));
+  }
+
+  private static Blas.Kind blasKind(String token) {
+    String t = token.toLowerCase(Locale.ROOT);
+    int slash = t.lastIndexOf('/');
+    String base = t.substring(slash + 1);
+    String folder = slash < 0 ? "" : t.substring(t.lastIndexOf('/', slash - 1) + 1, slash);
+    for (var name : BLAS_NAMES) {
+      if (base.contains(name.getKey())) {
+        return name.getValue();
+      }
+    }
+    if (!base.matches("lib(c|ref)?blas(64)?(\\.so(\\.\\d+)*|(\\.\\d+)*\\.dylib|\\.dll)")) {
+      return Blas.Kind.UNKNOWN;
+    }
+    for (var name : BLAS_NAMES) {
+      if (folder.contains(name.getKey())) {
+        return name.getValue();
+      }
+    }
+    return Blas.Kind.REFERENCE;
+  }
+
+  /**
+   * The line that names {@code peer}'s BLAS, or, for the reference BLAS, the one-line refusal to compare against it
+   * (about ten times slower than an optimised BLAS on a 16k layer: 19 min instead of about 1); {@code details} follow
+   * the library's path.
+   */
+  static String blasLine(String peer, String version, Blas blas, String details) {
+    if (blas.kind() == Blas.Kind.REFERENCE) {
+      return "  " + peer + " peer skipped: " + peer + " " + version + " uses the reference BLAS (" + blas.library()
+          + "), about 10x slower than an optimised one, so a ratio would flatter SAE Lab; install libopenblas0-pthread"
+          + " (apt-get install libopenblas0-pthread; if it is installed, point update-alternatives' libblas.so.3 at"
+          + " it)";
+    }
+    String coretype = System.getenv("OPENBLAS_CORETYPE");
+    return "  " + peer + " " + version + " BLAS: " + blas.kind().label + " (" + blas.library() + ")" + details
+        + (blas.kind() == Blas.Kind.OPENBLAS && coretype != null ? "; OPENBLAS_CORETYPE=" + coretype
+        + " in the environment" : "");
+  }
+
+  /**
+   * {@code peer}'s (numpy or torch) brute force in its own python process, after a first one that names its BLAS: the
+   * peer is skipped, with one line saying why, when it is not importable or uses the reference BLAS; null then, or
+   * when python failed (named on stderr).
+   */
+  private PeerRun peer(String peer, int n, ModelConfig c, int top, int repeat) throws IOException {
+    String label = peer.equals("torch") ? "PyTorch" : "numpy";
+    JsonNode id = python(peer, "--detect");
+    if (id == null) {
+      return null;
+    }
+    if (!id.path("importable").asBoolean()) {
+      out.println("  " + label + " peer skipped: " + peer + " is not importable by " + PYTHON + " ("
+          + id.path("error").asText() + "); apt-get install python3-" + peer);
+      return null;
+    }
+    List<String> evidence = new ArrayList<>();
+    id.path("blas").forEach(x -> evidence.add(x.asText()));
+    Blas blas = classifyBlas(evidence);
+    String threads = peer.equals("torch") ? "; torch threads " + id.path("threads").asInt() : "";
+    if (blas.kind() == Blas.Kind.OPENBLAS) { // openblas_get_config's words: version, kernels, threads
+      threads = evidence.stream().filter(e -> e.startsWith("openblas_get_config: ")).findFirst()
+          .map(e -> "; " + e.substring("openblas_get_config: ".length())).orElse("") + threads;
+    }
+    out.println(blasLine(label, id.path("version").asText(), blas, threads));
+    if (blas.kind() == Blas.Kind.REFERENCE) {
+      return null;
+    }
+    JsonNode r = python(peer, "" + n, "" + c.dModel(), "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top,
+        "" + repeat);
+    if (r == null) {
+      return null;
+    }
+    double[] rounds = new double[r.path("rounds").size()];
+    for (int i = 0; i < rounds.length; i++) {
+      rounds[i] = r.path("rounds").get(i).asDouble();
+    }
+    return new PeerRun(rounds, r.path("maxrss_kib").asDouble() / 1024, r.path("tops"));
+  }
+
+  /** brute_force.py's JSON line, or null when python failed (named on stderr; python's own stderr is inherited). */
+  private JsonNode python(String peer, String... args) throws IOException {
     Path script = Files.createTempFile("saelab-brute-force", ".py");
     try (InputStream in = BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
-    ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.toString(), "" + n, "" + c.dModel(),
-        "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top, "" + repeat);
+    List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), "--peer", peer));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putAll(peerEnv);
     pb.redirectError(ProcessBuilder.Redirect.INHERIT);
     try {
       Process p = pb.start();
       String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
-        err.println("bench: numpy baseline failed (is python3-numpy installed?)");
+        err.println("bench: the " + peer + " peer failed in " + PYTHON + " (is python3-numpy installed?)");
         return null;
       }
-      var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).get("rounds");
-      double[] out = new double[node.size()];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = node.get(i).asDouble();
-      }
-      return out;
+      return new ObjectMapper().readTree(json);
+    } catch (IOException e) {
+      err.println("bench: the " + peer + " peer failed: " + e.getMessage());
+      return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
     } finally {
       Files.deleteIfExists(script);
     }
+  }
+
+  /** Whether two peers found the same top entry in every product (same index; values equal to float32 rounding). */
+  static boolean sameTops(JsonNode a, JsonNode b) {
+    if (a.size() != b.size() || a.size() == 0) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      double x = a.get(i).get(1).asDouble();
+      double y = b.get(i).get(1).asDouble();
+      if (a.get(i).get(0).asLong() != b.get(i).get(0).asLong() || Math.abs(x - y) > 1e-4 * Math.abs(x) + 1e-5) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String rounds(double[] x) {
+    return x.length > 1 ? "rounds " + java.util.Arrays.toString(round2(x)) + "; " : "";
   }
 
   static double median(double[] x) {
