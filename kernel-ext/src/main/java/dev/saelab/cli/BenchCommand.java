@@ -1,5 +1,7 @@
 package dev.saelab.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
@@ -32,65 +34,113 @@ import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
-import picocli.CommandLine.Command;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code saelab bench}: speed and memory figures printed as ratios against baselines measured in the same run.
  * <ul>
  *   <li>{@code bench tables}: a synthetic layer of Gemma 2 2B's shape; SAE Lab's engine vs the same GEMMs alone vs
- *       numpy brute force (Bostock's method, float32); peak RSS; pruning on heavy-tailed norms.
+ *       the brute force (Bostock's method, float32) in numpy and in PyTorch, each peer's BLAS named and the reference
+ *       BLAS refused; time and peak RSS; pruning on heavy-tailed norms.
  *   <li>{@code bench load}: opening a ~10 GB sparse sharded checkpoint and reading one layer's attention; reading a
  *       300 MB npz SAE against {@code cat file > /dev/null}.
  * </ul>
  */
 @Command(name = "bench", description = "Speed and memory benchmarks, printed as ratios against baselines measured in"
-    + " the same run: bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0] [--screen auto|int8|fp32]"
-    + " [--repeat N] [--no-numpy] [--no-baseline] [--no-prune-compare] [--no-screen-compare]; bench load [--dir DIR].")
+    + " the same run.", subcommands = {BenchCommand.Tables.class, BenchCommand.Load.class})
 public final class BenchCommand extends CliCommand {
-  @picocli.CommandLine.Unmatched List<String> argv = new ArrayList<>();
+  /** Debian's python, which has python3-numpy and python3-torch (a pyenv {@code python3} on the PATH may not). */
+  static final String PYTHON = "/usr/bin/python3";
+  private Map<String, String> peerEnv = Map.of();
 
   @Override
-  public Integer call() throws IOException {
-    return run(argv.toArray(new String[0]));
+  public Integer call() {
+    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "expected tables or load");
   }
 
-  private static final List<String> VALUES = List.of("--features", "--top", "--dir", "--tail-sigma", "--screen",
-      "--repeat");
-  private static final List<String> FLAGS = List.of("--no-numpy", "--no-baseline", "--no-prune-compare",
-      "--no-screen-compare", "--help");
+  /** {@code saelab bench tables}. */
+  @Command(name = "tables", description = "A synthetic layer of Gemma 2 2B's shape (d_model 2304, 8 heads, 4 KV heads,"
+      + " d_head 256, two SAEs): SAE Lab's engine against the same GEMMs alone and against the brute force (Bostock's"
+      + " method, float32) in numpy and in PyTorch, each peer's BLAS named and the reference BLAS refused; time,"
+      + " peak RSS and their ratios (medians over --repeat rounds); pruning on heavy-tailed norms.",
+      footer = {"", "Examples:", "  saelab bench tables --features 512 --top 10 --no-numpy --no-torch --no-prune-compare"})
+  public static final class Tables extends CliCommand {
+    @Option(names = "--features", paramLabel = "N", defaultValue = "16384",
+        converter = Converters.PositiveConverter.class, description = "features per SAE (default ${DEFAULT-VALUE})")
+    int features;
 
-  int run(String[] argv) throws IOException {
-    if (argv.length == 0 || argv[0].equals("--help")) {
-      out.println("usage: saelab bench tables [--features 16384] [--top 1000] [--tail-sigma 1.0]"
-          + " [--screen auto|int8|fp32] [--repeat N] [--no-numpy] [--no-baseline] [--no-prune-compare]"
-          + " [--no-screen-compare]\n"
-          + "       saelab bench load [--dir DIR]");
-      return argv.length == 0 ? 2 : 0;
+    @Option(names = "--top", paramLabel = "K", defaultValue = "1000", converter = Converters.PositiveConverter.class,
+        description = "entries per head and circuit (default ${DEFAULT-VALUE})")
+    int top;
+
+    @Option(names = "--tail-sigma", paramLabel = "S", defaultValue = "1.0",
+        description = "σ of the log-normal row norms of the pruning comparison (default ${DEFAULT-VALUE})")
+    double tailSigma;
+
+    @Option(names = "--screen", paramLabel = "auto|int8|fp32", converter = Converters.ScreenConverter.class,
+        description = "the engine's screen (default auto)")
+    Screen screen;
+
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+        description = "rounds; the engine and its baselines interleave, medians compared (default ${DEFAULT-VALUE})")
+    int repeat;
+
+    @Option(names = "--no-numpy", description = "skip the numpy peer")
+    boolean noNumpy;
+
+    @Option(names = "--no-torch", description = "skip the PyTorch peer")
+    boolean noTorch;
+
+    @Option(names = "--no-baseline", description = "skip the GEMM-alone baselines")
+    boolean noBaseline;
+
+    @Option(names = "--no-prune-compare", description = "skip the heavy-tailed pruning comparison")
+    boolean noPruneCompare;
+
+    @Option(names = "--no-screen-compare", description = "skip the other screen's identity check")
+    boolean noScreenCompare;
+
+    Map<String, String> peerEnv = Map.of();
+
+    @Override
+    public Integer call() throws IOException {
+      BenchCommand b = new BenchCommand();
+      b.io(out, err);
+      b.peerEnv = peerEnv;
+      return b.tables(this);
     }
-    Args a = new Args("bench " + argv[0], java.util.Arrays.copyOfRange(argv, 1, argv.length), VALUES, FLAGS);
-    switch (argv[0]) {
-      case "tables":
-        return tables(a);
-      case "load":
-        return load(a);
-      default:
-        throw new IllegalArgumentException("bench " + argv[0] + ": expected tables or load");
+  }
+
+  /** {@code saelab bench load}. */
+  @Command(name = "load", description = "Opening a ~10 GB sparse sharded checkpoint and reading one layer's attention;"
+      + " reading a 300 MB npz SAE against cat file > /dev/null.")
+  public static final class Load extends CliCommand {
+    @Option(names = "--dir", paramLabel = "DIR", description = "where the files go (default: a temporary folder,"
+        + " removed after)")
+    Path dir;
+
+    @Override
+    public Integer call() throws IOException {
+      BenchCommand b = new BenchCommand();
+      b.io(out, err);
+      return b.load(this);
     }
   }
 
   // ------------------------------------------------------------------------------------------------ tables
-  private int tables(Args a) throws IOException {
+  private int tables(Tables a) throws IOException {
     String variant = Backend.init();
-    int n = a.intValue("--features", 16384);
-    int top = a.intValue("--top", 1000);
-    double sigma = Double.parseDouble(a.get("--tail-sigma", "1.0"));
-    Screen screen = Screen.parse(a.get("--screen", "auto"));
-    int repeat = a.intValue("--repeat", 1);
+    int n = a.features;
+    int top = a.top;
+    double sigma = a.tailSigma;
+    Screen screen = a.screen != null ? a.screen : Screen.auto();
+    int repeat = a.repeat;
     if (repeat < 1) {
       throw new IllegalArgumentException("--repeat " + repeat + ": expected a positive number of rounds");
     }
@@ -111,7 +161,8 @@ public final class BenchCommand extends CliCommand {
     List<CircuitTable> tables = null;
     int tr = 0;
     int tc = 0;
-    boolean baseline = !a.has("--no-baseline");
+    boolean baseline = !a.noBaseline;
+    double engineMiB = Double.NaN;
     for (int round = 0; round < repeat; round++) {
       long t0 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
@@ -125,8 +176,9 @@ public final class BenchCommand extends CliCommand {
             fc.stats().rescored(), repeat > 1 ? " round " + (round + 1) : "");
       }
       if (round == 0) {
+        engineMiB = vmHwmMiB();
         out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target <"
-            + " %s)%n", vmHwmMiB(), n <= 16384 ? "2048" : "4096");
+            + " %s)%n", engineMiB, n <= 16384 ? "2048" : "4096");
       }
       if (baseline) {
         gemm[round] = gemmsAlone(attn, dec, enc, screen, tr, tc);
@@ -147,7 +199,7 @@ public final class BenchCommand extends CliCommand {
             + " engine / float32 GEMMs = %.2f%n", of, median(fp32), engine / median(fp32));
       }
     }
-    if (!a.has("--no-screen-compare") && screen == Screen.INT8) {
+    if (!a.noScreenCompare && screen == Screen.INT8) {
       long t1 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
         List<CircuitTable> other = fc.screen(Screen.FP32).compute(spec, Progress.NONE);
@@ -155,17 +207,22 @@ public final class BenchCommand extends CliCommand {
             seconds(t1), fc.stats().rescored(), other.equals(tables));
       }
     }
-    if (!a.has("--no-numpy")) {
-      double[] np = numpy(n, c, top, repeat);
-      if (np != null) {
-        out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s   %snumpy / engine = %.1fx faster (target >= 8)%n", of,
-            median(np), repeat > 1 ? "rounds " + java.util.Arrays.toString(round2(np)) + "; " : "",
-            median(np) / engine);
-      }
+    PeerRun np = a.noNumpy ? null : peer("numpy", n, c, top, repeat);
+    if (np != null) {
+      out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s, peak RSS %.0f MiB   %snumpy / engine = %.1fx the time"
+          + " (target >= 8), %.1fx the memory%n", of, median(np.rounds()), np.peakMiB(), rounds(np.rounds()),
+          median(np.rounds()) / engine, np.peakMiB() / engineMiB);
+    }
+    PeerRun pt = a.noTorch ? null : peer("torch", n, c, top, repeat);
+    if (pt != null) {
+      out.printf(Locale.ROOT, "  PyTorch brute force%s %8.2f s, peak RSS %.0f MiB   %storch / engine = %.1fx the time,"
+          + " %.1fx the memory%s%n", of, median(pt.rounds()), pt.peakMiB(), rounds(pt.rounds()),
+          median(pt.rounds()) / engine, pt.peakMiB() / engineMiB,
+          np == null ? "" : "; same top entries as numpy: " + sameTops(np.tops(), pt.tops()));
     }
     dec.close();
     enc.close();
-    if (!a.has("--no-prune-compare")) {
+    if (!a.noPruneCompare) {
       pruning(c, attn, n, top, sigma);
     }
     out.println("  first table row: " + tables.get(0).headName() + " " + tables.get(0).edges().get(0));
@@ -276,34 +333,182 @@ public final class BenchCommand extends CliCommand {
     return seconds;
   }
 
-  /** Seconds of each of {@code repeat} brute-force rounds in one numpy process, or null when it failed. */
-  private double[] numpy(int n, ModelConfig c, int top, int repeat) throws IOException {
+  /** One brute-force peer's rounds (seconds), its process's peak RSS, and each product's top entry (index, value). */
+  record PeerRun(double[] rounds, double peakMiB, JsonNode tops) {}
+
+  /** What a peer's BLAS is, with the evidence that decided it. */
+  record Blas(Kind kind, String library) {
+    enum Kind {
+      OPENBLAS("OpenBLAS"), MKL("MKL"), BLIS("BLIS"), ATLAS("ATLAS"), ACCELERATE("Accelerate"), ARMPL("Arm PL"),
+      NVPL("NVPL"), REFERENCE("the reference BLAS (netlib)"), UNKNOWN("unknown");
+
+      final String label;
+
+      Kind(String label) {
+        this.label = label;
+      }
+    }
+  }
+
+  private static final List<Map.Entry<String, Blas.Kind>> BLAS_NAMES = List.of(
+      Map.entry("openblas", Blas.Kind.OPENBLAS), Map.entry("mkl", Blas.Kind.MKL), Map.entry("blis", Blas.Kind.BLIS),
+      Map.entry("atlas", Blas.Kind.ATLAS), Map.entry("accelerate", Blas.Kind.ACCELERATE),
+      Map.entry("veclib", Blas.Kind.ACCELERATE), Map.entry("armpl", Blas.Kind.ARMPL),
+      Map.entry("nvpl", Blas.Kind.NVPL));
+
+  /**
+   * The BLAS a peer's process uses, from what brute_force.py --detect found (paths of the libraries mapped into the
+   * process, threadpoolctl's and openblas_get_config's words, update-alternatives' value, build-time records). A
+   * library named for its implementation decides by its name ({@code libopenblasp-r0.3.21.so}, {@code libmkl_rt.so.2});
+   * the generic {@code libblas.so.3} / {@code libcblas.so.3} by its folder (Debian installs OpenBLAS', BLIS' and
+   * ATLAS' copies in {@code openblas-pthread/}, {@code blis-openmp/}, {@code atlas/}), and elsewhere ({@code blas/},
+   * {@code /usr/lib64/}) it is the reference implementation. The reference BLAS wins over any other found: a process
+   * that maps it next to OpenBLAS (say, OpenBLAS' LAPACK beside the reference libblas) resolves its GEMMs to the
+   * library loaded first, the reference one (measured: 25x slower). Nothing recognised: unknown.
+   */
+  static Blas classifyBlas(List<String> evidence) {
+    Blas found = null;
+    for (String e : evidence) {
+      for (String token : e.split("[\\s,;:'\"()\\[\\]]+")) {
+        Blas.Kind k = blasKind(token);
+        if (k == Blas.Kind.REFERENCE) {
+          return new Blas(k, token);
+        }
+        if (k != Blas.Kind.UNKNOWN && found == null) {
+          found = new Blas(k, token.contains("/") ? token : e);
+        }
+      }
+    }
+    return found != null ? found : new Blas(Blas.Kind.UNKNOWN, evidence.isEmpty() ? "nothing found"
+        : String.join("; ", evidence));
+  }
+
+  private static Blas.Kind blasKind(String token) {
+    String t = token.toLowerCase(Locale.ROOT);
+    int slash = t.lastIndexOf('/');
+    String base = t.substring(slash + 1);
+    String folder = slash < 0 ? "" : t.substring(t.lastIndexOf('/', slash - 1) + 1, slash);
+    for (var name : BLAS_NAMES) {
+      if (base.contains(name.getKey())) {
+        return name.getValue();
+      }
+    }
+    if (!base.matches("lib(c|ref)?blas(64)?(\\.so(\\.\\d+)*|(\\.\\d+)*\\.dylib|\\.dll)")) {
+      return Blas.Kind.UNKNOWN;
+    }
+    for (var name : BLAS_NAMES) {
+      if (folder.contains(name.getKey())) {
+        return name.getValue();
+      }
+    }
+    return Blas.Kind.REFERENCE;
+  }
+
+  /**
+   * The line that names {@code peer}'s BLAS, or, for the reference BLAS, the one-line refusal to compare against it
+   * (about ten times slower than an optimised BLAS on a 16k layer: 19 min instead of about 1); {@code details} follow
+   * the library's path.
+   */
+  static String blasLine(String peer, String version, Blas blas, String details) {
+    if (blas.kind() == Blas.Kind.REFERENCE) {
+      return "  " + peer + " peer skipped: " + peer + " " + version + " uses the reference BLAS (" + blas.library()
+          + "), about 10x slower than an optimised one, so a ratio would flatter SAE Lab; install libopenblas0-pthread"
+          + " (apt-get install libopenblas0-pthread; if it is installed, point update-alternatives' libblas.so.3 at"
+          + " it)";
+    }
+    String coretype = System.getenv("OPENBLAS_CORETYPE");
+    return "  " + peer + " " + version + " BLAS: " + blas.kind().label + " (" + blas.library() + ")" + details
+        + (blas.kind() == Blas.Kind.OPENBLAS && coretype != null ? "; OPENBLAS_CORETYPE=" + coretype
+        + " in the environment" : "");
+  }
+
+  /**
+   * {@code peer}'s (numpy or torch) brute force in its own python process, after a first one that names its BLAS: the
+   * peer is skipped, with one line saying why, when it is not importable or uses the reference BLAS; null then, or
+   * when python failed (named on stderr).
+   */
+  private PeerRun peer(String peer, int n, ModelConfig c, int top, int repeat) throws IOException {
+    String label = peer.equals("torch") ? "PyTorch" : "numpy";
+    JsonNode id = python(peer, "--detect");
+    if (id == null) {
+      return null;
+    }
+    if (!id.path("importable").asBoolean()) {
+      out.println("  " + label + " peer skipped: " + peer + " is not importable by " + PYTHON + " ("
+          + id.path("error").asText() + "); apt-get install python3-" + peer);
+      return null;
+    }
+    List<String> evidence = new ArrayList<>();
+    id.path("blas").forEach(x -> evidence.add(x.asText()));
+    Blas blas = classifyBlas(evidence);
+    String threads = peer.equals("torch") ? "; torch threads " + id.path("threads").asInt() : "";
+    if (blas.kind() == Blas.Kind.OPENBLAS) { // openblas_get_config's words: version, kernels, threads
+      threads = evidence.stream().filter(e -> e.startsWith("openblas_get_config: ")).findFirst()
+          .map(e -> "; " + e.substring("openblas_get_config: ".length())).orElse("") + threads;
+    }
+    out.println(blasLine(label, id.path("version").asText(), blas, threads));
+    if (blas.kind() == Blas.Kind.REFERENCE) {
+      return null;
+    }
+    JsonNode r = python(peer, "" + n, "" + c.dModel(), "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top,
+        "" + repeat);
+    if (r == null) {
+      return null;
+    }
+    double[] rounds = new double[r.path("rounds").size()];
+    for (int i = 0; i < rounds.length; i++) {
+      rounds[i] = r.path("rounds").get(i).asDouble();
+    }
+    return new PeerRun(rounds, r.path("maxrss_kib").asDouble() / 1024, r.path("tops"));
+  }
+
+  /** brute_force.py's JSON line, or null when python failed (named on stderr; python's own stderr is inherited). */
+  private JsonNode python(String peer, String... args) throws IOException {
     Path script = Files.createTempFile("saelab-brute-force", ".py");
     try (InputStream in = BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
-    ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.toString(), "" + n, "" + c.dModel(),
-        "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top, "" + repeat);
+    List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), "--peer", peer));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putAll(peerEnv);
     pb.redirectError(ProcessBuilder.Redirect.INHERIT);
     try {
       Process p = pb.start();
       String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
-        err.println("bench: numpy baseline failed (is python3-numpy installed?)");
+        err.println("bench: the " + peer + " peer failed in " + PYTHON + " (is python3-numpy installed?)");
         return null;
       }
-      var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).get("rounds");
-      double[] out = new double[node.size()];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = node.get(i).asDouble();
-      }
-      return out;
+      return new ObjectMapper().readTree(json);
+    } catch (IOException e) {
+      err.println("bench: the " + peer + " peer failed: " + e.getMessage());
+      return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
     } finally {
       Files.deleteIfExists(script);
     }
+  }
+
+  /** Whether two peers found the same top entry in every product (same index; values equal to float32 rounding). */
+  static boolean sameTops(JsonNode a, JsonNode b) {
+    if (a.size() != b.size() || a.size() == 0) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      double x = a.get(i).get(1).asDouble();
+      double y = b.get(i).get(1).asDouble();
+      if (a.get(i).get(0).asLong() != b.get(i).get(0).asLong() || Math.abs(x - y) > 1e-4 * Math.abs(x) + 1e-5) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String rounds(double[] x) {
+    return x.length > 1 ? "rounds " + java.util.Arrays.toString(round2(x)) + "; " : "";
   }
 
   static double median(double[] x) {
@@ -344,9 +549,9 @@ public final class BenchCommand extends CliCommand {
   }
 
   // ------------------------------------------------------------------------------------------------ load
-  private int load(Args a) throws IOException {
+  private int load(Load a) throws IOException {
     Backend.init();
-    Path dir = a.has("--dir") ? Path.of(a.get("--dir", "")) : Files.createTempDirectory("saelab-bench-load");
+    Path dir = a.dir != null ? a.dir : Files.createTempDirectory("saelab-bench-load");
     Files.createDirectories(dir);
     try {
       Path model = dir.resolve("gemma-2-2b-sparse");
@@ -380,7 +585,7 @@ public final class BenchCommand extends CliCommand {
           + " %.2f s = %.2f GB/s; ratio %.2f%n", npzSize / 1e6, ours, bytes / ours / 1e9, cat, npzSize / cat / 1e9,
           ours / cat);
     } finally {
-      if (!a.has("--dir")) {
+      if (a.dir == null) {
         deleteTree(dir);
       }
     }
