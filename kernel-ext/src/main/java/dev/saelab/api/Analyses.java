@@ -2,12 +2,12 @@ package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.QkOvScatter;
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.RankBy;
 import java.util.List;
 import tech.tablesaw.api.BooleanColumn;
@@ -16,29 +16,55 @@ import tech.tablesaw.api.IntColumn;
 import tech.tablesaw.api.StringColumn;
 import tech.tablesaw.api.Table;
 
-/** Turns the analyses' results into notebook {@link Analysis} objects (table + plot). Same columns as the CSVs. */
+/**
+ * Turns the analyses' results into notebook {@link Analysis} objects (table + plot). Same columns
+ * as the CSVs.
+ */
 public final class Analyses {
   private Analyses() {}
 
-  /** Positional profiles: {@code layer, head, query_feature, key_feature, delta, score, masked} and the line plot. */
+  /**
+   * Positional profiles: {@code layer, head, query_feature, key_feature, delta, score, masked} and
+   * the line plot.
+   */
   public static Analysis profile(List<PositionalProfile.Point> pts, int window) {
-    Table t = Table.create("positional profile",
-        IntColumn.create("layer", pts.stream().mapToInt(PositionalProfile.Point::layer).toArray()),
-        IntColumn.create("head", pts.stream().mapToInt(PositionalProfile.Point::head).toArray()),
-        IntColumn.create("query_feature", pts.stream().mapToInt(PositionalProfile.Point::queryFeature).toArray()),
-        IntColumn.create("key_feature", pts.stream().mapToInt(PositionalProfile.Point::keyFeature).toArray()),
-        IntColumn.create("delta", pts.stream().mapToInt(PositionalProfile.Point::delta).toArray()),
-        DoubleColumn.create("score", pts.stream().mapToDouble(PositionalProfile.Point::score).toArray()),
-        BooleanColumn.create("masked", pts.stream().map(PositionalProfile.Point::masked).toList()));
-    String what = pts.isEmpty() || pts.get(0).queryFeature() < 0 ? "decoder bias b_dec" : "feature pairs";
-    return new Analysis("QK score by distance Δ (" + what + "; feature -1 = b_dec)", t, Plots.ropeProfile(pts,
-        window));
+    Table t =
+        Table.create(
+            "positional profile",
+            IntColumn.create(
+                "layer", pts.stream().mapToInt(PositionalProfile.Point::layer).toArray()),
+            IntColumn.create(
+                "head", pts.stream().mapToInt(PositionalProfile.Point::head).toArray()),
+            IntColumn.create(
+                "query_feature",
+                pts.stream().mapToInt(PositionalProfile.Point::queryFeature).toArray()),
+            IntColumn.create(
+                "key_feature",
+                pts.stream().mapToInt(PositionalProfile.Point::keyFeature).toArray()),
+            IntColumn.create(
+                "delta", pts.stream().mapToInt(PositionalProfile.Point::delta).toArray()),
+            DoubleColumn.create(
+                "score", pts.stream().mapToDouble(PositionalProfile.Point::score).toArray()),
+            BooleanColumn.create(
+                "masked", pts.stream().map(PositionalProfile.Point::masked).toList()));
+    String what =
+        pts.isEmpty() || pts.get(0).queryFeature() < 0 ? "decoder bias b_dec" : "feature pairs";
+    return new Analysis(
+        "QK score by distance Δ (" + what + "; feature -1 = b_dec)",
+        t,
+        Plots.ropeProfile(pts, window));
   }
 
   /** Spectra: {@code layer, head, circuit, k, sigma} and the spectrum plot. */
   public static Analysis spectra(List<HeadSvd> svds) {
-    Table t = Table.create("spectrum", IntColumn.create("layer"), IntColumn.create("head"),
-        StringColumn.create("circuit"), IntColumn.create("k"), DoubleColumn.create("sigma"));
+    Table t =
+        Table.create(
+            "spectrum",
+            IntColumn.create("layer"),
+            IntColumn.create("head"),
+            StringColumn.create("circuit"),
+            IntColumn.create("k"),
+            DoubleColumn.create("sigma"));
     for (HeadSvd s : svds) {
       double[] sig = s.sigma();
       for (int k = 0; k < sig.length; k++) {
@@ -53,14 +79,26 @@ public final class Analyses {
   }
 
   /**
-   * Loadings: for each of the first {@code directions} singular directions of {@code s}, the {@code top} features
-   * loading most on {@code side} ({@code layer, head, circuit, k, side, feature, loading, label}).
+   * Loadings: for each of the first {@code directions} singular directions of {@code s}, the {@code
+   * top} features loading most on {@code side} ({@code layer, head, circuit, k, side, feature,
+   * loading, label}).
    */
-  public static Analysis loadings(HeadSvd s, HeadSvd.Side side, org.nd4j.linalg.api.ndarray.INDArray rows,
-      FeatureLabels labels, int directions, int top) {
+  public static Analysis loadings(
+      HeadSvd s,
+      HeadSvd.Side side,
+      org.nd4j.linalg.api.ndarray.INDArray rows,
+      FeatureLabels labels,
+      int directions,
+      int top) {
     float[][] l = s.loadings(rows, side, directions);
-    Table t = Table.create("loadings", IntColumn.create("k"), DoubleColumn.create("sigma"),
-        IntColumn.create("feature"), DoubleColumn.create("loading"), StringColumn.create("label"));
+    Table t =
+        Table.create(
+            "loadings",
+            IntColumn.create("k"),
+            DoubleColumn.create("sigma"),
+            IntColumn.create("feature"),
+            DoubleColumn.create("loading"),
+            StringColumn.create("label"));
     double[] sig = s.sigma();
     for (int k = 0; k < l.length; k++) {
       for (int i : HeadSvd.topByAbs(l[k], top)) {
@@ -71,16 +109,32 @@ public final class Analyses {
         t.stringColumn("label").append(labels == null ? "" : labels.labelOrEmpty(i));
       }
     }
-    return new Analysis(s.kind() + " " + s.headName() + ": features loading on each singular direction ("
-        + side.id() + " side)", t, null);
+    return new Analysis(
+        s.kind()
+            + " "
+            + s.headName()
+            + ": features loading on each singular direction ("
+            + side.id()
+            + " side)",
+        t,
+        null);
   }
 
-  /** A summed circuit: rank, features, value, head_spread, weak_in_every_head, head_0.., labels; breakdown plot. */
+  /**
+   * A summed circuit: rank, features, value, head_spread, weak_in_every_head, head_0.., labels;
+   * breakdown plot.
+   */
   public static Analysis layerSum(LayerTable lt, FeatureLabels rowLabels, FeatureLabels colLabels) {
     CircuitKind kind = lt.kind();
-    Table t = Table.create(kind.id() + " sum", IntColumn.create("rank"), IntColumn.create(kind.rowColumn()),
-        IntColumn.create(kind.colColumn()), DoubleColumn.create("value"), IntColumn.create("head_spread"),
-        BooleanColumn.create("weak_in_every_head"));
+    Table t =
+        Table.create(
+            kind.id() + " sum",
+            IntColumn.create("rank"),
+            IntColumn.create(kind.rowColumn()),
+            IntColumn.create(kind.colColumn()),
+            DoubleColumn.create("value"),
+            IntColumn.create("head_spread"),
+            BooleanColumn.create("weak_in_every_head"));
     for (int h = 0; h < lt.nHeads(); h++) {
       t.addColumns(DoubleColumn.create("head_" + h));
     }
@@ -106,18 +160,41 @@ public final class Analyses {
     if (colLabels != null) {
       t.addColumns(cl);
     }
-    return new Analysis(kind + " L" + lt.layer() + " summed over heads: " + lt.distributed().size() + " of "
-        + lt.edges().size() + " pairs are in no single head's top " + lt.edges().size(), t,
+    return new Analysis(
+        kind
+            + " L"
+            + lt.layer()
+            + " summed over heads: "
+            + lt.distributed().size()
+            + " of "
+            + lt.edges().size()
+            + " pairs are in no single head's top "
+            + lt.edges().size(),
+        t,
         lt.edges().isEmpty() ? null : Plots.layerBreakdown(lt, 20));
   }
 
   /** Drill-down: a feature's partners per role and head, and its norm heat map. */
-  public static Analysis feature(FeatureCircuits fc, int feature, List<FeatureCircuits.Role> roles, int[] heads,
-      int top, RankBy rankBy, boolean cosine, FeatureLabels inLabels, FeatureLabels keyLabels,
+  public static Analysis feature(
+      FeatureCircuits fc,
+      int feature,
+      List<FeatureCircuits.Role> roles,
+      int[] heads,
+      int top,
+      RankBy rankBy,
+      boolean cosine,
+      FeatureLabels inLabels,
+      FeatureLabels keyLabels,
       FeatureLabels outLabels) {
-    Table t = Table.create("partners", StringColumn.create("head"), StringColumn.create("role"),
-        IntColumn.create("rank"), IntColumn.create("partner"), DoubleColumn.create("value"),
-        StringColumn.create("partner_label"));
+    Table t =
+        Table.create(
+            "partners",
+            StringColumn.create("head"),
+            StringColumn.create("role"),
+            IntColumn.create("rank"),
+            IntColumn.create("partner"),
+            DoubleColumn.create("value"),
+            StringColumn.create("partner_label"));
     for (FeatureCircuits.Role role : roles) {
       for (int h : heads) {
         int rank = 1;
@@ -133,16 +210,25 @@ public final class Analyses {
         }
       }
     }
-    return new Analysis("feature " + feature + " in layer " + fc.layer() + ": top partners per head (as query: keys"
-        + " it attends to; as key: queries attending; as value: outputs written; as output: values writing it)", t,
+    return new Analysis(
+        "feature "
+            + feature
+            + " in layer "
+            + fc.layer()
+            + ": top partners per head (as query: keys it attends to; as key: queries attending; as"
+            + " value: outputs written; as output: values writing it)",
+        t,
         Plots.featureNorms(fc, feature));
   }
 
   /**
-   * The labels of a role's partners: a query's partners are keys, a key's are queries, a value's are outputs and an
-   * output's are values.
+   * The labels of a role's partners: a query's partners are keys, a key's are queries, a value's
+   * are outputs and an output's are values.
    */
-  public static FeatureLabels partnerLabels(FeatureCircuits.Role role, FeatureLabels inLabels, FeatureLabels keyLabels,
+  public static FeatureLabels partnerLabels(
+      FeatureCircuits.Role role,
+      FeatureLabels inLabels,
+      FeatureLabels keyLabels,
       FeatureLabels outLabels) {
     return switch (role) {
       case QUERY -> keyLabels;
@@ -154,9 +240,16 @@ public final class Analyses {
   /** The QK–OV scatter of one head: {@code feature, mean_qk, mean_abs_ov} and the scatter plot. */
   public static Analysis scatter(QkOvScatter s) {
     int n = s.meanQk().length;
-    Table t = Table.create("scatter", IntColumn.create("feature", java.util.stream.IntStream.range(0, n).toArray()),
-        DoubleColumn.create("mean_qk", s.meanQk()), DoubleColumn.create("mean_abs_ov", s.meanAbsOv()));
-    return new Analysis(String.format(java.util.Locale.ROOT, "%s QK-OV correlation: r = %.4f", s.headName(),
-        s.pearson()), t, Plots.qkOvScatter(s));
+    Table t =
+        Table.create(
+            "scatter",
+            IntColumn.create("feature", java.util.stream.IntStream.range(0, n).toArray()),
+            DoubleColumn.create("mean_qk", s.meanQk()),
+            DoubleColumn.create("mean_abs_ov", s.meanAbsOv()));
+    return new Analysis(
+        String.format(
+            java.util.Locale.ROOT, "%s QK-OV correlation: r = %.4f", s.headName(), s.pearson()),
+        t,
+        Plots.qkOvScatter(s));
   }
 }

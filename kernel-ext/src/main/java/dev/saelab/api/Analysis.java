@@ -1,13 +1,10 @@
 package dev.saelab.api;
 
-import java.util.Base64;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import tech.tablesaw.api.Table;
 
 /**
- * The result of an analysis in a notebook: its numbers as a Tablesaw {@link Table} and, where one fits, a
- * {@link Plot}; renders as the plot above the sortable table.
+ * The result of an analysis in a notebook: its numbers as a Tablesaw {@link Table} and, where one
+ * fits, a {@link Plot}; renders as the plot above the sortable table.
  *
  * <pre>
  * Analysis p = SaeLab.circuits(model, 1).saeIn(sae).ropeProfile();

@@ -9,21 +9,21 @@ import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.Rope;
+import dev.saelab.labels.FeatureLabels;
+import dev.saelab.labels.LabelMatch;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
-import dev.saelab.linalg.Progress;
-import dev.saelab.linalg.RankBy;
-import dev.saelab.labels.FeatureLabels;
-import dev.saelab.labels.LabelMatch;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import java.util.EnumSet;
 import java.util.List;
 
 /**
- * Everything {@code saelab tables} can do, as a fluent call: choose the layer's SAEs, labels and options, then ask for
- * {@link #qk()}, {@link #ov()} or {@link #both()}.
+ * Everything {@code saelab tables} can do, as a fluent call: choose the layer's SAEs, labels and
+ * options, then ask for {@link #qk()}, {@link #ov()} or {@link #both()}.
  *
  * <pre>
  * FeatureTable ov = SaeLab.circuits(model, 13).saeIn(sae12).saeOut(sae13)
@@ -58,7 +58,10 @@ public final class CircuitQuery {
     this.layer = layer;
   }
 
-  /** The SAE on the layer's input stream: query and value side (and key side unless {@link #saeKey}). */
+  /**
+   * The SAE on the layer's input stream: query and value side (and key side unless {@link
+   * #saeKey}).
+   */
   public CircuitQuery saeIn(SaeDictionary s) {
     this.saeIn = s;
     return this;
@@ -136,23 +139,26 @@ public final class CircuitQuery {
   }
 
   /**
-   * How tiles are screened before exact rescoring: {@link Screen#INT8} or {@link Screen#FP32} (default
-   * {@link Screen#auto()}). The tables are identical; only the speed differs.
+   * How tiles are screened before exact rescoring: {@link Screen#INT8} or {@link Screen#FP32}
+   * (default {@link Screen#auto()}). The tables are identical; only the speed differs.
    */
   public CircuitQuery screen(Screen s) {
     screen = s;
     return this;
   }
 
-  /** QK at query–key distance {@code delta} through the model's RoPE (rotate-half pairing unless {@link #pairing}). */
+  /**
+   * QK at query–key distance {@code delta} through the model's RoPE (rotate-half pairing unless
+   * {@link #pairing}).
+   */
   public CircuitQuery position(int delta) {
     spec = spec.withPosition(delta, spec.pairing());
     return this;
   }
 
   /**
-   * RoPE pairing for {@link #position} and {@link #ropeProfile}: {@link Rope.Pairing#ROTATE_HALF} (default; Gemma,
-   * Llama) or {@link Rope.Pairing#INTERLEAVED}.
+   * RoPE pairing for {@link #position} and {@link #ropeProfile}: {@link Rope.Pairing#ROTATE_HALF}
+   * (default; Gemma, Llama) or {@link Rope.Pairing#INTERLEAVED}.
    */
   public CircuitQuery pairing(Rope.Pairing p) {
     spec = spec.withPosition(spec.position(), java.util.Objects.requireNonNull(p, "pairing"));
@@ -166,8 +172,8 @@ public final class CircuitQuery {
   }
 
   /**
-   * Makes the QK singular-value decompositions bias-augmented: the query and key biases join the factors as an
-   * extra input dimension (see the maths document, "Head SVD").
+   * Makes the QK singular-value decompositions bias-augmented: the query and key biases join the
+   * factors as an extra input dimension (see the maths document, "Head SVD").
    */
   public CircuitQuery biasAugmented() {
     biasAugmented = true;
@@ -179,9 +185,13 @@ public final class CircuitQuery {
     return HeadSvd.qk(model.attention(layer), head, biasAugmented);
   }
 
-  /** One head's OV circuit as an SVD (the output side centred when the output SAE reads a centred stream). */
+  /**
+   * One head's OV circuit as an SVD (the output side centred when the output SAE reads a centred
+   * stream).
+   */
   public HeadSvd ovSvd(int head) {
-    return HeadSvd.ov(model.attention(layer), head, saeOut != null && saeOut.config().centeredStream());
+    return HeadSvd.ov(
+        model.attention(layer), head, saeOut != null && saeOut.config().centeredStream());
   }
 
   /** Progress reporter (default: a progress bar in a notebook, nothing elsewhere). */
@@ -190,7 +200,10 @@ public final class CircuitQuery {
     return this;
   }
 
-  /** Where a one-line warning goes when labels cannot be confirmed to fit their SAE (default: stderr). */
+  /**
+   * Where a one-line warning goes when labels cannot be confirmed to fit their SAE (default:
+   * stderr).
+   */
   public CircuitQuery warnings(java.util.function.Consumer<String> sink) {
     this.warnings = sink;
     return this;
@@ -211,7 +224,10 @@ public final class CircuitQuery {
     return run(EnumSet.allOf(CircuitKind.class));
   }
 
-  /** The QK circuit summed over the layer's heads, with per-head parts, head spread and "weak in every head". */
+  /**
+   * The QK circuit summed over the layer's heads, with per-head parts, head spread and "weak in
+   * every head".
+   */
   public Analysis qkSum() {
     return sum(CircuitKind.QK);
   }
@@ -225,20 +241,26 @@ public final class CircuitQuery {
     Progress p = progress != null ? progress : Notebook.progress();
     try (FeatureCircuits fc = open()) {
       LayerTable t = fc.computeSum(kind, spec, p);
-      return Analyses.layerSum(t, labelsIn, kind == CircuitKind.QK ? (saeKey == null ? labelsIn : labelsKey)
-          : labelsOut);
+      return Analyses.layerSum(
+          t,
+          labelsIn,
+          kind == CircuitKind.QK ? (saeKey == null ? labelsIn : labelsKey) : labelsOut);
     }
   }
 
   /**
-   * The post's positional profile: each head's QK score of the input SAE's decoder bias with itself, over
-   * log-spaced distances up to the context length; with {@code pairs}, of those query/key feature pairs instead.
+   * The post's positional profile: each head's QK score of the input SAE's decoder bias with
+   * itself, over log-spaced distances up to the context length; with {@code pairs}, of those
+   * query/key feature pairs instead.
    */
   public Analysis ropeProfile(FeaturePair... pairs) {
     return ropeProfile(List.of(pairs));
   }
 
-  /** As {@link #ropeProfile(FeaturePair...)}: the decoder bias when {@code pairs} is empty, else those pairs. */
+  /**
+   * As {@link #ropeProfile(FeaturePair...)}: the decoder bias when {@code pairs} is empty, else
+   * those pairs.
+   */
   public Analysis ropeProfile(List<FeaturePair> pairs) {
     requireSaeIn();
     AttentionWeights attn = model.attention(layer);
@@ -246,14 +268,20 @@ public final class CircuitQuery {
     Rope rope = Rope.of(c, spec.pairing());
     int[] deltas = PositionalProfile.logDeltas(c.maxPositions(), 50);
     double scale = spec.queryScale() ? c.queryScale() : 1.0;
-    int[][] qk = pairs.isEmpty() ? null
-        : pairs.stream().map(p -> new int[] {p.query(), p.key()}).toArray(int[][]::new);
-    List<PositionalProfile.Point> pts = PositionalProfile.ofSae(attn, rope, saeIn, saeKey == null ? saeIn : saeKey,
-        qk, spec.heads(), deltas, scale);
+    int[][] qk =
+        pairs.isEmpty()
+            ? null
+            : pairs.stream().map(p -> new int[] {p.query(), p.key()}).toArray(int[][]::new);
+    List<PositionalProfile.Point> pts =
+        PositionalProfile.ofSae(
+            attn, rope, saeIn, saeKey == null ? saeIn : saeKey, qk, spec.heads(), deltas, scale);
     return Analyses.profile(pts, c.isSliding(layer) ? c.slidingWindow() : 0);
   }
 
-  /** Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with the plot. */
+  /**
+   * Singular-value spectra of the chosen heads' QK and OV circuits (Franco &amp; Crovella), with
+   * the plot.
+   */
   public Analysis spectra() {
     List<HeadSvd> all = new java.util.ArrayList<>();
     int[] heads = spec.heads().resolve(model.config());
@@ -274,39 +302,58 @@ public final class CircuitQuery {
   }
 
   /**
-   * Features loading most on the first {@code directions} singular directions of one head's circuit, on one side
-   * (query or key for QK, value or output for OV).
+   * Features loading most on the first {@code directions} singular directions of one head's
+   * circuit, on one side (query or key for QK, value or output for OV).
    */
-  public Analysis loadings(CircuitKind circuit, int head, HeadSvd.Side sd, int directions, int top) {
+  public Analysis loadings(
+      CircuitKind circuit, int head, HeadSvd.Side sd, int directions, int top) {
     if (sd.kind() != circuit) {
-      throw new IllegalArgumentException("side " + sd.id() + " belongs to the " + sd.kind() + " circuit, not "
-          + circuit);
+      throw new IllegalArgumentException(
+          "side " + sd.id() + " belongs to the " + sd.kind() + " circuit, not " + circuit);
     }
     HeadSvd s = svd(circuit, head);
     requireSaeIn();
-    org.nd4j.linalg.api.ndarray.INDArray rows = switch (sd) {
-      case QUERY, VALUE -> saeIn.wDec();
-      case KEY -> (saeKey == null ? saeIn : saeKey).wDec();
-      case OUTPUT -> {
-        if (saeOut == null) {
-          throw new IllegalArgumentException("output-side loadings need the output SAE (saeOut)");
-        }
-        yield saeOut.wEnc().transpose();
-      }
-    };
-    FeatureLabels l = sd == HeadSvd.Side.OUTPUT ? labelsOut : sd == HeadSvd.Side.KEY && saeKey != null ? labelsKey
-        : labelsIn;
+    org.nd4j.linalg.api.ndarray.INDArray rows =
+        switch (sd) {
+          case QUERY, VALUE -> saeIn.wDec();
+          case KEY -> (saeKey == null ? saeIn : saeKey).wDec();
+          case OUTPUT -> {
+            if (saeOut == null) {
+              throw new IllegalArgumentException(
+                  "output-side loadings need the output SAE (saeOut)");
+            }
+            yield saeOut.wEnc().transpose();
+          }
+        };
+    FeatureLabels l =
+        sd == HeadSvd.Side.OUTPUT
+            ? labelsOut
+            : sd == HeadSvd.Side.KEY && saeKey != null ? labelsKey : labelsIn;
     return Analyses.loadings(s, sd, rows, l, directions, top);
   }
 
-  /** Drill-down: one input-SAE feature's top partners in each chosen head, as query, key, value (and output). */
+  /**
+   * Drill-down: one input-SAE feature's top partners in each chosen head, as query, key, value (and
+   * output).
+   */
   public Analysis feature(int feature, int top) {
     try (FeatureCircuits fc = open()) {
-      List<FeatureCircuits.Role> roles = saeOut == null ? List.of(FeatureCircuits.Role.QUERY,
-          FeatureCircuits.Role.KEY) : List.of(FeatureCircuits.Role.values());
+      List<FeatureCircuits.Role> roles =
+          saeOut == null
+              ? List.of(FeatureCircuits.Role.QUERY, FeatureCircuits.Role.KEY)
+              : List.of(FeatureCircuits.Role.values());
       int[] heads = spec.heads().resolve(model.config());
-      return Analyses.feature(fc, feature, roles, heads, top, spec.rankBy(), spec.cosine(), labelsIn,
-          saeKey == null ? labelsIn : labelsKey, labelsOut);
+      return Analyses.feature(
+          fc,
+          feature,
+          roles,
+          heads,
+          top,
+          spec.rankBy(),
+          spec.cosine(),
+          labelsIn,
+          saeKey == null ? labelsIn : labelsKey,
+          labelsOut);
     }
   }
 
@@ -320,18 +367,23 @@ public final class CircuitQuery {
   /** The projections themselves, for plots and drill-down; close it when done. */
   public FeatureCircuits open() {
     requireSaeIn();
-    return FeatureCircuits.of(model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut)
+    return FeatureCircuits.of(
+            model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut)
         .screen(screen);
   }
 
   private void requireSaeIn() {
     if (saeIn == null) {
-      throw new IllegalArgumentException("no input SAE: the SAE on the layer's input stream (saeIn(...))");
+      throw new IllegalArgumentException(
+          "no input SAE: the SAE on the layer's input stream (saeIn(...))");
     }
     checkLabels();
   }
 
-  /** Refuses labels of another SAE before any are shown; every computation with the SAEs passes here. */
+  /**
+   * Refuses labels of another SAE before any are shown; every computation with the SAEs passes
+   * here.
+   */
   private void checkLabels() {
     LabelMatch.require(labelsIn, saeIn, warnings);
     LabelMatch.require(labelsKey, saeKey, warnings);
@@ -341,12 +393,17 @@ public final class CircuitQuery {
   private FeatureTable run(EnumSet<CircuitKind> kinds) {
     requireSaeIn();
     if (kinds.contains(CircuitKind.OV) && saeOut == null) {
-      throw new IllegalArgumentException("the OV circuit needs the SAE on the layer's output stream (saeOut(...))");
+      throw new IllegalArgumentException(
+          "the OV circuit needs the SAE on the layer's output stream (saeOut(...))");
     }
     Progress p = progress != null ? progress : Notebook.progress();
     List<CircuitTable> tables;
-    try (FeatureCircuits fc = FeatureCircuits.of(model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey,
-        kinds.contains(CircuitKind.OV) ? saeOut : null)) {
+    try (FeatureCircuits fc =
+        FeatureCircuits.of(
+            model.attention(layer),
+            saeIn,
+            saeKey == null ? saeIn : saeKey,
+            kinds.contains(CircuitKind.OV) ? saeOut : null)) {
       tables = fc.screen(screen).compute(spec.withKinds(kinds), p);
     }
     return new FeatureTable(tables, labelsIn, saeKey == null ? labelsIn : labelsKey, labelsOut);
@@ -355,9 +412,20 @@ public final class CircuitQuery {
   /** What the query will compute: layer, heads, k and the SAEs chosen so far. */
   @Override
   public String toString() {
-    return "CircuitQuery L" + layer + " of " + model.folder() + ": heads "
-        + spec.heads() + ", top " + spec.topK() + " by "
-        + spec.rankBy() + ", sae in " + (saeIn == null ? "-" : saeIn.path()) + (saeKey == null ? ""
-            : ", sae key " + saeKey.path()) + ", sae out " + (saeOut == null ? "-" : saeOut.path());
+    return "CircuitQuery L"
+        + layer
+        + " of "
+        + model.folder()
+        + ": heads "
+        + spec.heads()
+        + ", top "
+        + spec.topK()
+        + " by "
+        + spec.rankBy()
+        + ", sae in "
+        + (saeIn == null ? "-" : saeIn.path())
+        + (saeKey == null ? "" : ", sae key " + saeKey.path())
+        + ", sae out "
+        + (saeOut == null ? "-" : saeOut.path());
   }
 }

@@ -2,16 +2,14 @@ package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitTable;
-import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
+import dev.saelab.linalg.FeatureEdge;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.function.Predicate;
 import tech.tablesaw.api.DoubleColumn;
 import tech.tablesaw.api.IntColumn;
@@ -19,9 +17,9 @@ import tech.tablesaw.api.StringColumn;
 import tech.tablesaw.api.Table;
 
 /**
- * Feature-to-feature attention tables of one layer as a notebook sees them: per head, the ranked pairs of a QK or OV
- * circuit, joined with the features' labels. Renders itself as a sortable HTML table (and text/plain); converts to a
- * Tablesaw {@link Table} for further analysis.
+ * Feature-to-feature attention tables of one layer as a notebook sees them: per head, the ranked
+ * pairs of a QK or OV circuit, joined with the features' labels. Renders itself as a sortable HTML
+ * table (and text/plain); converts to a Tablesaw {@link Table} for further analysis.
  *
  * <pre>
  * FeatureTable qk = SaeLab.circuits(model, 13).saeIn(sae12).labelsIn(labels12).heads(0).top(1000).qk();
@@ -43,8 +41,16 @@ public final class FeatureTable {
    * @param rowLabel label of the row feature ("" when unknown)
    * @param colLabel label of the column feature ("" when unknown)
    */
-  public record Row(CircuitKind kind, int layer, int head, int rank, int rowFeature, int colFeature, double value,
-      String rowLabel, String colLabel) {
+  public record Row(
+      CircuitKind kind,
+      int layer,
+      int head,
+      int rank,
+      int rowFeature,
+      int colFeature,
+      double value,
+      String rowLabel,
+      String colLabel) {
     /** The head as "L13H4". */
     public String headName() {
       return "L" + layer + "H" + head;
@@ -72,7 +78,10 @@ public final class FeatureTable {
    * @param keyLabels labels of the key-side SAE, or null
    * @param outLabels labels of the output SAE (OV output side), or null
    */
-  public FeatureTable(List<CircuitTable> tables, FeatureLabels inLabels, FeatureLabels keyLabels,
+  public FeatureTable(
+      List<CircuitTable> tables,
+      FeatureLabels inLabels,
+      FeatureLabels keyLabels,
       FeatureLabels outLabels) {
     this.tables = List.copyOf(tables);
     this.inLabels = inLabels;
@@ -83,8 +92,17 @@ public final class FeatureTable {
       FeatureLabels cl = columnLabels(t.kind());
       int rank = 1;
       for (FeatureEdge e : t.edges()) {
-        r.add(new Row(t.kind(), t.layer(), t.head(), rank++, e.row(), e.col(), e.value(), label(inLabels, e.row()),
-            label(cl, e.col())));
+        r.add(
+            new Row(
+                t.kind(),
+                t.layer(),
+                t.head(),
+                rank++,
+                e.row(),
+                e.col(),
+                e.value(),
+                label(inLabels, e.row()),
+                label(cl, e.col())));
       }
     }
     this.rows = Collections.unmodifiableList(r);
@@ -114,14 +132,17 @@ public final class FeatureTable {
     return inLabels;
   }
 
-  /** Labels of the column features of a circuit: key side for QK, output side for OV (may be null). */
+  /**
+   * Labels of the column features of a circuit: key side for QK, output side for OV (may be null).
+   */
   public FeatureLabels columnLabels(CircuitKind kind) {
     return kind == CircuitKind.QK ? keyLabels : outLabels;
   }
 
   /** Only the given circuit. */
   public FeatureTable circuit(CircuitKind kind) {
-    return new FeatureTable(tables.stream().filter(t -> t.kind() == kind).toList(), inLabels, keyLabels, outLabels);
+    return new FeatureTable(
+        tables.stream().filter(t -> t.kind() == kind).toList(), inLabels, keyLabels, outLabels);
   }
 
   /** Only the given head(s). */
@@ -130,13 +151,24 @@ public final class FeatureTable {
     for (int h : heads) {
       keep.add(h);
     }
-    return new FeatureTable(tables.stream().filter(t -> keep.contains(t.head())).toList(), inLabels, keyLabels, outLabels);
+    return new FeatureTable(
+        tables.stream().filter(t -> keep.contains(t.head())).toList(),
+        inLabels,
+        keyLabels,
+        outLabels);
   }
 
   /** The first {@code n} rows of every head. */
   public FeatureTable head(int n) {
-    return map(t -> new CircuitTable(t.kind(), t.layer(), t.head(), t.rankBy(), t.scale(),
-        t.edges().subList(0, Math.min(n, t.edges().size()))));
+    return map(
+        t ->
+            new CircuitTable(
+                t.kind(),
+                t.layer(),
+                t.head(),
+                t.rankBy(),
+                t.scale(),
+                t.edges().subList(0, Math.min(n, t.edges().size()))));
   }
 
   /** Bostock's "Distinct": self pairs (row feature = column feature) removed; ranks renumbered. */
@@ -184,13 +216,18 @@ public final class FeatureTable {
     return t.addColumns(circuit, layer, head, rank, rowF, colF, value, rowL, colL);
   }
 
-  /** Column name of the row feature: query_feature, value_feature, or row_feature for a mixed table. */
+  /**
+   * Column name of the row feature: query_feature, value_feature, or row_feature for a mixed table.
+   */
   public String rowColumnName() {
     CircuitKind k = singleKind();
     return k == null ? "row_feature" : k.rowColumn();
   }
 
-  /** Column name of the column feature: key_feature, output_feature, or col_feature for a mixed table. */
+  /**
+   * Column name of the column feature: key_feature, output_feature, or col_feature for a mixed
+   * table.
+   */
   public String colColumnName() {
     CircuitKind k = singleKind();
     return k == null ? "col_feature" : k.colColumn();
@@ -212,15 +249,17 @@ public final class FeatureTable {
   public void writeCsv(Path file) {
     CircuitKind k = singleKind();
     if (k == null) {
-      throw new IllegalArgumentException("writeCsv: the table mixes QK and OV; write circuit(QK) and circuit(OV)"
-          + " to separate files");
+      throw new IllegalArgumentException(
+          "writeCsv: the table mixes QK and OV; write circuit(QK) and circuit(OV)"
+              + " to separate files");
     }
     TableWriter.csv(file, tables, inLabels, columnLabels(k));
   }
 
   /**
-   * Writes J Bostock's CSV files of every head table into folder {@code dir}: {@code Table of QKs for Head h.csv}, its
-   * {@code Distinct} and {@code Distinct Positive} filters, and {@code Table of OVs for Head h.csv}, with labels.
+   * Writes J Bostock's CSV files of every head table into folder {@code dir}: {@code Table of QKs
+   * for Head h.csv}, its {@code Distinct} and {@code Distinct Positive} filters, and {@code Table
+   * of OVs for Head h.csv}, with labels.
    */
   public void writeBostock(Path dir) {
     for (CircuitTable t : tables) {
@@ -232,14 +271,26 @@ public final class FeatureTable {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "FeatureTable: %d rows, %d head tables%n", rows.size(), tables.size()));
+    sb.append(
+        String.format(
+            Locale.ROOT, "FeatureTable: %d rows, %d head tables%n", rows.size(), tables.size()));
     int shown = 0;
     for (Row r : rows) {
       if (r.rank() > 20) {
         continue;
       }
-      sb.append(String.format(Locale.ROOT, "%s %-6s %4d  %6d %-30.30s -> %6d %-30.30s %12.5g%n", r.kind().id(),
-          r.headName(), r.rank(), r.rowFeature(), r.rowLabel(), r.colFeature(), r.colLabel(), r.value()));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%s %-6s %4d  %6d %-30.30s -> %6d %-30.30s %12.5g%n",
+              r.kind().id(),
+              r.headName(),
+              r.rank(),
+              r.rowFeature(),
+              r.rowLabel(),
+              r.colFeature(),
+              r.colLabel(),
+              r.value()));
       if (++shown >= 200) {
         sb.append("...\n");
         break;

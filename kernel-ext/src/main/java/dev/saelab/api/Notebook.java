@@ -3,9 +3,9 @@ package dev.saelab.api;
 import dev.saelab.linalg.Progress;
 
 /**
- * The notebook the library is running in, if any. The kernel layer attaches a {@link NotebookHost} here when a
- * kernel adapter installs; the API asks this class for progress reporters and displays, and never sees a kernel
- * class.
+ * The notebook the library is running in, if any. The kernel layer attaches a {@link NotebookHost}
+ * here when a kernel adapter installs; the API asks this class for progress reporters and displays,
+ * and never sees a kernel class.
  */
 public final class Notebook {
   private static volatile NotebookHost host;

@@ -2,7 +2,10 @@ package dev.saelab.api;
 
 import dev.saelab.linalg.Progress;
 
-/** What a running notebook offers the API, implemented by the kernel layer and attached with {@link Notebook#attach}. */
+/**
+ * What a running notebook offers the API, implemented by the kernel layer and attached with {@link
+ * Notebook#attach}.
+ */
 public interface NotebookHost {
   /** The kernel's name: "jjava", "ijava", "rapaio", or a test's. */
   String kernel();

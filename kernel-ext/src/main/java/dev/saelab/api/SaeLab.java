@@ -1,14 +1,14 @@
 package dev.saelab.api;
 
+import dev.saelab.io.Backend;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
 import dev.saelab.model.ModelWeights;
-import dev.saelab.io.Backend;
 import dev.saelab.sae.SaeDictionary;
-import java.nio.file.Path;
 
 /**
- * The notebook entry point: load SAEs, models and labels, compute feature tables, run magics from Java.
+ * The notebook entry point: load SAEs, models and labels, compute feature tables, run magics from
+ * Java.
  *
  * <pre>
  * SaeLab.init();                                   // IJava and rapaio; JJava installs itself
@@ -19,7 +19,8 @@ import java.nio.file.Path;
  * FeatureTable ov = SaeLab.circuits(model, 1).saeIn(sae0).saeOut(sae1).top(10).ov();
  * </pre>
  *
- * Every magic has this Java form too: {@code SaeLab.magic("qk --heads 1 --top 10")} is {@code %qk --heads 1 --top 10}.
+ * Every magic has this Java form too: {@code SaeLab.magic("qk --heads 1 --top 10")} is {@code %qk
+ * --heads 1 --top 10}.
  */
 public final class SaeLab {
   private static volatile Frontend frontend;
@@ -27,8 +28,8 @@ public final class SaeLab {
   private SaeLab() {}
 
   /**
-   * Connects to the running kernel (renderers, magics, progress bars) and starts ND4J. Idempotent; JJava calls it
-   * through its Extension service, IJava and rapaio users call it once.
+   * Connects to the running kernel (renderers, magics, progress bars) and starts ND4J. Idempotent;
+   * JJava calls it through its Extension service, IJava and rapaio users call it once.
    *
    * @return the kernel adapter installed: "jjava", "ijava", "rapaio" or "none"
    */
@@ -47,14 +48,18 @@ public final class SaeLab {
     return ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(path, null));
   }
 
-  /** Reads Neuronpedia labels: an old JSON export, or a bulk-export folder of {@code batch-N.jsonl.gz}. */
+  /**
+   * Reads Neuronpedia labels: an old JSON export, or a bulk-export folder of {@code
+   * batch-N.jsonl.gz}.
+   */
   public static FeatureLabels labels(String path) {
     return NeuronpediaLabels.read(dev.saelab.hub.Sources.fromEnvironment().labels(path));
   }
 
   /**
-   * An SAE by release name and id from the registry, e.g. {@code sae("gemma-scope-2b-pt-res-canonical",
-   * "layer_12/width_16k/canonical")}; downloaded into the Hugging Face cache on first use.
+   * An SAE by release name and id from the registry, e.g. {@code
+   * sae("gemma-scope-2b-pt-res-canonical", "layer_12/width_16k/canonical")}; downloaded into the
+   * Hugging Face cache on first use.
    */
   public static SaeDictionary sae(String release, String id) {
     return sae(release + "/" + id);
@@ -62,7 +67,8 @@ public final class SaeLab {
 
   /**
    * A model with one layer's attention: a local folder, a registry alias ({@code gemma-2-2b}) or
-   * {@code hf://ORG/NAME[@REVISION]}; for remote models only that layer's attention tensors are fetched.
+   * {@code hf://ORG/NAME[@REVISION]}; for remote models only that layer's attention tensors are
+   * fetched.
    */
   public static ModelWeights model(String spec, int layer) {
     return ModelWeights.open(dev.saelab.hub.Sources.fromEnvironment().model(spec, layer));
@@ -74,8 +80,8 @@ public final class SaeLab {
   }
 
   /**
-   * Runs a magic line from Java, as the kernels' {@code %name args} does: {@code SaeLab.magic("qk --heads 1")}.
-   * The leading {@code %} is optional. Returns what the magic returns.
+   * Runs a magic line from Java, as the kernels' {@code %name args} does: {@code SaeLab.magic("qk
+   * --heads 1")}. The leading {@code %} is optional. Returns what the magic returns.
    */
   @SuppressWarnings("unchecked")
   public static <T> T magic(String line) {
@@ -90,9 +96,15 @@ public final class SaeLab {
   private static Frontend frontend() {
     Frontend f = frontend;
     if (f == null) {
-      f = frontend = java.util.ServiceLoader.load(Frontend.class, SaeLab.class.getClassLoader()).findFirst()
-          .orElseThrow(() -> new IllegalStateException("SAE Lab's notebook front-end is missing from the class path"
-              + " (META-INF/services/dev.saelab.api.Frontend)"));
+      f =
+          frontend =
+              java.util.ServiceLoader.load(Frontend.class, SaeLab.class.getClassLoader())
+                  .findFirst()
+                  .orElseThrow(
+                      () ->
+                          new IllegalStateException(
+                              "SAE Lab's notebook front-end is missing from the class path"
+                                  + " (META-INF/services/dev.saelab.api.Frontend)"));
     }
     return f;
   }

@@ -2,7 +2,6 @@ package dev.saelab.circuits;
 
 import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.RankBy;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -15,15 +14,20 @@ import java.util.function.Predicate;
  * @param head query head
  * @param rankBy how the entries were ranked
  * @param scale factor already applied to the values (1 for raw)
- * @param edges the entries: {@code row} is the query (QK) or value (OV) feature, {@code col} the key or output
+ * @param edges the entries: {@code row} is the query (QK) or value (OV) feature, {@code col} the
+ *     key or output
  */
-public record CircuitTable(CircuitKind kind, int layer, int head, RankBy rankBy, double scale, List<FeatureEdge> edges) {
+public record CircuitTable(
+    CircuitKind kind, int layer, int head, RankBy rankBy, double scale, List<FeatureEdge> edges) {
   /** "L13H4". */
   public String headName() {
     return "L" + layer + "H" + head;
   }
 
-  /** A copy keeping the entries that pass {@code keep}, order unchanged (e.g. Bostock's "Distinct" filters). */
+  /**
+   * A copy keeping the entries that pass {@code keep}, order unchanged (e.g. Bostock's "Distinct"
+   * filters).
+   */
   public CircuitTable filter(Predicate<FeatureEdge> keep) {
     List<FeatureEdge> out = new ArrayList<>();
     for (FeatureEdge e : edges) {

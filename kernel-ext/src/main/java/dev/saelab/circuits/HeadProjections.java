@@ -15,12 +15,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * One layer's SAE directions folded through the norms and projected once (the maths document, sections 2–3):
- * {@code Q = fold_in(D)·W_Q}, {@code K = fold_in(D_key)·W_K}, {@code V = fold_in(D)·W_V} and
- * {@code P = fold_out(E)·W_Oᵀ}, each fused over heads. A head's QK or OV circuit is then a
- * {@link FactoredProduct} of two head blocks ({@link #product}): QK_h = Q_h·K_g(h)ᵀ, OV_h = V_g(h)·P_hᵀ. The analyses
- * ({@link FeatureCircuits}: per-head and summed tables, partners, norms, scatter, blocks) work on these. Owns the
- * projections' off-heap memory until {@link #close()}.
+ * One layer's SAE directions folded through the norms and projected once (the maths document,
+ * sections 2–3): {@code Q = fold_in(D)·W_Q}, {@code K = fold_in(D_key)·W_K}, {@code V =
+ * fold_in(D)·W_V} and {@code P = fold_out(E)·W_Oᵀ}, each fused over heads. A head's QK or OV
+ * circuit is then a {@link FactoredProduct} of two head blocks ({@link #product}): QK_h =
+ * Q_h·K_g(h)ᵀ, OV_h = V_g(h)·P_hᵀ. The analyses ({@link FeatureCircuits}: per-head and summed
+ * tables, partners, norms, scatter, blocks) work on these. Owns the projections' off-heap memory
+ * until {@link #close()}.
  */
 public final class HeadProjections implements AutoCloseable {
   private final AttentionWeights attn;
@@ -31,7 +32,8 @@ public final class HeadProjections implements AutoCloseable {
   private final boolean sameQkSae;
   private final java.util.Map<String, INDArray> headViews = new java.util.HashMap<>();
 
-  private HeadProjections(AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
+  private HeadProjections(
+      AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
     this.attn = attn;
     this.q = q;
     this.k = k;
@@ -48,8 +50,8 @@ public final class HeadProjections implements AutoCloseable {
    * @param keySae SAE on the same stream for the key side (usually the same as querySae)
    * @param outSae SAE on the layer's output stream (OV output side), or null for QK only
    */
-  public static HeadProjections of(AttentionWeights attn, SaeDictionary querySae, SaeDictionary keySae,
-      SaeDictionary outSae) {
+  public static HeadProjections of(
+      AttentionWeights attn, SaeDictionary querySae, SaeDictionary keySae, SaeDictionary outSae) {
     ModelConfig c = attn.config();
     check(querySae, c, "query/value SAE");
     check(keySae, c, "key SAE");
@@ -57,14 +59,24 @@ public final class HeadProjections implements AutoCloseable {
       check(outSae, c, "output SAE");
     }
     INDArray enc = outSae == null ? null : outSae.wEnc().transpose();
-    return fromArrays(attn, querySae.wDec(), keySae == querySae ? null : keySae.wDec(), enc,
+    return fromArrays(
+        attn,
+        querySae.wDec(),
+        keySae == querySae ? null : keySae.wDec(),
+        enc,
         outSae != null && outSae.config().centeredStream());
   }
 
   private static void check(SaeDictionary s, ModelConfig c, String what) {
     if (s.config().dIn() != c.dModel()) {
-      throw new SaeLabException(what + " " + s.path() + " has d_in=" + s.config().dIn() + " but the model has d_model="
-          + c.dModel());
+      throw new SaeLabException(
+          what
+              + " "
+              + s.path()
+              + " has d_in="
+              + s.config().dIn()
+              + " but the model has d_model="
+              + c.dModel());
     }
   }
 
@@ -74,21 +86,29 @@ public final class HeadProjections implements AutoCloseable {
    * @param attn attention weights
    * @param decoder query/value-side decoder {@code [n_in, d_model]}
    * @param keyDecoder key-side decoder, or null to reuse {@code decoder}
-   * @param encoderRows output-side encoder as rows {@code [n_out, d_model]} (W_encᵀ), or null for QK only
+   * @param encoderRows output-side encoder as rows {@code [n_out, d_model]} (W_encᵀ), or null for
+   *     QK only
    * @param centerOutput centre the encoder rows (SAEs trained on TransformerLens's centred stream)
    */
-  public static HeadProjections fromArrays(AttentionWeights attn, INDArray decoder, INDArray keyDecoder,
-      INDArray encoderRows, boolean centerOutput) {
+  public static HeadProjections fromArrays(
+      AttentionWeights attn,
+      INDArray decoder,
+      INDArray keyDecoder,
+      INDArray encoderRows,
+      boolean centerOutput) {
     Backend.init();
     ModelConfig c = attn.config();
     long nIn = decoder.rows();
     long nKey = keyDecoder == null ? nIn : keyDecoder.rows();
     long nOut = encoderRows == null ? 0 : encoderRows.rows();
-    MemoryEstimate.require(MemoryEstimate.projections(c, nIn, nKey, nOut), "projections for layer " + attn.layer());
+    MemoryEstimate.require(
+        MemoryEstimate.projections(c, nIn, nKey, nOut), "projections for layer " + attn.layer());
     // Row blocks: the folded decoder/encoder never exist whole, only the projections do.
     UnaryOperator<INDArray> foldIn = b -> attn.inputNorm().foldInto(b);
-    INDArray[] qvk = keyDecoder == null ? project(decoder, foldIn, attn.wQ(), attn.wV(), attn.wK())
-        : project(decoder, foldIn, attn.wQ(), attn.wV());
+    INDArray[] qvk =
+        keyDecoder == null
+            ? project(decoder, foldIn, attn.wQ(), attn.wV(), attn.wK())
+            : project(decoder, foldIn, attn.wQ(), attn.wV());
     INDArray k = keyDecoder == null ? qvk[2] : project(keyDecoder, foldIn, attn.wK())[0];
     INDArray p = null;
     if (encoderRows != null) {
@@ -104,8 +124,8 @@ public final class HeadProjections implements AutoCloseable {
   private static final int PROJECTION_BLOCK = 4096;
 
   /**
-   * {@code fold(X)·W_i} for each {@code W_i}, in row blocks of {@link #PROJECTION_BLOCK} rows; each block is folded
-   * once and multiplied by every {@code W_i}.
+   * {@code fold(X)·W_i} for each {@code W_i}, in row blocks of {@link #PROJECTION_BLOCK} rows; each
+   * block is folded once and multiplied by every {@code W_i}.
    */
   private static INDArray[] project(INDArray x, UnaryOperator<INDArray> fold, INDArray... ws) {
     long n = x.rows();
@@ -118,7 +138,13 @@ public final class HeadProjections implements AutoCloseable {
       INDArray folded = fold.apply(x.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()));
       for (int i = 0; i < ws.length; i++) {
         // A row block of a c-order array is contiguous: the GEMM writes straight into it.
-        Nd4j.gemm(folded, ws[i], out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()), false, false, 1.0,
+        Nd4j.gemm(
+            folded,
+            ws[i],
+            out[i].get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()),
+            false,
+            false,
+            1.0,
             0.0);
       }
       folded.close();
@@ -126,7 +152,10 @@ public final class HeadProjections implements AutoCloseable {
     return out;
   }
 
-  /** Output side: optional centring (TransformerLens's centred stream), then Gemma's post-attention norm gain. */
+  /**
+   * Output side: optional centring (TransformerLens's centred stream), then Gemma's post-attention
+   * norm gain.
+   */
   private static INDArray foldOutput(INDArray block, AttentionWeights attn, boolean center) {
     INDArray e = block.dup('c');
     if (center) {
@@ -178,16 +207,19 @@ public final class HeadProjections implements AutoCloseable {
   }
 
   /**
-   * Head {@code h}'s circuit as a factored product of raw head blocks (views of the projections): QK
-   * {@code Q_h·K_g(h)ᵀ} or OV {@code V_g(h)·P_hᵀ}. The same view objects come back for the same blocks, so a
-   * workspace prepares a KV head shared by query heads once.
+   * Head {@code h}'s circuit as a factored product of raw head blocks (views of the projections):
+   * QK {@code Q_h·K_g(h)ᵀ} or OV {@code V_g(h)·P_hᵀ}. The same view objects come back for the same
+   * blocks, so a workspace prepares a KV head shared by query heads once.
    */
   public FactoredProduct product(CircuitKind kind, int h) {
     INDArray[] s = rawSides(kind, h);
     return new FactoredProduct(s[0], s[1]);
   }
 
-  /** The two sides of one head's product, after the spec's variant (RoPE distance, cosine); closes what it made. */
+  /**
+   * The two sides of one head's product, after the spec's variant (RoPE distance, cosine); closes
+   * what it made.
+   */
   static final class Operands implements AutoCloseable {
     final INDArray left;
     final INDArray right;
@@ -205,16 +237,22 @@ public final class HeadProjections implements AutoCloseable {
     }
   }
 
-  /** Left side (query or value) and right side (key or output) of head h, raw: views of the projections. */
+  /**
+   * Left side (query or value) and right side (key or output) of head h, raw: views of the
+   * projections.
+   */
   INDArray[] rawSides(CircuitKind kind, int h) {
     int dh = attn.config().dHead();
     int g = attn.config().kvHead(h);
     if (kind == CircuitKind.OV && p == null) {
-      throw new IllegalArgumentException("the OV circuit needs an output SAE (the SAE on the layer's output stream)");
+      throw new IllegalArgumentException(
+          "the OV circuit needs an output SAE (the SAE on the layer's output stream)");
     }
-    // The same view object for the same head block: the engine then prepares a KV head's keys or values once for
+    // The same view object for the same head block: the engine then prepares a KV head's keys or
+    // values once for
     // the query heads that share it.
-    return kind == CircuitKind.QK ? new INDArray[] {view("q", q, h, dh), view("k", k, g, dh)}
+    return kind == CircuitKind.QK
+        ? new INDArray[] {view("q", q, h, dh), view("k", k, g, dh)}
         : new INDArray[] {view("v", v, g, dh), view("p", p, h, dh)};
   }
 
@@ -255,9 +293,13 @@ public final class HeadProjections implements AutoCloseable {
     return y;
   }
 
-  /** Columns {@code [block·dh, (block+1)·dh)} of a fused projection (one head's block), as a strided view. */
+  /**
+   * Columns {@code [block·dh, (block+1)·dh)} of a fused projection (one head's block), as a strided
+   * view.
+   */
   public static INDArray headView(INDArray m, int block, int dh) {
-    return m.get(NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh));
+    return m.get(
+        NDArrayIndex.all(), NDArrayIndex.interval((long) block * dh, (long) (block + 1) * dh));
   }
 
   /** {@link #headView} copied into a new c-order array. */

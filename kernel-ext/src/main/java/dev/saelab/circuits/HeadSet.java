@@ -5,11 +5,13 @@ import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * A set of query heads of one layer: every head ({@link #all()}), or chosen heads ({@link #of(int...)}) kept sorted
- * and without repeats, so {@code of(3, 1, 1)} is heads 1 and 3. Immutable, with value equality. Which heads exist
- * depends on the model: {@link #resolve(ModelConfig)} turns a set into head indices checked against n_heads.
+ * A set of query heads of one layer: every head ({@link #all()}), or chosen heads ({@link
+ * #of(int...)}) kept sorted and without repeats, so {@code of(3, 1, 1)} is heads 1 and 3.
+ * Immutable, with value equality. Which heads exist depends on the model: {@link
+ * #resolve(ModelConfig)} turns a set into head indices checked against n_heads.
  *
- * <p>The summed circuit ("sum" on the command line) is not a head set: it is a different computation.
+ * <p>The summed circuit ("sum" on the command line) is not a head set: it is a different
+ * computation.
  */
 public final class HeadSet {
   private static final HeadSet ALL = new HeadSet(null);
@@ -29,7 +31,8 @@ public final class HeadSet {
   /** The given query heads, sorted and without repeats; at least one, none negative. */
   public static HeadSet of(int... heads) {
     if (heads == null || heads.length == 0) {
-      throw new IllegalArgumentException("a head set needs at least one head (HeadSet.all() for every head)");
+      throw new IllegalArgumentException(
+          "a head set needs at least one head (HeadSet.all() for every head)");
     }
     for (int h : heads) {
       if (h < 0) {
@@ -40,8 +43,8 @@ public final class HeadSet {
   }
 
   /**
-   * Parses the text form: {@code all}, or head indices separated by commas ({@code 0,3,5}; spaces allowed,
-   * repeats dropped).
+   * Parses the text form: {@code all}, or head indices separated by commas ({@code 0,3,5}; spaces
+   * allowed, repeats dropped).
    */
   public static HeadSet parse(String text) {
     String s = text == null ? "" : text.strip();
@@ -49,7 +52,8 @@ public final class HeadSet {
       return ALL;
     }
     try {
-      return of(Arrays.stream(s.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray());
+      return of(
+          Arrays.stream(s.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray());
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("heads '" + text + "': expected all or a list like 0,3,5");
     }
@@ -60,20 +64,32 @@ public final class HeadSet {
     return heads == null;
   }
 
-  /** The head indices for a model with these settings, ascending; an error names a head the model does not have. */
+  /**
+   * The head indices for a model with these settings, ascending; an error names a head the model
+   * does not have.
+   */
   public int[] resolve(ModelConfig config) {
     return resolve(config.nHeads());
   }
 
-  /** Head indices for {@code nHeads} query heads, ascending, checked like {@link #resolve(ModelConfig)}. */
+  /**
+   * Head indices for {@code nHeads} query heads, ascending, checked like {@link
+   * #resolve(ModelConfig)}.
+   */
   public int[] resolve(int nHeads) {
     if (heads == null) {
       return IntStream.range(0, nHeads).toArray();
     }
     for (int h : heads) {
       if (h >= nHeads) {
-        throw new IllegalArgumentException("head " + h + " is not in 0.." + (nHeads - 1) + ": the layer has "
-            + nHeads + " query heads");
+        throw new IllegalArgumentException(
+            "head "
+                + h
+                + " is not in 0.."
+                + (nHeads - 1)
+                + ": the layer has "
+                + nHeads
+                + " query heads");
       }
     }
     return heads.clone();

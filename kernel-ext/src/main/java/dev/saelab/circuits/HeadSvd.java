@@ -1,9 +1,9 @@
 package dev.saelab.circuits;
 
+import dev.saelab.io.Backend;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
 import dev.saelab.model.NormKind;
-import dev.saelab.io.Backend;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -14,25 +14,29 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Singular value decomposition of one head's QK or OV circuit as a bilinear form on residual directions
- * (Franco &amp; Crovella, "Sparse Attention Decomposition Applied to Circuit Tracing", formats-and-math.md §6):
- * {@code W = A·Bᵀ = U·Σ·Vᵀ}, rank d_head.
+ * Singular value decomposition of one head's QK or OV circuit as a bilinear form on residual
+ * directions (Franco &amp; Crovella, "Sparse Attention Decomposition Applied to Circuit Tracing",
+ * formats-and-math.md §6): {@code W = A·Bᵀ = U·Σ·Vᵀ}, rank d_head.
  *
  * <ul>
- *   <li>QK: {@code A = N_in·W_Q^h}, {@code B = N_in·W_K^g}, so {@code x_dest·W·x_srcᵀ} is the head's score;</li>
- *   <li>OV: {@code A = N_in·W_V^g}, {@code B = N_out·W_O^hᵀ}, so {@code x·W·eᵀ} is what value direction x writes
- *   onto output-SAE encoder direction e.</li>
+ *   <li>QK: {@code A = N_in·W_Q^h}, {@code B = N_in·W_K^g}, so {@code x_dest·W·x_srcᵀ} is the
+ *       head's score;
+ *   <li>OV: {@code A = N_in·W_V^g}, {@code B = N_out·W_O^hᵀ}, so {@code x·W·eᵀ} is what value
+ *       direction x writes onto output-SAE encoder direction e.
  * </ul>
- * {@code N_in} folds the input norm's linear part into the weights (Gemma: {@code diag(1+w)}; LayerNorm: centring
- * then {@code diag(w)}), {@code N_out} Gemma's post-attention gain (and centring for SAEs trained on the centred
- * GPT-2 stream). So a feature's loading on direction k is its raw decoder row (or encoder column) dotted with
- * {@code u_k} or {@code v_k}, and the per-direction contributions {@code σ_k (d_i·u_k)(d_j·v_k)} of a table entry sum
- * exactly to the entry. The bias-augmented QK form of the paper appends {@code b_Q} and {@code b_K} (with LayerNorm's
- * bias folded in) as an extra row of A and B, acting on {@code [x; 1]}.
  *
- * <p>Computed from the factors: {@code A = Q_a R_a}, {@code B = Q_b R_b} (QR), SVD of the d_head × d_head core
- * {@code R_a R_bᵀ = U_c Σ V_cᵀ}, then {@code U = Q_a U_c}, {@code V = Q_b V_c}; all in double precision. Signs are
- * fixed so that the largest-magnitude entry of every {@code u_k} is positive.
+ * {@code N_in} folds the input norm's linear part into the weights (Gemma: {@code diag(1+w)};
+ * LayerNorm: centring then {@code diag(w)}), {@code N_out} Gemma's post-attention gain (and
+ * centring for SAEs trained on the centred GPT-2 stream). So a feature's loading on direction k is
+ * its raw decoder row (or encoder column) dotted with {@code u_k} or {@code v_k}, and the
+ * per-direction contributions {@code σ_k (d_i·u_k)(d_j·v_k)} of a table entry sum exactly to the
+ * entry. The bias-augmented QK form of the paper appends {@code b_Q} and {@code b_K} (with
+ * LayerNorm's bias folded in) as an extra row of A and B, acting on {@code [x; 1]}.
+ *
+ * <p>Computed from the factors: {@code A = Q_a R_a}, {@code B = Q_b R_b} (QR), SVD of the d_head ×
+ * d_head core {@code R_a R_bᵀ = U_c Σ V_cᵀ}, then {@code U = Q_a U_c}, {@code V = Q_b V_c}; all in
+ * double precision. Signs are fixed so that the largest-magnitude entry of every {@code u_k} is
+ * positive.
  */
 public final class HeadSvd {
   /** Which side of a circuit a feature loads on. */
@@ -58,7 +62,9 @@ public final class HeadSvd {
         case "key" -> KEY;
         case "value" -> VALUE;
         case "output" -> OUTPUT;
-        default -> throw new IllegalArgumentException("side " + s + ": expected query, key, value or output");
+        default ->
+            throw new IllegalArgumentException(
+                "side " + s + ": expected query, key, value or output");
       };
     }
 
@@ -88,7 +94,9 @@ public final class HeadSvd {
    * @param terms every direction's contribution, by decreasing |value|
    */
   public record Split(double total, List<Contribution> terms) {
-    /** How many directions (largest first) carry {@code share} of {@code Σ|contribution|}, e.g. 0.9. */
+    /**
+     * How many directions (largest first) carry {@code share} of {@code Σ|contribution|}, e.g. 0.9.
+     */
     public int directionsFor(double share) {
       return Shares.countCarrying(terms.stream().mapToDouble(Contribution::value).toArray(), share);
     }
@@ -102,7 +110,13 @@ public final class HeadSvd {
   private final double[][] u;
   private final double[][] v;
 
-  private HeadSvd(CircuitKind kind, int layer, int head, boolean augmented, double[] sigma, double[][] u,
+  private HeadSvd(
+      CircuitKind kind,
+      int layer,
+      int head,
+      boolean augmented,
+      double[] sigma,
+      double[][] u,
       double[][] v) {
     this.kind = kind;
     this.layer = layer;
@@ -113,7 +127,10 @@ public final class HeadSvd {
     this.v = v;
   }
 
-  /** The SVD of head {@code head}'s QK circuit; {@code augmented} adds the paper's bias row and column. */
+  /**
+   * The SVD of head {@code head}'s QK circuit; {@code augmented} adds the paper's bias row and
+   * column.
+   */
   public static HeadSvd qk(AttentionWeights attn, int head, boolean augmented) {
     ModelConfig c = attn.config();
     int g = c.kvHead(head);
@@ -126,12 +143,19 @@ public final class HeadSvd {
     return ofFactors(CircuitKind.QK, attn.layer(), head, augmented, a, b);
   }
 
-  /** The SVD of head {@code head}'s OV circuit ({@code centerOutput}: the output SAE reads the centred stream). */
+  /**
+   * The SVD of head {@code head}'s OV circuit ({@code centerOutput}: the output SAE reads the
+   * centred stream).
+   */
   public static HeadSvd ov(AttentionWeights attn, int head, boolean centerOutput) {
     ModelConfig c = attn.config();
     int dh = c.dHead();
     double[][] a = foldInput(attn, FeatureCircuits.headView(attn.wV(), c.kvHead(head), dh));
-    INDArray wo = attn.wO().get(NDArrayIndex.interval((long) head * dh, (long) (head + 1) * dh), NDArrayIndex.all());
+    INDArray wo =
+        attn.wO()
+            .get(
+                NDArrayIndex.interval((long) head * dh, (long) (head + 1) * dh),
+                NDArrayIndex.all());
     double[][] b = toRows(wo.transpose());
     if (attn.postAttnNorm() != null) {
       scaleRows(b, attn.postAttnNorm().gain().toDoubleVector());
@@ -151,8 +175,12 @@ public final class HeadSvd {
     return a;
   }
 
-  /** The head's bias with LayerNorm's bias folded in: {@code b + ln_b·W} (zeros when the model has none). */
-  private static double[] bias(AttentionWeights attn, INDArray fusedBias, INDArray w, int block, int dh) {
+  /**
+   * The head's bias with LayerNorm's bias folded in: {@code b + ln_b·W} (zeros when the model has
+   * none).
+   */
+  private static double[] bias(
+      AttentionWeights attn, INDArray fusedBias, INDArray w, int block, int dh) {
     double[] out = new double[dh];
     if (fusedBias != null) {
       double[] b = fusedBias.toDoubleVector();
@@ -203,13 +231,17 @@ public final class HeadSvd {
     }
   }
 
-  /** SVD of {@code A·Bᵀ} for factors {@code A, B [d, r]} via QR of each and SVD of the r × r core. */
-  static HeadSvd ofFactors(CircuitKind kind, int layer, int head, boolean augmented, double[][] a, double[][] b) {
+  /**
+   * SVD of {@code A·Bᵀ} for factors {@code A, B [d, r]} via QR of each and SVD of the r × r core.
+   */
+  static HeadSvd ofFactors(
+      CircuitKind kind, int layer, int head, boolean augmented, double[][] a, double[][] b) {
     Backend.init();
     int d = a.length;
     int r = a[0].length;
     if (b.length != d || b[0].length != r) {
-      throw new IllegalArgumentException("factors of shapes " + d + "x" + r + " and " + b.length + "x" + b[0].length);
+      throw new IllegalArgumentException(
+          "factors of shapes " + d + "x" + r + " and " + b.length + "x" + b[0].length);
     }
     if (r > d) {
       throw new IllegalArgumentException("d_head=" + r + " exceeds d_model=" + d + ": no thin QR");
@@ -225,7 +257,8 @@ public final class HeadSvd {
           INDArray uc = Nd4j.create(DataType.DOUBLE, new long[] {r, r}, 'f');
           INDArray vct = Nd4j.create(DataType.DOUBLE, new long[] {r, r}, 'f')) {
         Nd4j.getBlasWrapper().lapack().gesvd(core, s, uc, vct);
-        try (INDArray um = qa.mmul(uc); INDArray vm = qb.mmul(vct.transpose())) {
+        try (INDArray um = qa.mmul(uc);
+            INDArray vm = qb.mmul(vct.transpose())) {
           double[][] uu = um.transpose().toDoubleMatrix();
           double[][] vv = vm.transpose().toDoubleMatrix();
           for (int k = 0; k < r; k++) {
@@ -304,17 +337,22 @@ public final class HeadSvd {
   }
 
   /**
-   * Loadings of every row of {@code rows [n, d_model]} (raw SAE decoder rows, or encoder columns as rows) on each of
-   * the first {@code directions} singular vectors of {@code side}: {@code out[k][i] = rows_i·w_k}.
+   * Loadings of every row of {@code rows [n, d_model]} (raw SAE decoder rows, or encoder columns as
+   * rows) on each of the first {@code directions} singular vectors of {@code side}: {@code
+   * out[k][i] = rows_i·w_k}.
    */
   public float[][] loadings(INDArray rows, Side side, int directions) {
     if (side.kind() != kind) {
-      throw new IllegalArgumentException("side " + side.id() + " does not belong to the " + kind + " circuit");
+      throw new IllegalArgumentException(
+          "side " + side.id() + " does not belong to the " + kind + " circuit");
     }
-    int dm = (int) rows.columns();
+    int dm = rows.columns();
     if (dm != u[0].length - (augmented ? 1 : 0)) {
-      throw new IllegalArgumentException("feature rows have width " + dm + ", the circuit d_model=" + (u[0].length
-          - (augmented ? 1 : 0)));
+      throw new IllegalArgumentException(
+          "feature rows have width "
+              + dm
+              + ", the circuit d_model="
+              + (u[0].length - (augmented ? 1 : 0)));
     }
     int nk = Math.min(directions, sigma.length);
     double[][] w = side.left() ? u : v;
@@ -324,13 +362,15 @@ public final class HeadSvd {
         m[i][k] = (float) w[k][i];
       }
     }
-    int n = (int) rows.rows();
+    int n = rows.rows();
     float[][] out = new float[nk][n];
     try (INDArray wm = Nd4j.create(m)) {
       for (int r0 = 0; r0 < n; r0 += 4096) {
         int r1 = Math.min(n, r0 + 4096);
-        try (INDArray blk = rows.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).castTo(DataType.FLOAT)
-            .mmul(wm)) {
+        try (INDArray blk =
+            rows.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all())
+                .castTo(DataType.FLOAT)
+                .mmul(wm)) {
           float[][] b = blk.toFloatMatrix();
           for (int i = 0; i < r1 - r0; i++) {
             for (int k = 0; k < nk; k++) {
@@ -344,14 +384,14 @@ public final class HeadSvd {
   }
 
   /**
-   * Splits the bilinear value {@code x·W·yᵀ} of two residual directions (e.g. a query feature's and a key feature's
-   * raw decoder rows) over the singular directions.
+   * Splits the bilinear value {@code x·W·yᵀ} of two residual directions (e.g. a query feature's and
+   * a key feature's raw decoder rows) over the singular directions.
    */
   public Split split(double[] x, double[] y) {
     int d = u[0].length - (augmented ? 1 : 0);
     if (x.length != d || y.length != d) {
-      throw new IllegalArgumentException("directions of length " + x.length + " and " + y.length + ", expected "
-          + d);
+      throw new IllegalArgumentException(
+          "directions of length " + x.length + " and " + y.length + ", expected " + d);
     }
     List<Contribution> terms = new ArrayList<>();
     double total = 0;
@@ -366,7 +406,9 @@ public final class HeadSvd {
       total += c;
       terms.add(new Contribution(k, sigma[k], c));
     }
-    terms.sort(Comparator.comparingDouble((Contribution t) -> -Math.abs(t.value())).thenComparingInt(Contribution::k));
+    terms.sort(
+        Comparator.comparingDouble((Contribution t) -> -Math.abs(t.value()))
+            .thenComparingInt(Contribution::k));
     return new Split(total, List.copyOf(terms));
   }
 
@@ -393,9 +435,15 @@ public final class HeadSvd {
   /** One line: circuit, head, rank and the largest singular values (5 significant digits). */
   @Override
   public String toString() {
-    StringBuilder sb = new StringBuilder("HeadSvd ").append(kind.id().toUpperCase(java.util.Locale.ROOT)).append(' ')
-        .append(headName()).append(augmented ? " (bias-augmented)" : "").append(": ").append(sigma.length)
-        .append(" singular values, largest");
+    StringBuilder sb =
+        new StringBuilder("HeadSvd ")
+            .append(kind.id().toUpperCase(java.util.Locale.ROOT))
+            .append(' ')
+            .append(headName())
+            .append(augmented ? " (bias-augmented)" : "")
+            .append(": ")
+            .append(sigma.length)
+            .append(" singular values, largest");
     for (int k = 0; k < Math.min(4, sigma.length); k++) {
       sb.append(k == 0 ? " " : ", ").append(String.format(java.util.Locale.ROOT, "%.5g", sigma[k]));
     }

@@ -6,17 +6,19 @@ import dev.saelab.model.ModelConfig;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * Memory a computation needs, checked before it starts: off-heap (projections, operand copies, GEMM tiles) against
- * JavaCPP's limit, and Java heap (the top-k heaps and the tables they become) against the JVM's.
+ * Memory a computation needs, checked before it starts: off-heap (projections, operand copies, GEMM
+ * tiles) against JavaCPP's limit, and Java heap (the top-k heaps and the tables they become)
+ * against the JVM's.
  */
 public final class MemoryEstimate {
   private MemoryEstimate() {}
 
   /**
-   * Java heap for per-head tables: {@code nHeads} QK tables of {@code kQk} entries and as many OV tables of
-   * {@code kOv} entries ({@link FactoredProduct#EDGE_BYTES} each, all kept until the end), one engine call's working set
-   * for the larger k ({@link FactoredProduct#workingHeapBytes}: one heap per scanning worker, one more, and the sort),
-   * and, when QK values are scaled, the scaled copy of one QK table.
+   * Java heap for per-head tables: {@code nHeads} QK tables of {@code kQk} entries and as many OV
+   * tables of {@code kOv} entries ({@link FactoredProduct#EDGE_BYTES} each, all kept until the
+   * end), one engine call's working set for the larger k ({@link FactoredProduct#workingHeapBytes}:
+   * one heap per scanning worker, one more, and the sort), and, when QK values are scaled, the
+   * scaled copy of one QK table.
    *
    * @param kQk entries per QK table after clamping to the table's size, 0 when QK is not computed
    * @param kOv entries per OV table after clamping, 0 when OV is not computed
@@ -24,22 +26,23 @@ public final class MemoryEstimate {
    */
   public static long perHeadTables(int nHeads, long kQk, long kOv, int workers, boolean scaledQk) {
     long kept = nHeads * (kQk + kOv) * FactoredProduct.EDGE_BYTES;
-    return kept + FactoredProduct.workingHeapBytes(Math.max(kQk, kOv), workers)
+    return kept
+        + FactoredProduct.workingHeapBytes(Math.max(kQk, kOv), workers)
         + (scaledQk ? kQk * FactoredProduct.EDGE_BYTES : 0);
   }
 
   /**
-   * Java heap of a summed table of {@code k} entries beyond its per-head tables: the engine call's working set and
-   * each entry's per-head breakdown ({@link LayerTable.Edge}: an object of at most 48 bytes and its list slot, two
-   * arrays of {@code nHeads} doubles with 16-byte headers).
+   * Java heap of a summed table of {@code k} entries beyond its per-head tables: the engine call's
+   * working set and each entry's per-head breakdown ({@link LayerTable.Edge}: an object of at most
+   * 48 bytes and its list slot, two arrays of {@code nHeads} doubles with 16-byte headers).
    */
   public static long summedTable(int nHeads, long k, int workers) {
     return FactoredProduct.workingHeapBytes(k, workers) + k * (48 + 8 + 2 * (16 + 8L * nHeads));
   }
 
   /**
-   * Throws a one-line message with the estimate when {@code bytes} exceeds the Java heap still free (after asking
-   * for a collection once).
+   * Throws a one-line message with the estimate when {@code bytes} exceeds the Java heap still free
+   * (after asking for a collection once).
    */
   public static void requireHeap(long bytes, String what) {
     long free = heapFree();
@@ -48,9 +51,15 @@ public final class MemoryEstimate {
       free = heapFree();
     }
     if (bytes > free) {
-      throw new SaeLabException(what + " needs about " + mib(bytes) + " MiB of Java heap but only " + mib(free)
-          + " MiB is available (maximum heap " + mib(Runtime.getRuntime().maxMemory())
-          + " MiB); ask for fewer entries or raise the maximum with -Xmx");
+      throw new SaeLabException(
+          what
+              + " needs about "
+              + mib(bytes)
+              + " MiB of Java heap but only "
+              + mib(free)
+              + " MiB is available (maximum heap "
+              + mib(Runtime.getRuntime().maxMemory())
+              + " MiB); ask for fewer entries or raise the maximum with -Xmx");
     }
   }
 
@@ -64,27 +73,43 @@ public final class MemoryEstimate {
     long d = c.dModel();
     long hq = (long) c.nHeads() * c.dHead();
     long hk = (long) c.nKvHeads() * c.dHead();
-    long floats = nIn * d + (nKey != nIn ? nKey * d : 0) + nIn * hq + nKey * hk + nIn * hk + 2 * nOut * d + nOut * hq;
+    long floats =
+        nIn * d
+            + (nKey != nIn ? nKey * d : 0)
+            + nIn * hq
+            + nKey * hk
+            + nIn * hk
+            + 2 * nOut * d
+            + nOut * hq;
     return 4 * floats;
   }
 
   /**
-   * Bytes for one head's operand copies (unsorted, sorted, and either the int8 copy or the transposed float blocks:
-   * at most three floats per element) and the GEMM tiles.
+   * Bytes for one head's operand copies (unsorted, sorted, and either the int8 copy or the
+   * transposed float blocks: at most three floats per element) and the GEMM tiles.
    */
   public static long tables(ModelConfig c, long nRows, long nCols, int tileRows, int tileCols) {
     long dh = c.dHead();
-    long floats = 3 * (nRows * dh + nCols * dh) + 4L * Math.min(tileRows, nRows) * Math.min(tileCols, nCols);
+    long floats =
+        3 * (nRows * dh + nCols * dh) + 4L * Math.min(tileRows, nRows) * Math.min(tileCols, nCols);
     return 4 * floats;
   }
 
-  /** Throws a message with the estimate when {@code bytes} exceeds what JavaCPP may still allocate. */
+  /**
+   * Throws a message with the estimate when {@code bytes} exceeds what JavaCPP may still allocate.
+   */
   public static void require(long bytes, String what) {
     long budget = Pointer.maxBytes() - Pointer.totalBytes();
     if (bytes > budget) {
-      throw new SaeLabException(what + " needs about " + mib(bytes) + " MiB off-heap but only " + mib(budget)
-          + " MiB is available (limit org.bytedeco.javacpp.maxbytes=" + mib(Pointer.maxBytes())
-          + " MiB); raise it with -Dorg.bytedeco.javacpp.maxbytes=... or use fewer features");
+      throw new SaeLabException(
+          what
+              + " needs about "
+              + mib(bytes)
+              + " MiB off-heap but only "
+              + mib(budget)
+              + " MiB is available (limit org.bytedeco.javacpp.maxbytes="
+              + mib(Pointer.maxBytes())
+              + " MiB); raise it with -Dorg.bytedeco.javacpp.maxbytes=... or use fewer features");
     }
   }
 

@@ -10,13 +10,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * How a head's QK score between two fixed directions changes with the distance Δ between query and key: for query
- * direction x and key direction y (residual-stream vectors), {@code score_h(Δ) = (R(Δ)·q_h)·k_g} with
- * {@code q_h = fold(x)·W_Q^h}, {@code k_g = fold(y)·W_K^g} and {@code fold} the layer's input norm gain (§3). The
- * post's plot uses the input SAE's decoder bias b_dec as both directions; any pair of SAE features works too.
+ * How a head's QK score between two fixed directions changes with the distance Δ between query and
+ * key: for query direction x and key direction y (residual-stream vectors), {@code score_h(Δ) =
+ * (R(Δ)·q_h)·k_g} with {@code q_h = fold(x)·W_Q^h}, {@code k_g = fold(y)·W_K^g} and {@code fold}
+ * the layer's input norm gain (§3). The post's plot uses the input SAE's decoder bias b_dec as both
+ * directions; any pair of SAE features works too.
  *
- * <p>On sliding-window layers (Gemma 2's even layers) a distance of {@code sliding_window} or more is never
- * attended: such points are marked {@link Point#masked()}.
+ * <p>On sliding-window layers (Gemma 2's even layers) a distance of {@code sliding_window} or more
+ * is never attended: such points are marked {@link Point#masked()}.
  */
 public final class PositionalProfile {
   /**
@@ -30,7 +31,13 @@ public final class PositionalProfile {
    * @param score the QK score (raw, or times the query scale when asked)
    * @param masked whether the layer's sliding window hides this distance
    */
-  public record Point(int layer, int head, int queryFeature, int keyFeature, int delta, double score,
+  public record Point(
+      int layer,
+      int head,
+      int queryFeature,
+      int keyFeature,
+      int delta,
+      double score,
       boolean masked) {
     /** "L13H4". */
     public String headName() {
@@ -41,8 +48,8 @@ public final class PositionalProfile {
   private PositionalProfile() {}
 
   /**
-   * The post's distances: 0, then {@code count} log-spaced values from 1 to {@code context} (rounded, duplicates
-   * dropped): {@code [0] + round(exp(linspace(0, ln context, count)))}.
+   * The post's distances: 0, then {@code count} log-spaced values from 1 to {@code context}
+   * (rounded, duplicates dropped): {@code [0] + round(exp(linspace(0, ln context, count)))}.
    */
   public static int[] logDeltas(int context, int count) {
     if (context < 1 || count < 2) {
@@ -58,12 +65,19 @@ public final class PositionalProfile {
   }
 
   /**
-   * Profiles of an SAE's directions: with {@code pairs} null, the query SAE's decoder bias b_dec as query and key
-   * (the post's plot); otherwise each {@code {q, k}} pair of query-SAE feature q's and key-SAE feature k's decoder
-   * rows.
+   * Profiles of an SAE's directions: with {@code pairs} null, the query SAE's decoder bias b_dec as
+   * query and key (the post's plot); otherwise each {@code {q, k}} pair of query-SAE feature q's
+   * and key-SAE feature k's decoder rows.
    */
-  public static List<Point> ofSae(AttentionWeights attn, Rope rope, SaeDictionary querySae, SaeDictionary keySae,
-      int[][] pairs, HeadSet heads, int[] deltas, double scale) {
+  public static List<Point> ofSae(
+      AttentionWeights attn,
+      Rope rope,
+      SaeDictionary querySae,
+      SaeDictionary keySae,
+      int[][] pairs,
+      HeadSet heads,
+      int[] deltas,
+      double scale) {
     if (pairs == null) {
       float[] b = querySae.bDec().toFloatVector();
       return of(attn, rope, b, b, heads, deltas, scale, -1, -1);
@@ -72,8 +86,17 @@ public final class PositionalProfile {
     for (int[] p : pairs) {
       checkFeature(p, 0, querySae, "query");
       checkFeature(p, 1, keySae, "key");
-      out.addAll(of(attn, rope, querySae.wDec().getRow(p[0]).toFloatVector(), keySae.wDec().getRow(p[1])
-          .toFloatVector(), heads, deltas, scale, p[0], p[1]));
+      out.addAll(
+          of(
+              attn,
+              rope,
+              querySae.wDec().getRow(p[0]).toFloatVector(),
+              keySae.wDec().getRow(p[1]).toFloatVector(),
+              heads,
+              deltas,
+              scale,
+              p[0],
+              p[1]));
     }
     return out;
   }
@@ -81,34 +104,58 @@ public final class PositionalProfile {
   private static void checkFeature(int[] pair, int side, SaeDictionary sae, String what) {
     long n = sae.config().dSae();
     if (pair[side] < 0 || pair[side] >= n) {
-      throw new IllegalArgumentException("pair " + pair[0] + ":" + pair[1] + ": " + what + " feature " + pair[side]
-          + " is not in 0.." + (n - 1));
+      throw new IllegalArgumentException(
+          "pair "
+              + pair[0]
+              + ":"
+              + pair[1]
+              + ": "
+              + what
+              + " feature "
+              + pair[side]
+              + " is not in 0.."
+              + (n - 1));
     }
   }
 
   /**
-   * The profile of each head for query direction {@code x} and key direction {@code y} (unfolded residual vectors of
-   * length d_model).
+   * The profile of each head for query direction {@code x} and key direction {@code y} (unfolded
+   * residual vectors of length d_model).
    *
    * @param heads query heads
    * @param scale factor on every score (1 for raw, the model's query scale for logits)
    * @param queryFeature recorded in the points (-1: decoder bias)
    * @param keyFeature recorded in the points
    */
-  public static List<Point> of(AttentionWeights attn, Rope rope, float[] x, float[] y, HeadSet heads, int[] deltas,
-      double scale, int queryFeature, int keyFeature) {
+  public static List<Point> of(
+      AttentionWeights attn,
+      Rope rope,
+      float[] x,
+      float[] y,
+      HeadSet heads,
+      int[] deltas,
+      double scale,
+      int queryFeature,
+      int keyFeature) {
     ModelConfig c = attn.config();
     if (x.length != c.dModel() || y.length != c.dModel()) {
-      throw new IllegalArgumentException("profile directions must have d_model=" + c.dModel() + " entries, got "
-          + x.length + " and " + y.length);
+      throw new IllegalArgumentException(
+          "profile directions must have d_model="
+              + c.dModel()
+              + " entries, got "
+              + x.length
+              + " and "
+              + y.length);
     }
     int dh = c.dHead();
     double[] q;
     double[] k;
     try (INDArray xr = Nd4j.createFromArray(x).reshape(1, x.length);
         INDArray yr = Nd4j.createFromArray(y).reshape(1, y.length);
-        INDArray xf = attn.inputNorm().foldInto(xr); INDArray yf = attn.inputNorm().foldInto(yr);
-        INDArray qa = xf.mmul(attn.wQ()); INDArray ka = yf.mmul(attn.wK())) {
+        INDArray xf = attn.inputNorm().foldInto(xr);
+        INDArray yf = attn.inputNorm().foldInto(yr);
+        INDArray qa = xf.mmul(attn.wQ());
+        INDArray ka = yf.mmul(attn.wK())) {
       q = qa.toDoubleVector();
       k = ka.toDoubleVector();
     }
@@ -119,15 +166,23 @@ public final class PositionalProfile {
       double[] qh = java.util.Arrays.copyOfRange(q, h * dh, (h + 1) * dh);
       for (int d : deltas) {
         if (d < 0) {
-          throw new IllegalArgumentException("distance " + d + ": expected Δ ≥ 0 (query at or after the key)");
+          throw new IllegalArgumentException(
+              "distance " + d + ": expected Δ ≥ 0 (query at or after the key)");
         }
         double[] rq = rope.rotate(qh, d);
         double s = 0;
         for (int i = 0; i < dh; i++) {
           s += rq[i] * k[g * dh + i];
         }
-        out.add(new Point(attn.layer(), h, queryFeature, keyFeature, d, s * scale,
-            sliding && d >= c.slidingWindow()));
+        out.add(
+            new Point(
+                attn.layer(),
+                h,
+                queryFeature,
+                keyFeature,
+                d,
+                s * scale,
+                sliding && d >= c.slidingWindow()));
       }
     }
     return out;

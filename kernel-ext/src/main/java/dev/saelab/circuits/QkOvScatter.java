@@ -1,8 +1,9 @@
 package dev.saelab.circuits;
 
 /**
- * J Bostock's "QK-OV correlation" for one head: per input-SAE feature j, how much the average query attends to it
- * as a key ({@code meanQk[j]}) against how strongly it writes as a value on average ({@code meanAbsOv[j]}).
+ * J Bostock's "QK-OV correlation" for one head: per input-SAE feature j, how much the average query
+ * attends to it as a key ({@code meanQk[j]}) against how strongly it writes as a value on average
+ * ({@code meanAbsOv[j]}).
  *
  * @param layer the layer
  * @param head the query head
@@ -10,7 +11,8 @@ package dev.saelab.circuits;
  * @param meanAbsOv per feature, the mean |OV| of its row (mean over output features)
  * @param pearson Pearson correlation of the two
  */
-public record QkOvScatter(int layer, int head, double[] meanQk, double[] meanAbsOv, double pearson) {
+public record QkOvScatter(
+    int layer, int head, double[] meanQk, double[] meanAbsOv, double pearson) {
   /** "L13H4". */
   public String headName() {
     return "L" + layer + "H" + head;
@@ -41,7 +43,11 @@ public record QkOvScatter(int layer, int head, double[] meanQk, double[] meanAbs
   /** One line (the record's default would print the arrays as {@code [D@…}). */
   @Override
   public String toString() {
-    return String.format(java.util.Locale.ROOT, "QkOvScatter %s: %d features, Pearson r = %.4f", headName(),
-        meanQk.length, pearson);
+    return String.format(
+        java.util.Locale.ROOT,
+        "QkOvScatter %s: %d features, Pearson r = %.4f",
+        headName(),
+        meanQk.length,
+        pearson);
   }
 }

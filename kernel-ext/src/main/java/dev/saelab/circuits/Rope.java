@@ -6,13 +6,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Rotary position embeddings as they act on a query–key score: with a query at position m and a key at position
- * n = m − Δ, {@code q_mᵀ k_n = (R(Δ) q)ᵀ k}, so a QK table "at distance Δ" rotates every query by R(Δ) and keeps the
- * keys. R(Δ) rotates each pair of dimensions {@code (a_j, b_j)} by the angle {@code Δ·θ^(−2j/d_head)}.
+ * Rotary position embeddings as they act on a query–key score: with a query at position m and a key
+ * at position n = m − Δ, {@code q_mᵀ k_n = (R(Δ) q)ᵀ k}, so a QK table "at distance Δ" rotates
+ * every query by R(Δ) and keeps the keys. R(Δ) rotates each pair of dimensions {@code (a_j, b_j)}
+ * by the angle {@code Δ·θ^(−2j/d_head)}.
  *
- * <p>Pairing (formats-and-math.md §2.1, §4): {@link Pairing#ROTATE_HALF} pairs dimension j with j + d_head/2, as
- * Hugging Face's Gemma, Llama and Mistral do; {@link Pairing#INTERLEAVED} pairs 2j with 2j + 1, as the original RoPE
- * paper and J Bostock's positional plot do (which is not what Gemma computes).
+ * <p>Pairing (formats-and-math.md §2.1, §4): {@link Pairing#ROTATE_HALF} pairs dimension j with j +
+ * d_head/2, as Hugging Face's Gemma, Llama and Mistral do; {@link Pairing#INTERLEAVED} pairs 2j
+ * with 2j + 1, as the original RoPE paper and J Bostock's positional plot do (which is not what
+ * Gemma computes).
  */
 public final class Rope {
   /** How RoPE pairs the dimensions of a head. */
@@ -27,7 +29,9 @@ public final class Rope {
       return switch (s.toLowerCase(Locale.ROOT).replace('_', '-')) {
         case "rotate-half" -> ROTATE_HALF;
         case "interleaved" -> INTERLEAVED;
-        default -> throw new IllegalArgumentException("RoPE pairing " + s + ": expected rotate-half or interleaved");
+        default ->
+            throw new IllegalArgumentException(
+                "RoPE pairing " + s + ": expected rotate-half or interleaved");
       };
     }
 
@@ -58,11 +62,15 @@ public final class Rope {
     this.pairing = pairing;
   }
 
-  /** The model's RoPE; an error for models without rotary embeddings (GPT-2 uses learned positions). */
+  /**
+   * The model's RoPE; an error for models without rotary embeddings (GPT-2 uses learned positions).
+   */
   public static Rope of(ModelConfig c, Pairing pairing) {
     if (c.ropeTheta() <= 0) {
-      throw new IllegalArgumentException(c.modelType() + " has no rotary position embeddings (rope_theta); QK at a"
-          + " distance is only defined for RoPE models");
+      throw new IllegalArgumentException(
+          c.modelType()
+              + " has no rotary position embeddings (rope_theta); QK at a"
+              + " distance is only defined for RoPE models");
     }
     return new Rope(c.dHead(), c.ropeTheta(), pairing);
   }
@@ -74,7 +82,9 @@ public final class Rope {
 
   /** The two dimensions of pair j. */
   int[] pair(int j) {
-    return pairing == Pairing.ROTATE_HALF ? new int[] {j, j + dHead / 2} : new int[] {2 * j, 2 * j + 1};
+    return pairing == Pairing.ROTATE_HALF
+        ? new int[] {j, j + dHead / 2}
+        : new int[] {2 * j, 2 * j + 1};
   }
 
   /** Angle of pair j at distance Δ: {@code Δ·θ^(−2j/d_head)}. */
@@ -85,7 +95,8 @@ public final class Rope {
   /** {@code R(Δ)·x} for one head vector (double precision). */
   public double[] rotate(double[] x, double delta) {
     if (x.length != dHead) {
-      throw new IllegalArgumentException("vector of length " + x.length + ", expected d_head=" + dHead);
+      throw new IllegalArgumentException(
+          "vector of length " + x.length + ", expected d_head=" + dHead);
     }
     double[] y = x.clone();
     for (int j = 0; j < dHead / 2; j++) {
@@ -99,14 +110,15 @@ public final class Rope {
   }
 
   /**
-   * {@code R(Δ)} applied to every row of {@code x [n, d_head]} (e.g. one head's queries); returns a new c-order
-   * float array.
+   * {@code R(Δ)} applied to every row of {@code x [n, d_head]} (e.g. one head's queries); returns a
+   * new c-order float array.
    */
   public INDArray rotateRows(INDArray x, double delta) {
     if (x.columns() != dHead) {
-      throw new IllegalArgumentException("rows of width " + x.columns() + ", expected d_head=" + dHead);
+      throw new IllegalArgumentException(
+          "rows of width " + x.columns() + ", expected d_head=" + dHead);
     }
-    int n = (int) x.rows();
+    int n = x.rows();
     float[] v;
     try (INDArray c = x.dup('c')) {
       v = c.data().asFloat();

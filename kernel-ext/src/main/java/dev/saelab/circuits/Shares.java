@@ -7,8 +7,8 @@ final class Shares {
   private Shares() {}
 
   /**
-   * The smallest number of terms, largest |term| first, whose |terms| reach {@code share} (e.g. 0.8) of
-   * {@code Σ|term|} (all of them when the sum is zero).
+   * The smallest number of terms, largest |term| first, whose |terms| reach {@code share} (e.g.
+   * 0.8) of {@code Σ|term|} (all of them when the sum is zero).
    */
   static int countCarrying(double[] terms, double share) {
     double[] a = Arrays.stream(terms).map(Math::abs).sorted().toArray();

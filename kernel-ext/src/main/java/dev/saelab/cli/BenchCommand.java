@@ -5,21 +5,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.io.Backend;
+import dev.saelab.io.NpzFile;
 import dev.saelab.linalg.Progress;
 import dev.saelab.linalg.Screen;
-import dev.saelab.io.NpzFile;
-import dev.saelab.io.ShardedSafetensors;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.model.Norm;
 import dev.saelab.model.NormKind;
-import dev.saelab.io.Backend;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -43,52 +41,92 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code saelab bench}: speed and memory figures printed as ratios against baselines measured in the same run.
+ * {@code saelab bench}: speed and memory figures printed as ratios against baselines measured in
+ * the same run.
+ *
  * <ul>
- *   <li>{@code bench tables}: a synthetic layer of Gemma 2 2B's shape; SAE Lab's engine vs the same GEMMs alone vs
- *       the brute force (Bostock's method, float32) in numpy and in PyTorch, each peer's BLAS named and the reference
- *       BLAS refused; time and peak RSS; pruning on heavy-tailed norms.
- *   <li>{@code bench load}: opening a ~10 GB sparse sharded checkpoint and reading one layer's attention; reading a
- *       300 MB npz SAE against {@code cat file > /dev/null}.
+ *   <li>{@code bench tables}: a synthetic layer of Gemma 2 2B's shape; SAE Lab's engine vs the same
+ *       GEMMs alone vs the brute force (Bostock's method, float32) in numpy and in PyTorch, each
+ *       peer's BLAS named and the reference BLAS refused; time and peak RSS; pruning on
+ *       heavy-tailed norms.
+ *   <li>{@code bench load}: opening a ~10 GB sparse sharded checkpoint and reading one layer's
+ *       attention; reading a 300 MB npz SAE against {@code cat file > /dev/null}.
  * </ul>
  */
-@Command(name = "bench", description = "Speed and memory benchmarks, printed as ratios against baselines measured in"
-    + " the same run.", subcommands = {BenchCommand.Tables.class, BenchCommand.Load.class})
+@Command(
+    name = "bench",
+    description =
+        "Speed and memory benchmarks, printed as ratios against baselines measured in"
+            + " the same run.",
+    subcommands = {BenchCommand.Tables.class, BenchCommand.Load.class})
 public final class BenchCommand extends CliCommand {
-  /** Debian's python, which has python3-numpy and python3-torch (a pyenv {@code python3} on the PATH may not). */
+  /**
+   * Debian's python, which has python3-numpy and python3-torch (a pyenv {@code python3} on the PATH
+   * may not).
+   */
   static final String PYTHON = "/usr/bin/python3";
+
   private Map<String, String> peerEnv = Map.of();
 
   @Override
   public Integer call() {
-    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "expected tables or load");
+    throw new picocli.CommandLine.ParameterException(
+        new picocli.CommandLine(this), "expected tables or load");
   }
 
   /** {@code saelab bench tables}. */
-  @Command(name = "tables", description = "A synthetic layer of Gemma 2 2B's shape (d_model 2304, 8 heads, 4 KV heads,"
-      + " d_head 256, two SAEs): SAE Lab's engine against the same GEMMs alone and against the brute force (Bostock's"
-      + " method, float32) in numpy and in PyTorch, each peer's BLAS named and the reference BLAS refused; time,"
-      + " peak RSS and their ratios (medians over --repeat rounds); pruning on heavy-tailed norms.",
-      footer = {"", "Examples:", "  saelab bench tables --features 512 --top 10 --no-numpy --no-torch --no-prune-compare"})
+  @Command(
+      name = "tables",
+      description =
+          "A synthetic layer of Gemma 2 2B's shape (d_model 2304, 8 heads, 4 KV heads, d_head 256,"
+              + " two SAEs): SAE Lab's engine against the same GEMMs alone and against the brute"
+              + " force (Bostock's method, float32) in numpy and in PyTorch, each peer's BLAS named"
+              + " and the reference BLAS refused; time, peak RSS and their ratios (medians over"
+              + " --repeat rounds); pruning on heavy-tailed norms.",
+      footer = {
+        "",
+        "Examples:",
+        "  saelab bench tables --features 512 --top 10 --no-numpy --no-torch --no-prune-compare"
+      })
   public static final class Tables extends CliCommand {
-    @Option(names = "--features", paramLabel = "N", defaultValue = "16384",
-        converter = Converters.PositiveConverter.class, description = "features per SAE (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--features",
+        paramLabel = "N",
+        defaultValue = "16384",
+        converter = Converters.PositiveConverter.class,
+        description = "features per SAE (default ${DEFAULT-VALUE})")
     int features;
 
-    @Option(names = "--top", paramLabel = "K", defaultValue = "1000", converter = Converters.PositiveConverter.class,
+    @Option(
+        names = "--top",
+        paramLabel = "K",
+        defaultValue = "1000",
+        converter = Converters.PositiveConverter.class,
         description = "entries per head and circuit (default ${DEFAULT-VALUE})")
     int top;
 
-    @Option(names = "--tail-sigma", paramLabel = "S", defaultValue = "1.0",
-        description = "σ of the log-normal row norms of the pruning comparison (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--tail-sigma",
+        paramLabel = "S",
+        defaultValue = "1.0",
+        description =
+            "σ of the log-normal row norms of the pruning comparison (default ${DEFAULT-VALUE})")
     double tailSigma;
 
-    @Option(names = "--screen", paramLabel = "auto|int8|fp32", converter = Converters.ScreenConverter.class,
+    @Option(
+        names = "--screen",
+        paramLabel = "auto|int8|fp32",
+        converter = Converters.ScreenConverter.class,
         description = "the engine's screen (default auto)")
     Screen screen;
 
-    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
-        description = "rounds; the engine and its baselines interleave, medians compared (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--repeat",
+        paramLabel = "N",
+        defaultValue = "1",
+        description =
+            "rounds; the engine and its baselines interleave, medians compared (default"
+                + " ${DEFAULT-VALUE})")
     int repeat;
 
     @Option(names = "--no-numpy", description = "skip the numpy peer")
@@ -118,11 +156,16 @@ public final class BenchCommand extends CliCommand {
   }
 
   /** {@code saelab bench load}. */
-  @Command(name = "load", description = "Opening a ~10 GB sparse sharded checkpoint and reading one layer's attention;"
-      + " reading a 300 MB npz SAE against cat file > /dev/null.")
+  @Command(
+      name = "load",
+      description =
+          "Opening a ~10 GB sparse sharded checkpoint and reading one layer's attention;"
+              + " reading a 300 MB npz SAE against cat file > /dev/null.")
   public static final class Load extends CliCommand {
-    @Option(names = "--dir", paramLabel = "DIR", description = "where the files go (default: a temporary folder,"
-        + " removed after)")
+    @Option(
+        names = "--dir",
+        paramLabel = "DIR",
+        description = "where the files go (default: a temporary folder," + " removed after)")
     Path dir;
 
     @Override
@@ -142,18 +185,30 @@ public final class BenchCommand extends CliCommand {
     Screen screen = a.screen != null ? a.screen : Screen.auto();
     int repeat = a.repeat;
     if (repeat < 1) {
-      throw new IllegalArgumentException("--repeat " + repeat + ": expected a positive number of rounds");
+      throw new IllegalArgumentException(
+          "--repeat " + repeat + ": expected a positive number of rounds");
     }
     ModelConfig c = gemma2Layer();
-    out.printf(Locale.ROOT, "bench tables: synthetic Gemma 2 2B layer (d_model %d, %d heads, %d KV heads, d_head %d),"
-        + " two %d-wide SAEs, QK and OV, all heads, top-%d by |value|; ND4J native %s, %d threads%n",
-        c.dModel(), c.nHeads(), c.nKvHeads(), c.dHead(), n, top, variant, Runtime.getRuntime().availableProcessors());
+    out.printf(
+        Locale.ROOT,
+        "bench tables: synthetic Gemma 2 2B layer (d_model %d, %d heads, %d KV heads, d_head %d),"
+            + " two %d-wide SAEs, QK and OV, all heads, top-%d by |value|; ND4J native %s, %d"
+            + " threads%n",
+        c.dModel(),
+        c.nHeads(),
+        c.nKvHeads(),
+        c.dHead(),
+        n,
+        top,
+        variant,
+        Runtime.getRuntime().availableProcessors());
     AttentionWeights attn = syntheticAttention(c, 1);
     INDArray dec = randn(2, n, c.dModel());
     INDArray enc = randn(3, n, c.dModel());
     CircuitSpec spec = CircuitSpec.defaults().withTopK(top);
 
-    // Rounds interleave the engine and its baselines, so slow and fast spells of a shared machine hit all of them;
+    // Rounds interleave the engine and its baselines, so slow and fast spells of a shared machine
+    // hit all of them;
     // medians are compared (the first engine round also pays the JIT's and oneDNN's warm-up).
     double[] ours = new double[repeat];
     double[] gemm = new double[repeat];
@@ -171,53 +226,104 @@ public final class BenchCommand extends CliCommand {
         ours[round] = seconds(t0);
         tr = fc.tileRows();
         tc = fc.tileCols();
-        out.printf(Locale.ROOT, "  SAE Lab engine, %s screen %7.2f s   (%d/%d tiles skipped by the norm bound; %d"
-            + " entries rescored exactly)%s%n", screen, ours[round], fc.stats().skipped(), fc.stats().tiles(),
-            fc.stats().rescored(), repeat > 1 ? " round " + (round + 1) : "");
+        out.printf(
+            Locale.ROOT,
+            "  SAE Lab engine, %s screen %7.2f s   (%d/%d tiles skipped by the norm bound; %d"
+                + " entries rescored exactly)%s%n",
+            screen,
+            ours[round],
+            fc.stats().skipped(),
+            fc.stats().tiles(),
+            fc.stats().rescored(),
+            repeat > 1 ? " round " + (round + 1) : "");
       }
       if (round == 0) {
         engineMiB = vmHwmMiB();
-        out.printf(Locale.ROOT, "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target <"
-            + " %s)%n", engineMiB, n <= 16384 ? "2048" : "4096");
+        out.printf(
+            Locale.ROOT,
+            "  peak RSS after the engine %7.0f MiB (VmHWM of this JVM, inputs included; target <"
+                + " %s)%n",
+            engineMiB,
+            n <= 16384 ? "2048" : "4096");
       }
       if (baseline) {
         gemm[round] = gemmsAlone(attn, dec, enc, screen, tr, tc);
-        fp32[round] = screen == Screen.INT8 ? gemmsAlone(attn, dec, enc, Screen.FP32,
-            FeatureCircuits.DEFAULT_TILE_ROWS, FeatureCircuits.DEFAULT_TILE_COLS) : gemm[round];
+        fp32[round] =
+            screen == Screen.INT8
+                ? gemmsAlone(
+                    attn,
+                    dec,
+                    enc,
+                    Screen.FP32,
+                    FeatureCircuits.DEFAULT_TILE_ROWS,
+                    FeatureCircuits.DEFAULT_TILE_COLS)
+                : gemm[round];
       }
     }
     double engine = median(ours);
     String of = repeat > 1 ? " (median of " + repeat + ")" : "";
     if (repeat > 1) {
-      out.printf(Locale.ROOT, "  SAE Lab engine%s %8.2f s   first round %.2f s%n", of, engine, ours[0]);
+      out.printf(
+          Locale.ROOT, "  SAE Lab engine%s %8.2f s   first round %.2f s%n", of, engine, ours[0]);
     }
     if (baseline) {
-      out.printf(Locale.ROOT, "  same GEMMs alone%s %8.2f s   (float32 projections + %s %dx%d tiles)"
-          + " engine / GEMMs = %.2f (target <= 1.3)%n", of, median(gemm), screen, tr, tc, engine / median(gemm));
+      out.printf(
+          Locale.ROOT,
+          "  same GEMMs alone%s %8.2f s   (float32 projections + %s %dx%d tiles)"
+              + " engine / GEMMs = %.2f (target <= 1.3)%n",
+          of,
+          median(gemm),
+          screen,
+          tr,
+          tc,
+          engine / median(gemm));
       if (screen == Screen.INT8) {
-        out.printf(Locale.ROOT, "  float32 GEMMs alone%s %8.2f s   (every product in float32, no selection)"
-            + " engine / float32 GEMMs = %.2f%n", of, median(fp32), engine / median(fp32));
+        out.printf(
+            Locale.ROOT,
+            "  float32 GEMMs alone%s %8.2f s   (every product in float32, no selection)"
+                + " engine / float32 GEMMs = %.2f%n",
+            of,
+            median(fp32),
+            engine / median(fp32));
       }
     }
     if (!a.noScreenCompare && screen == Screen.INT8) {
       long t1 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
         List<CircuitTable> other = fc.screen(Screen.FP32).compute(spec, Progress.NONE);
-        out.printf(Locale.ROOT, "  same engine, fp32 screen %8.2f s   (%d entries rescored); identical tables: %s%n",
-            seconds(t1), fc.stats().rescored(), other.equals(tables));
+        out.printf(
+            Locale.ROOT,
+            "  same engine, fp32 screen %8.2f s   (%d entries rescored); identical tables: %s%n",
+            seconds(t1),
+            fc.stats().rescored(),
+            other.equals(tables));
       }
     }
     PeerRun np = a.noNumpy ? null : peer("numpy", n, c, top, repeat);
     if (np != null) {
-      out.printf(Locale.ROOT, "  numpy brute force%s %8.2f s, peak RSS %.0f MiB   %snumpy / engine = %.1fx the time"
-          + " (target >= 8), %.1fx the memory%n", of, median(np.rounds()), np.peakMiB(), rounds(np.rounds()),
-          median(np.rounds()) / engine, np.peakMiB() / engineMiB);
+      out.printf(
+          Locale.ROOT,
+          "  numpy brute force%s %8.2f s, peak RSS %.0f MiB   %snumpy / engine = %.1fx the time"
+              + " (target >= 8), %.1fx the memory%n",
+          of,
+          median(np.rounds()),
+          np.peakMiB(),
+          rounds(np.rounds()),
+          median(np.rounds()) / engine,
+          np.peakMiB() / engineMiB);
     }
     PeerRun pt = a.noTorch ? null : peer("torch", n, c, top, repeat);
     if (pt != null) {
-      out.printf(Locale.ROOT, "  PyTorch brute force%s %8.2f s, peak RSS %.0f MiB   %storch / engine = %.1fx the time,"
-          + " %.1fx the memory%s%n", of, median(pt.rounds()), pt.peakMiB(), rounds(pt.rounds()),
-          median(pt.rounds()) / engine, pt.peakMiB() / engineMiB,
+      out.printf(
+          Locale.ROOT,
+          "  PyTorch brute force%s %8.2f s, peak RSS %.0f MiB   %storch / engine = %.1fx the time,"
+              + " %.1fx the memory%s%n",
+          of,
+          median(pt.rounds()),
+          pt.peakMiB(),
+          rounds(pt.rounds()),
+          median(pt.rounds()) / engine,
+          pt.peakMiB() / engineMiB,
           np == null ? "" : "; same top entries as numpy: " + sameTops(np.tops(), pt.tops()));
     }
     dec.close();
@@ -225,11 +331,15 @@ public final class BenchCommand extends CliCommand {
     if (!a.noPruneCompare) {
       pruning(c, attn, n, top, sigma);
     }
-    out.println("  first table row: " + tables.get(0).headName() + " " + tables.get(0).edges().get(0));
+    out.println(
+        "  first table row: " + tables.get(0).headName() + " " + tables.get(0).edges().get(0));
     return 0;
   }
 
-  /** Heavy-tailed decoder norms (log-normal, like real SAE decoders): pruning on vs off, same results. */
+  /**
+   * Heavy-tailed decoder norms (log-normal, like real SAE decoders): pruning on vs off, same
+   * results.
+   */
   private void pruning(ModelConfig c, AttentionWeights attn, int n, int top, double sigma) {
     INDArray scale = randn(5, n, 1).muli(sigma);
     org.nd4j.linalg.ops.transforms.Transforms.exp(scale, false);
@@ -242,25 +352,37 @@ public final class BenchCommand extends CliCommand {
     for (int i = 0; i < 2; i++) {
       long t0 = System.nanoTime();
       try (FeatureCircuits fc = FeatureCircuits.fromArrays(attn, dec, null, enc, false)) {
-        results.add(fc.compute(CircuitSpec.defaults().withTopK(top).withPrune(i == 0), Progress.NONE));
+        results.add(
+            fc.compute(CircuitSpec.defaults().withTopK(top).withPrune(i == 0), Progress.NONE));
         secs[i] = seconds(t0);
         skipped[i] = fc.stats().skipped();
         tiles[i] = fc.stats().tiles();
       }
     }
     boolean same = results.get(0).equals(results.get(1));
-    out.printf(Locale.ROOT, "  heavy-tailed norms (log-normal sigma %.1f): pruned %.2f s, %d/%d tiles skipped (%.0f%%);"
-        + " unpruned %.2f s; speed-up %.2fx; identical tables: %s%n", sigma, secs[0], skipped[0], tiles[0],
-        100.0 * skipped[0] / tiles[0], secs[1], secs[1] / secs[0], same);
+    out.printf(
+        Locale.ROOT,
+        "  heavy-tailed norms (log-normal sigma %.1f): pruned %.2f s, %d/%d tiles skipped (%.0f%%);"
+            + " unpruned %.2f s; speed-up %.2fx; identical tables: %s%n",
+        sigma,
+        secs[0],
+        skipped[0],
+        tiles[0],
+        100.0 * skipped[0] / tiles[0],
+        secs[1],
+        secs[1] / secs[0],
+        same);
     dec.close();
     enc.close();
   }
 
   /**
-   * The projections and every head's full product, tile by tile, with no selection: the GEMM floor of the engine
-   * with {@code screen} (int8: the tiles' integer GEMMs on int8 copies of the projections, made outside the timer).
+   * The projections and every head's full product, tile by tile, with no selection: the GEMM floor
+   * of the engine with {@code screen} (int8: the tiles' integer GEMMs on int8 copies of the
+   * projections, made outside the timer).
    */
-  private static double gemmsAlone(AttentionWeights attn, INDArray dec, INDArray enc, Screen screen, int tr, int tc) {
+  private static double gemmsAlone(
+      AttentionWeights attn, INDArray dec, INDArray enc, Screen screen, int tr, int tc) {
     ModelConfig c = attn.config();
     int dh = c.dHead();
     // Folding and output allocation outside the timer: only the GEMMs are timed.
@@ -280,37 +402,51 @@ public final class BenchCommand extends CliCommand {
     dn.close();
     en.close();
     wOt.close();
-    Map<String, INDArray> tiles = new LinkedHashMap<>(); // one reused tile per shape, as in the engine
+    Map<String, INDArray> tiles =
+        new LinkedHashMap<>(); // one reused tile per shape, as in the engine
     for (int h = 0; h < c.nHeads(); h++) {
       int g = c.kvHead(h);
-      for (INDArray[] lr : new INDArray[][] {{FeatureCircuits.slice(q, h, dh),
-          FeatureCircuits.slice(k, g, dh)}, {FeatureCircuits.slice(v, g, dh), FeatureCircuits.slice(p, h, dh)}}) {
+      for (INDArray[] lr :
+          new INDArray[][] {
+            {FeatureCircuits.slice(q, h, dh), FeatureCircuits.slice(k, g, dh)},
+            {FeatureCircuits.slice(v, g, dh), FeatureCircuits.slice(p, h, dh)}
+          }) {
         long nl = lr[0].rows();
         long nr = lr[1].rows();
         List<INDArray> blocks = new ArrayList<>();
         INDArray left = lr[0];
         INDArray right = lr[1];
         if (screen == Screen.INT8) {
-          left = lr[0].mul(400).castTo(DataType.BYTE);
-          right = lr[1].mul(400).castTo(DataType.BYTE);
+          left = lr[0].mul(400).castTo(DataType.INT8);
+          right = lr[1].mul(400).castTo(DataType.INT8);
         } else {
           for (long c0 = 0; c0 < nr; c0 += tc) {
-            blocks.add(right.get(NDArrayIndex.interval(c0, Math.min(nr, c0 + tc)), NDArrayIndex.all()).transpose()
-                .dup('c'));
+            blocks.add(
+                right
+                    .get(NDArrayIndex.interval(c0, Math.min(nr, c0 + tc)), NDArrayIndex.all())
+                    .transpose()
+                    .dup('c'));
           }
         }
         long t1 = System.nanoTime();
         for (long r0 = 0; r0 < nl; r0 += tr) {
-          INDArray aa = left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
+          INDArray aa =
+              left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
           for (long c0 = 0; c0 < nr; c0 += tc) {
             long cols = Math.min(nr, c0 + tc) - c0;
-            DataType type = screen == Screen.INT8 ? DataType.INT : DataType.FLOAT;
-            INDArray t = tiles.computeIfAbsent(type + ":" + aa.rows() + "x" + cols,
-                kk -> Nd4j.createUninitialized(type, new long[] {aa.rows(), cols}, 'c'));
+            DataType type = screen == Screen.INT8 ? DataType.INT32 : DataType.FLOAT;
+            INDArray t =
+                tiles.computeIfAbsent(
+                    type + ":" + aa.rows() + "x" + cols,
+                    kk -> Nd4j.createUninitialized(type, new long[] {aa.rows(), cols}, 'c'));
             if (screen == Screen.INT8) {
               INDArray bb = right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
-              Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(aa, bb).addOutputs(t).addIntegerArguments(0, 1)
-                  .build());
+              Nd4j.exec(
+                  DynamicCustomOp.builder("matmul")
+                      .addInputs(aa, bb)
+                      .addOutputs(t)
+                      .addIntegerArguments(0, 1)
+                      .build());
             } else {
               Nd4j.gemm(aa, blocks.get((int) (c0 / tc)), t, false, false, 1.0, 0.0);
             }
@@ -333,14 +469,24 @@ public final class BenchCommand extends CliCommand {
     return seconds;
   }
 
-  /** One brute-force peer's rounds (seconds), its process's peak RSS, and each product's top entry (index, value). */
+  /**
+   * One brute-force peer's rounds (seconds), its process's peak RSS, and each product's top entry
+   * (index, value).
+   */
   record PeerRun(double[] rounds, double peakMiB, JsonNode tops) {}
 
   /** What a peer's BLAS is, with the evidence that decided it. */
   record Blas(Kind kind, String library) {
     enum Kind {
-      OPENBLAS("OpenBLAS"), MKL("MKL"), BLIS("BLIS"), ATLAS("ATLAS"), ACCELERATE("Accelerate"), ARMPL("Arm PL"),
-      NVPL("NVPL"), REFERENCE("the reference BLAS (netlib)"), UNKNOWN("unknown");
+      OPENBLAS("OpenBLAS"),
+      MKL("MKL"),
+      BLIS("BLIS"),
+      ATLAS("ATLAS"),
+      ACCELERATE("Accelerate"),
+      ARMPL("Arm PL"),
+      NVPL("NVPL"),
+      REFERENCE("the reference BLAS (netlib)"),
+      UNKNOWN("unknown");
 
       final String label;
 
@@ -350,21 +496,28 @@ public final class BenchCommand extends CliCommand {
     }
   }
 
-  private static final List<Map.Entry<String, Blas.Kind>> BLAS_NAMES = List.of(
-      Map.entry("openblas", Blas.Kind.OPENBLAS), Map.entry("mkl", Blas.Kind.MKL), Map.entry("blis", Blas.Kind.BLIS),
-      Map.entry("atlas", Blas.Kind.ATLAS), Map.entry("accelerate", Blas.Kind.ACCELERATE),
-      Map.entry("veclib", Blas.Kind.ACCELERATE), Map.entry("armpl", Blas.Kind.ARMPL),
-      Map.entry("nvpl", Blas.Kind.NVPL));
+  private static final List<Map.Entry<String, Blas.Kind>> BLAS_NAMES =
+      List.of(
+          Map.entry("openblas", Blas.Kind.OPENBLAS),
+          Map.entry("mkl", Blas.Kind.MKL),
+          Map.entry("blis", Blas.Kind.BLIS),
+          Map.entry("atlas", Blas.Kind.ATLAS),
+          Map.entry("accelerate", Blas.Kind.ACCELERATE),
+          Map.entry("veclib", Blas.Kind.ACCELERATE),
+          Map.entry("armpl", Blas.Kind.ARMPL),
+          Map.entry("nvpl", Blas.Kind.NVPL));
 
   /**
-   * The BLAS a peer's process uses, from what brute_force.py --detect found (paths of the libraries mapped into the
-   * process, threadpoolctl's and openblas_get_config's words, update-alternatives' value, build-time records). A
-   * library named for its implementation decides by its name ({@code libopenblasp-r0.3.21.so}, {@code libmkl_rt.so.2});
-   * the generic {@code libblas.so.3} / {@code libcblas.so.3} by its folder (Debian installs OpenBLAS', BLIS' and
-   * ATLAS' copies in {@code openblas-pthread/}, {@code blis-openmp/}, {@code atlas/}), and elsewhere ({@code blas/},
-   * {@code /usr/lib64/}) it is the reference implementation. The reference BLAS wins over any other found: a process
-   * that maps it next to OpenBLAS (say, OpenBLAS' LAPACK beside the reference libblas) resolves its GEMMs to the
-   * library loaded first, the reference one (measured: 25x slower). Nothing recognised: unknown.
+   * The BLAS a peer's process uses, from what brute_force.py --detect found (paths of the libraries
+   * mapped into the process, threadpoolctl's and openblas_get_config's words, update-alternatives'
+   * value, build-time records). A library named for its implementation decides by its name ({@code
+   * libopenblasp-r0.3.21.so}, {@code libmkl_rt.so.2}); the generic {@code libblas.so.3} / {@code
+   * libcblas.so.3} by its folder (Debian installs OpenBLAS', BLIS' and ATLAS' copies in {@code
+   * openblas-pthread/}, {@code blis-openmp/}, {@code atlas/}), and elsewhere ({@code blas/}, {@code
+   * /usr/lib64/}) it is the reference implementation. The reference BLAS wins over any other found:
+   * a process that maps it next to OpenBLAS (say, OpenBLAS' LAPACK beside the reference libblas)
+   * resolves its GEMMs to the library loaded first, the reference one (measured: 25x slower).
+   * Nothing recognised: unknown.
    */
   static Blas classifyBlas(List<String> evidence) {
     Blas found = null;
@@ -379,8 +532,10 @@ public final class BenchCommand extends CliCommand {
         }
       }
     }
-    return found != null ? found : new Blas(Blas.Kind.UNKNOWN, evidence.isEmpty() ? "nothing found"
-        : String.join("; ", evidence));
+    return found != null
+        ? found
+        : new Blas(
+            Blas.Kind.UNKNOWN, evidence.isEmpty() ? "nothing found" : String.join("; ", evidence));
   }
 
   private static Blas.Kind blasKind(String token) {
@@ -405,27 +560,44 @@ public final class BenchCommand extends CliCommand {
   }
 
   /**
-   * The line that names {@code peer}'s BLAS, or, for the reference BLAS, the one-line refusal to compare against it
-   * (about ten times slower than an optimised BLAS on a 16k layer: 19 min instead of about 1); {@code details} follow
-   * the library's path.
+   * The line that names {@code peer}'s BLAS, or, for the reference BLAS, the one-line refusal to
+   * compare against it (about ten times slower than an optimised BLAS on a 16k layer: 19 min
+   * instead of about 1); {@code details} follow the library's path.
    */
   static String blasLine(String peer, String version, Blas blas, String details) {
     if (blas.kind() == Blas.Kind.REFERENCE) {
-      return "  " + peer + " peer skipped: " + peer + " " + version + " uses the reference BLAS (" + blas.library()
-          + "), about 10x slower than an optimised one, so a ratio would flatter SAE Lab; install libopenblas0-pthread"
-          + " (apt-get install libopenblas0-pthread; if it is installed, point update-alternatives' libblas.so.3 at"
-          + " it)";
+      return "  "
+          + peer
+          + " peer skipped: "
+          + peer
+          + " "
+          + version
+          + " uses the reference BLAS ("
+          + blas.library()
+          + "), about 10x slower than an optimised one, so a ratio would flatter SAE Lab; install"
+          + " libopenblas0-pthread (apt-get install libopenblas0-pthread; if it is installed, point"
+          + " update-alternatives' libblas.so.3 at it)";
     }
     String coretype = System.getenv("OPENBLAS_CORETYPE");
-    return "  " + peer + " " + version + " BLAS: " + blas.kind().label + " (" + blas.library() + ")" + details
-        + (blas.kind() == Blas.Kind.OPENBLAS && coretype != null ? "; OPENBLAS_CORETYPE=" + coretype
-        + " in the environment" : "");
+    return "  "
+        + peer
+        + " "
+        + version
+        + " BLAS: "
+        + blas.kind().label
+        + " ("
+        + blas.library()
+        + ")"
+        + details
+        + (blas.kind() == Blas.Kind.OPENBLAS && coretype != null
+            ? "; OPENBLAS_CORETYPE=" + coretype + " in the environment"
+            : "");
   }
 
   /**
-   * {@code peer}'s (numpy or torch) brute force in its own python process, after a first one that names its BLAS: the
-   * peer is skipped, with one line saying why, when it is not importable or uses the reference BLAS; null then, or
-   * when python failed (named on stderr).
+   * {@code peer}'s (numpy or torch) brute force in its own python process, after a first one that
+   * names its BLAS: the peer is skipped, with one line saying why, when it is not importable or
+   * uses the reference BLAS; null then, or when python failed (named on stderr).
    */
   private PeerRun peer(String peer, int n, ModelConfig c, int top, int repeat) throws IOException {
     String label = peer.equals("torch") ? "PyTorch" : "numpy";
@@ -434,24 +606,47 @@ public final class BenchCommand extends CliCommand {
       return null;
     }
     if (!id.path("importable").asBoolean()) {
-      out.println("  " + label + " peer skipped: " + peer + " is not importable by " + PYTHON + " ("
-          + id.path("error").asText() + "); apt-get install python3-" + peer);
+      out.println(
+          "  "
+              + label
+              + " peer skipped: "
+              + peer
+              + " is not importable by "
+              + PYTHON
+              + " ("
+              + id.path("error").asText()
+              + "); apt-get install python3-"
+              + peer);
       return null;
     }
     List<String> evidence = new ArrayList<>();
     id.path("blas").forEach(x -> evidence.add(x.asText()));
     Blas blas = classifyBlas(evidence);
     String threads = peer.equals("torch") ? "; torch threads " + id.path("threads").asInt() : "";
-    if (blas.kind() == Blas.Kind.OPENBLAS) { // openblas_get_config's words: version, kernels, threads
-      threads = evidence.stream().filter(e -> e.startsWith("openblas_get_config: ")).findFirst()
-          .map(e -> "; " + e.substring("openblas_get_config: ".length())).orElse("") + threads;
+    if (blas.kind()
+        == Blas.Kind.OPENBLAS) { // openblas_get_config's words: version, kernels, threads
+      threads =
+          evidence.stream()
+                  .filter(e -> e.startsWith("openblas_get_config: "))
+                  .findFirst()
+                  .map(e -> "; " + e.substring("openblas_get_config: ".length()))
+                  .orElse("")
+              + threads;
     }
     out.println(blasLine(label, id.path("version").asText(), blas, threads));
     if (blas.kind() == Blas.Kind.REFERENCE) {
       return null;
     }
-    JsonNode r = python(peer, "" + n, "" + c.dModel(), "" + c.nHeads(), "" + c.nKvHeads(), "" + c.dHead(), "" + top,
-        "" + repeat);
+    JsonNode r =
+        python(
+            peer,
+            "" + n,
+            "" + c.dModel(),
+            "" + c.nHeads(),
+            "" + c.nKvHeads(),
+            "" + c.dHead(),
+            "" + top,
+            "" + repeat);
     if (r == null) {
       return null;
     }
@@ -462,10 +657,14 @@ public final class BenchCommand extends CliCommand {
     return new PeerRun(rounds, r.path("maxrss_kib").asDouble() / 1024, r.path("tops"));
   }
 
-  /** brute_force.py's JSON line, or null when python failed (named on stderr; python's own stderr is inherited). */
+  /**
+   * brute_force.py's JSON line, or null when python failed (named on stderr; python's own stderr is
+   * inherited).
+   */
   private JsonNode python(String peer, String... args) throws IOException {
     Path script = Files.createTempFile("saelab-brute-force", ".py");
-    try (InputStream in = BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
+    try (InputStream in =
+        BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
     List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), "--peer", peer));
@@ -477,7 +676,8 @@ public final class BenchCommand extends CliCommand {
       Process p = pb.start();
       String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
-        err.println("bench: the " + peer + " peer failed in " + PYTHON + " (is python3-numpy installed?)");
+        err.println(
+            "bench: the " + peer + " peer failed in " + PYTHON + " (is python3-numpy installed?)");
         return null;
       }
       return new ObjectMapper().readTree(json);
@@ -492,7 +692,10 @@ public final class BenchCommand extends CliCommand {
     }
   }
 
-  /** Whether two peers found the same top entry in every product (same index; values equal to float32 rounding). */
+  /**
+   * Whether two peers found the same top entry in every product (same index; values equal to
+   * float32 rounding).
+   */
   static boolean sameTops(JsonNode a, JsonNode b) {
     if (a.size() != b.size() || a.size() == 0) {
       return false;
@@ -500,7 +703,8 @@ public final class BenchCommand extends CliCommand {
     for (int i = 0; i < a.size(); i++) {
       double x = a.get(i).get(1).asDouble();
       double y = b.get(i).get(1).asDouble();
-      if (a.get(i).get(0).asLong() != b.get(i).get(0).asLong() || Math.abs(x - y) > 1e-4 * Math.abs(x) + 1e-5) {
+      if (a.get(i).get(0).asLong() != b.get(i).get(0).asLong()
+          || Math.abs(x - y) > 1e-4 * Math.abs(x) + 1e-5) {
         return false;
       }
     }
@@ -530,8 +734,22 @@ public final class BenchCommand extends CliCommand {
     for (int i = 0; i < 26; i += 2) {
       sliding[i] = true;
     }
-    return new ModelConfig("gemma2", 2304, 26, 8, 4, 256, NormKind.RMS_ONE_PLUS, 1e-6, 10000, 1 / 16.0, 50, 4096,
-        sliding, true, 8192);
+    return new ModelConfig(
+        "gemma2",
+        2304,
+        26,
+        8,
+        4,
+        256,
+        NormKind.RMS_ONE_PLUS,
+        1e-6,
+        10000,
+        1 / 16.0,
+        50,
+        4096,
+        sliding,
+        true,
+        8192);
   }
 
   static AttentionWeights syntheticAttention(ModelConfig c, long seed) {
@@ -544,7 +762,18 @@ public final class BenchCommand extends CliCommand {
     INDArray wo = randn(seed + 30, hq, d).muli(0.02);
     INDArray g1 = randn(seed + 40, d).muli(0.3).addi(1);
     INDArray g2 = randn(seed + 50, d).muli(0.3).addi(1);
-    return new AttentionWeights(13, c, wq, wk, wv, wo, null, null, null, null, new Norm(c.norm(), g1, null),
+    return new AttentionWeights(
+        13,
+        c,
+        wq,
+        wk,
+        wv,
+        wo,
+        null,
+        null,
+        null,
+        null,
+        new Norm(c.norm(), g1, null),
         new Norm(c.norm(), g2, null));
   }
 
@@ -563,10 +792,17 @@ public final class BenchCommand extends CliCommand {
         read = m.tensors().bytesRead();
       }
       double s = seconds(t0);
-      out.printf(Locale.ROOT, "bench load: sharded checkpoint of %.2f GB (sparse files, Gemma 2 2B shapes, float32)%n",
+      out.printf(
+          Locale.ROOT,
+          "bench load: sharded checkpoint of %.2f GB (sparse files, Gemma 2 2B shapes, float32)%n",
           size / 1e9);
-      out.printf(Locale.ROOT, "  open + read layer 13 attention: %.3f s, %.1f MB of tensor data read (%.4f%% of the"
-          + " checkpoint; headers aside)%n", s, read / 1e6, 100.0 * read / size);
+      out.printf(
+          Locale.ROOT,
+          "  open + read layer 13 attention: %.3f s, %.1f MB of tensor data read (%.4f%% of the"
+              + " checkpoint; headers aside)%n",
+          s,
+          read / 1e6,
+          100.0 * read / size);
 
       Path npz = dir.resolve("params.npz");
       long npzSize = writeNpz(npz, 2304, 16384);
@@ -581,8 +817,15 @@ public final class BenchCommand extends CliCommand {
         }
       }
       double ours = seconds(t1);
-      out.printf(Locale.ROOT, "  npz SAE %.0f MB (2304 x 16384, STORED): SAE Lab %.2f s = %.2f GB/s; cat > /dev/null"
-          + " %.2f s = %.2f GB/s; ratio %.2f%n", npzSize / 1e6, ours, bytes / ours / 1e9, cat, npzSize / cat / 1e9,
+      out.printf(
+          Locale.ROOT,
+          "  npz SAE %.0f MB (2304 x 16384, STORED): SAE Lab %.2f s = %.2f GB/s; cat > /dev/null"
+              + " %.2f s = %.2f GB/s; ratio %.2f%n",
+          npzSize / 1e6,
+          ours,
+          bytes / ours / 1e9,
+          cat,
+          npzSize / cat / 1e9,
           ours / cat);
     } finally {
       if (a.dir == null) {
@@ -592,12 +835,16 @@ public final class BenchCommand extends CliCommand {
     return 0;
   }
 
-  /** Writes Gemma 2 2B's tensor layout as three float32 shards whose data are holes (no disk used). */
+  /**
+   * Writes Gemma 2 2B's tensor layout as three float32 shards whose data are holes (no disk used).
+   */
   static long sparseGemmaCheckpoint(Path folder) throws IOException {
     Files.createDirectories(folder);
-    Files.writeString(folder.resolve("config.json"), "{\"model_type\":\"gemma2\",\"hidden_size\":2304,"
-        + "\"num_hidden_layers\":26,\"num_attention_heads\":8,\"num_key_value_heads\":4,\"head_dim\":256,"
-        + "\"query_pre_attn_scalar\":256,\"sliding_window\":4096,\"attn_logit_softcapping\":50.0}");
+    Files.writeString(
+        folder.resolve("config.json"),
+        "{\"model_type\":\"gemma2\",\"hidden_size\":2304,"
+            + "\"num_hidden_layers\":26,\"num_attention_heads\":8,\"num_key_value_heads\":4,\"head_dim\":256,"
+            + "\"query_pre_attn_scalar\":256,\"sliding_window\":4096,\"attn_logit_softcapping\":50.0}");
     List<Map<String, long[]>> shards = new ArrayList<>();
     for (int s = 0; s < 3; s++) {
       shards.add(new LinkedHashMap<>());
@@ -606,8 +853,13 @@ public final class BenchCommand extends CliCommand {
     for (int l = 0; l < 26; l++) {
       Map<String, long[]> sh = shards.get(l < 9 ? 0 : l < 18 ? 1 : 2);
       String p = "model.layers." + l + ".";
-      for (String nm : new String[] {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-          "post_feedforward_layernorm"}) {
+      for (String nm :
+          new String[] {
+            "input_layernorm",
+            "post_attention_layernorm",
+            "pre_feedforward_layernorm",
+            "post_feedforward_layernorm"
+          }) {
         sh.put(p + nm + ".weight", new long[] {2304});
       }
       sh.put(p + "self_attn.q_proj.weight", new long[] {2048, 2304});
@@ -627,18 +879,31 @@ public final class BenchCommand extends CliCommand {
       long off = 0;
       for (var e : shards.get(s).entrySet()) {
         long bytes = 4 * e.getValue()[0] * (e.getValue().length > 1 ? e.getValue()[1] : 1);
-        h.append(h.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"F32\",\"shape\":")
-            .append(java.util.Arrays.toString(e.getValue()).replace(" ", "")).append(",\"data_offsets\":[").append(off)
-            .append(',').append(off + bytes).append("]}");
+        h.append(h.length() > 1 ? "," : "")
+            .append('"')
+            .append(e.getKey())
+            .append("\":{\"dtype\":\"F32\",\"shape\":")
+            .append(java.util.Arrays.toString(e.getValue()).replace(" ", ""))
+            .append(",\"data_offsets\":[")
+            .append(off)
+            .append(',')
+            .append(off + bytes)
+            .append("]}");
         off += bytes;
-        index.append(index.charAt(index.length() - 1) == '{' ? "" : ",").append('"').append(e.getKey()).append("\":\"")
-            .append(file).append('"');
+        index
+            .append(index.charAt(index.length() - 1) == '{' ? "" : ",")
+            .append('"')
+            .append(e.getKey())
+            .append("\":\"")
+            .append(file)
+            .append('"');
       }
       h.append('}');
       byte[] hb = h.toString().getBytes(StandardCharsets.UTF_8);
       int pad = (8 - hb.length % 8) % 8;
       try (RandomAccessFile raf = new RandomAccessFile(folder.resolve(file).toFile(), "rw")) {
-        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length + pad);
+        ByteBuffer len =
+            ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length + pad);
         raf.write(len.array());
         raf.write(hb);
         raf.write(" ".repeat(pad).getBytes(StandardCharsets.US_ASCII));
@@ -663,8 +928,10 @@ public final class BenchCommand extends CliCommand {
         ZipOutputStream z = new ZipOutputStream(os)) {
       for (var e : shapes.entrySet()) {
         long numel = e.getValue()[0] * (e.getValue().length > 1 ? e.getValue()[1] : 1);
-        String shp = e.getValue().length > 1 ? "(" + e.getValue()[0] + ", " + e.getValue()[1] + ")"
-            : "(" + e.getValue()[0] + ",)";
+        String shp =
+            e.getValue().length > 1
+                ? "(" + e.getValue()[0] + ", " + e.getValue()[1] + ")"
+                : "(" + e.getValue()[0] + ",)";
         String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shp + ", }";
         int padTo = (64 - (10 + dict.length() + 1) % 64) % 64;
         ByteArrayOutputStream head = new ByteArrayOutputStream();

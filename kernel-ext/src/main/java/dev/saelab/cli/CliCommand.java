@@ -5,7 +5,10 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 
-/** A {@code saelab} command: its options are fields, {@link #call} runs it and returns the exit code. */
+/**
+ * A {@code saelab} command: its options are fields, {@link #call} runs it and returns the exit
+ * code.
+ */
 public abstract class CliCommand implements Callable<Integer> {
   /** Where results go. */
   protected PrintStream out = System.out;
@@ -25,7 +28,10 @@ public abstract class CliCommand implements Callable<Integer> {
   @Override
   public abstract Integer call() throws Exception;
 
-  /** {@code --out}, which the command line requires (a magic returns its result instead, and writes only if asked). */
+  /**
+   * {@code --out}, which the command line requires (a magic returns its result instead, and writes
+   * only if asked).
+   */
   static Path requireOut(Path out, String what) {
     if (out == null) {
       throw new IllegalArgumentException("needs --out " + what);

@@ -12,8 +12,9 @@ import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
 /**
- * The option value types of the schema, each checked in one place. A converter's message says what was expected;
- * {@link Schema#message} prefixes the option and the value ({@code --screen int4: expected auto, int8 or fp32}).
+ * The option value types of the schema, each checked in one place. A converter's message says what
+ * was expected; {@link Schema#message} prefixes the option and the value ({@code --screen int4:
+ * expected auto, int8 or fp32}).
  */
 public final class Converters {
   private Converters() {}
@@ -103,9 +104,11 @@ public final class Converters {
   }
 
   /**
-   * A list of whole numbers as one option value (picocli converts array-typed fields element by element).
+   * A list of whole numbers as one option value (picocli converts array-typed fields element by
+   * element).
    *
-   * @param values the numbers, or null for the option's symbolic default (e.g. {@code --deltas log})
+   * @param values the numbers, or null for the option's symbolic default (e.g. {@code --deltas
+   *     log})
    */
   public record Ints(int[] values) {}
 
@@ -121,13 +124,20 @@ public final class Converters {
     @Override
     public Pairs convert(String s) {
       try {
-        return new Pairs(Arrays.stream(s.split(",")).map(String::strip).map(p -> {
-          String[] qk = p.split(":");
-          if (qk.length != 2) {
-            throw new NumberFormatException(p);
-          }
-          return new int[] {Integer.parseInt(qk[0].strip()), Integer.parseInt(qk[1].strip())};
-        }).toArray(int[][]::new));
+        return new Pairs(
+            Arrays.stream(s.split(","))
+                .map(String::strip)
+                .map(
+                    p -> {
+                      String[] qk = p.split(":");
+                      if (qk.length != 2) {
+                        throw new NumberFormatException(p);
+                      }
+                      return new int[] {
+                        Integer.parseInt(qk[0].strip()), Integer.parseInt(qk[1].strip())
+                      };
+                    })
+                .toArray(int[][]::new));
       } catch (NumberFormatException e) {
         throw new TypeConversionException("expected QUERY:KEY feature pairs like 17:42,5:5");
       }

@@ -16,45 +16,82 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code saelab feature} / {@code %feature}: one feature's strongest partners in every head, and its norms per head. */
-@Command(name = "feature", description = "Drill-down: feature N's top partners in each head as a query (the keys it"
-    + " attends to), a key (the queries attending to it) and, with --sae-out, a value (the outputs it writes) and an"
-    + " output (feature N of the output SAE: the values writing it); and its q/k/v/p norms per head. Files in --out:"
-    + " partners.csv (layer,head,role,feature,rank,partner,value[,partner_label]) and norms.csv"
-    + " (layer,head,q_norm,k_norm,v_norm,p_norm).", footer = {"", "Examples:",
-        "  saelab feature 17 --model datasets/tiny-gemma2 --layer 1"
-            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --top 3 --out target/feature-17"})
+/**
+ * {@code saelab feature} / {@code %feature}: one feature's strongest partners in every head, and
+ * its norms per head.
+ */
+@Command(
+    name = "feature",
+    description =
+        "Drill-down: feature N's top partners in each head as a query (the keys it attends to), a"
+            + " key (the queries attending to it) and, with --sae-out, a value (the outputs it"
+            + " writes) and an output (feature N of the output SAE: the values writing it); and its"
+            + " q/k/v/p norms per head. Files in --out: partners.csv"
+            + " (layer,head,role,feature,rank,partner,value[,partner_label]) and norms.csv"
+            + " (layer,head,q_norm,k_norm,v_norm,p_norm).",
+    footer = {
+      "",
+      "Examples:",
+      "  saelab feature 17 --model datasets/tiny-gemma2 --layer 1 --sae-in"
+          + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --top 3 --out"
+          + " target/feature-17"
+    })
 public final class FeatureCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "N", description = "the feature (of the input SAE; of the"
-      + " output SAE as an output)")
+  @Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "N",
+      description = "the feature (of the input SAE; of the" + " output SAE as an output)")
   Integer feature;
 
-  @Option(names = "--roles", paramLabel = "query,key,value,output", split = ",", converter = RoleConverter.class,
-      description = "which roles (default query,key, and value,output with --sae-out: the OV circuit needs it)")
+  @Option(
+      names = "--roles",
+      paramLabel = "query,key,value,output",
+      split = ",",
+      converter = RoleConverter.class,
+      description =
+          "which roles (default query,key, and value,output with --sae-out: the OV circuit needs"
+              + " it)")
   List<FeatureCircuits.Role> roles;
 
-  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+  @Option(
+      names = "--heads",
+      paramLabel = "all|0,3",
+      defaultValue = "all",
+      converter = Converters.HeadsConverter.class,
       description = "query heads (default all)")
   Heads heads;
 
-  @Option(names = "--top", paramLabel = "K", defaultValue = "10", converter = Converters.PositiveConverter.class,
+  @Option(
+      names = "--top",
+      paramLabel = "K",
+      defaultValue = "10",
+      converter = Converters.PositiveConverter.class,
       description = "partners per head and role (default ${DEFAULT-VALUE})")
   int top;
 
-  @Option(names = "--rank-by", paramLabel = "abs|value|-value", defaultValue = "abs",
-      converter = Converters.RankByConverter.class, description = "ranking key (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--rank-by",
+      paramLabel = "abs|value|-value",
+      defaultValue = "abs",
+      converter = Converters.RankByConverter.class,
+      description = "ranking key (default ${DEFAULT-VALUE})")
   RankBy rankBy;
 
   @Option(names = "--cosine", description = "cosine-normalised values")
   boolean cosine;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "where to write (required on the command line)")
+  @Option(
+      names = "--out",
+      paramLabel = "DIR",
+      description = "where to write (required on the command line)")
   Path outPath;
 
   /** {@code query}, {@code key}, {@code value} or {@code output}. */
-  public static final class RoleConverter implements picocli.CommandLine.ITypeConverter<FeatureCircuits.Role> {
+  public static final class RoleConverter
+      implements picocli.CommandLine.ITypeConverter<FeatureCircuits.Role> {
     @Override
     public FeatureCircuits.Role convert(String s) {
       return Converters.domain(s.strip(), FeatureCircuits.Role::parse);
@@ -68,7 +105,8 @@ public final class FeatureCommand extends CliCommand implements Shared {
 
   private int feature() {
     if (feature == null) {
-      throw new IllegalArgumentException("expected a feature index first, e.g. feature 17 --heads 1");
+      throw new IllegalArgumentException(
+          "expected a feature index first, e.g. feature 17 --heads 1");
     }
     return feature;
   }
@@ -77,7 +115,8 @@ public final class FeatureCommand extends CliCommand implements Shared {
     if (roles != null) {
       return roles;
     }
-    return l.saeOut() != null ? List.of(FeatureCircuits.Role.values())
+    return l.saeOut() != null
+        ? List.of(FeatureCircuits.Role.values())
         : List.of(FeatureCircuits.Role.QUERY, FeatureCircuits.Role.KEY);
   }
 
@@ -89,7 +128,8 @@ public final class FeatureCommand extends CliCommand implements Shared {
   }
 
   private FeatureCircuits open(Layer l) {
-    if (roles(l).contains(FeatureCircuits.Role.VALUE) || roles(l).contains(FeatureCircuits.Role.OUTPUT)) {
+    if (roles(l).contains(FeatureCircuits.Role.VALUE)
+        || roles(l).contains(FeatureCircuits.Role.OUTPUT)) {
       l.requireSaeOut("the value and output roles (OV circuit)");
     }
     return Queries.of(l, err::println).open();
@@ -99,8 +139,18 @@ public final class FeatureCommand extends CliCommand implements Shared {
   public Object result(Layer l) throws Exception {
     feature();
     try (FeatureCircuits fc = open(l)) {
-      Analysis a = Analyses.feature(fc, feature(), roles(l), heads(l), top, rankBy, cosine, l.labelsIn(),
-          l.keyLabels(), l.labelsOut());
+      Analysis a =
+          Analyses.feature(
+              fc,
+              feature(),
+              roles(l),
+              heads(l),
+              top,
+              rankBy,
+              cosine,
+              l.labelsIn(),
+              l.keyLabels(),
+              l.labelsOut());
       if (outPath != null) {
         write(l);
       }
@@ -111,9 +161,14 @@ public final class FeatureCommand extends CliCommand implements Shared {
   @Override
   public Integer call() throws Exception {
     requireOut(outPath, "DIR");
-    try (LayerInputs in = LayerInputs.open(inputs, true, roles != null
-        && (roles.contains(FeatureCircuits.Role.VALUE) || roles.contains(FeatureCircuits.Role.OUTPUT)),
-        err::println)) {
+    try (LayerInputs in =
+        LayerInputs.open(
+            inputs,
+            true,
+            roles != null
+                && (roles.contains(FeatureCircuits.Role.VALUE)
+                    || roles.contains(FeatureCircuits.Role.OUTPUT)),
+            err::println)) {
       return write(in);
     }
   }
@@ -126,17 +181,32 @@ public final class FeatureCommand extends CliCommand implements Shared {
       var c = in.model().config();
       List<FeatureCircuits.Role> rs = roles(in);
       boolean labels = in.labelsIn() != null || in.labelsOut() != null;
-      StringBuilder sb = new StringBuilder("layer,head,role,feature,rank,partner,value" + (labels ? ",partner_label"
-          : "") + "\n");
+      StringBuilder sb =
+          new StringBuilder(
+              "layer,head,role,feature,rank,partner,value"
+                  + (labels ? ",partner_label" : "")
+                  + "\n");
       int rows = 0;
       for (FeatureCircuits.Role role : rs) {
-        FeatureLabels pl = Analyses.partnerLabels(role, in.labelsIn(), in.keyLabels(), in.labelsOut());
+        FeatureLabels pl =
+            Analyses.partnerLabels(role, in.labelsIn(), in.keyLabels(), in.labelsOut());
         for (int h : heads(in)) {
           int rank = 1;
           for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy, cosine)) {
             int partner = role.partner(e);
-            sb.append(in.layer()).append(',').append(h).append(',').append(role.id()).append(',').append(feature)
-                .append(',').append(rank++).append(',').append(partner).append(',').append(e.value());
+            sb.append(in.layer())
+                .append(',')
+                .append(h)
+                .append(',')
+                .append(role.id())
+                .append(',')
+                .append(feature)
+                .append(',')
+                .append(rank++)
+                .append(',')
+                .append(partner)
+                .append(',')
+                .append(e.value());
             if (labels) {
               sb.append(',').append(TableWriter.quote(pl == null ? "" : pl.labelOrEmpty(partner)));
             }
@@ -158,8 +228,15 @@ public final class FeatureCommand extends CliCommand implements Shared {
       TableWriter.write(dir.resolve("norms.csv"), ns);
       List<String> ids = new ArrayList<>();
       rs.forEach(r -> ids.add(r.id()));
-      out.println("wrote " + dir.resolve("partners.csv") + " (" + rows + " rows, roles "
-          + Arrays.toString(ids.toArray()) + ") and " + dir.resolve("norms.csv"));
+      out.println(
+          "wrote "
+              + dir.resolve("partners.csv")
+              + " ("
+              + rows
+              + " rows, roles "
+              + Arrays.toString(ids.toArray())
+              + ") and "
+              + dir.resolve("norms.csv"));
     }
     return 0;
   }

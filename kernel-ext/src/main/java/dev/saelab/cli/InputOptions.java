@@ -3,31 +3,47 @@ package dev.saelab.cli;
 import picocli.CommandLine.Option;
 
 /**
- * The loading flags every analysis command shares, on the command line and in the magics: {@code --model},
- * {@code --layer}, {@code --sae-in}, {@code --sae-key}, {@code --sae-out}, {@code --labels-in}, {@code --labels-key},
- * {@code --labels-out}. Each path may be a local file or folder, a registry name or {@code hf://ORG/REPO[@REV]}.
+ * The loading flags every analysis command shares, on the command line and in the magics: {@code
+ * --model}, {@code --layer}, {@code --sae-in}, {@code --sae-key}, {@code --sae-out}, {@code
+ * --labels-in}, {@code --labels-key}, {@code --labels-out}. Each path may be a local file or
+ * folder, a registry name or {@code hf://ORG/REPO[@REV]}.
  */
 public final class InputOptions {
-  @Option(names = "--model", paramLabel = "MODEL",
-      description = "model folder (config.json + safetensors), registry alias (gemma-2-2b) or hf://ORG/NAME")
+  @Option(
+      names = "--model",
+      paramLabel = "MODEL",
+      description =
+          "model folder (config.json + safetensors), registry alias (gemma-2-2b) or hf://ORG/NAME")
   String model;
 
   @Option(names = "--layer", paramLabel = "L", description = "the attention layer")
   Integer layer;
 
-  @Option(names = "--sae-in", paramLabel = "SAE",
-      description = "SAE on the layer's input stream (query, key and value side): Gemma Scope folder or params.npz,"
-          + " SAELens folder, or a release name")
+  @Option(
+      names = "--sae-in",
+      paramLabel = "SAE",
+      description =
+          "SAE on the layer's input stream (query, key and value side): Gemma Scope folder or"
+              + " params.npz, SAELens folder, or a release name")
   String saeIn;
 
-  @Option(names = "--sae-key", paramLabel = "SAE", description = "a different SAE (same stream) for the key side")
+  @Option(
+      names = "--sae-key",
+      paramLabel = "SAE",
+      description = "a different SAE (same stream) for the key side")
   String saeKey;
 
-  @Option(names = "--sae-out", paramLabel = "SAE", description = "SAE on the layer's output stream (OV output side)")
+  @Option(
+      names = "--sae-out",
+      paramLabel = "SAE",
+      description = "SAE on the layer's output stream (OV output side)")
   String saeOut;
 
-  @Option(names = "--labels-in", paramLabel = "LABELS",
-      description = "Neuronpedia labels of the input SAE (old JSON export, or a bulk-export folder)")
+  @Option(
+      names = "--labels-in",
+      paramLabel = "LABELS",
+      description =
+          "Neuronpedia labels of the input SAE (old JSON export, or a bulk-export folder)")
   String labelsIn;
 
   @Option(names = "--labels-key", paramLabel = "LABELS", description = "labels of the key SAE")

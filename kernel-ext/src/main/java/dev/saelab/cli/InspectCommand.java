@@ -1,8 +1,8 @@
 package dev.saelab.cli;
 
-import dev.saelab.io.SaeLabException;
 import dev.saelab.io.NpyFile;
 import dev.saelab.io.NpzFile;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.SafetensorsFile;
 import dev.saelab.io.ShardedSafetensors;
 import dev.saelab.io.TensorInfo;
@@ -22,12 +22,23 @@ import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-/** {@code saelab inspect PATH...} / {@code %inspect}: what a file or folder is, with shapes and counts. */
-@Command(name = "inspect", description = "Describe model folders (config, heads, norms, RoPE), SAEs (Gemma Scope,"
-    + " SAELens: d_in, d_sae, architecture, hook), safetensors/npz/npy files (tensors with dtype and shape) and"
-    + " Neuronpedia label exports; folders are searched for all of these. Reads headers only.",
-    footer = {"", "Examples:", "  saelab inspect datasets/tiny-gemma2",
-        "  saelab inspect datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz"})
+/**
+ * {@code saelab inspect PATH...} / {@code %inspect}: what a file or folder is, with shapes and
+ * counts.
+ */
+@Command(
+    name = "inspect",
+    description =
+        "Describe model folders (config, heads, norms, RoPE), SAEs (Gemma Scope, SAELens: d_in,"
+            + " d_sae, architecture, hook), safetensors/npz/npy files (tensors with dtype and"
+            + " shape) and Neuronpedia label exports; folders are searched for all of these. Reads"
+            + " headers only.",
+    footer = {
+      "",
+      "Examples:",
+      "  saelab inspect datasets/tiny-gemma2",
+      "  saelab inspect datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz"
+    })
 public final class InspectCommand extends CliCommand implements Shared {
   private static final int MAX_TENSORS_LISTED = 40;
 
@@ -61,8 +72,10 @@ public final class InspectCommand extends CliCommand implements Shared {
       }
       if (!describe(p)) {
         if (!Files.isDirectory(p) || !walk(p)) {
-          throw SaeLabException.inFile(p, "not a recognised file or folder (expected a model folder with config.json, "
-              + "an SAE folder, .safetensors, .npz, .npy, or a Neuronpedia export)");
+          throw SaeLabException.inFile(
+              p,
+              "not a recognised file or folder (expected a model folder with config.json, "
+                  + "an SAE folder, .safetensors, .npz, .npy, or a Neuronpedia export)");
         }
       }
     }
@@ -77,7 +90,8 @@ public final class InspectCommand extends CliCommand implements Shared {
         return true;
       }
       if (Files.isRegularFile(p.resolve("params.npz"))
-          || (Files.isRegularFile(p.resolve("cfg.json")) && Files.isRegularFile(p.resolve("sae_weights.safetensors")))) {
+          || (Files.isRegularFile(p.resolve("cfg.json"))
+              && Files.isRegularFile(p.resolve("sae_weights.safetensors")))) {
         sae(p);
         return true;
       }
@@ -141,8 +155,12 @@ public final class InspectCommand extends CliCommand implements Shared {
       }
       if (Files.isDirectory(c)) {
         any |= describe(c) || walk(c);
-      } else if (n.endsWith(".safetensors") || n.endsWith(".npz") || n.endsWith(".npy")
-          || n.endsWith(".jsonl.gz") || n.endsWith(".index.json") || n.equals("config.json")
+      } else if (n.endsWith(".safetensors")
+          || n.endsWith(".npz")
+          || n.endsWith(".npy")
+          || n.endsWith(".jsonl.gz")
+          || n.endsWith(".index.json")
+          || n.equals("config.json")
           || (n.endsWith(".json") && looksLikeLabelExport(c))) {
         any |= describe(c);
       }
@@ -150,7 +168,10 @@ public final class InspectCommand extends CliCommand implements Shared {
     return any;
   }
 
-  /** While walking folders, other JSON files (configs, reference outputs) are not label exports: skip them. */
+  /**
+   * While walking folders, other JSON files (configs, reference outputs) are not label exports:
+   * skip them.
+   */
   private static boolean looksLikeLabelExport(Path p) {
     try (java.io.InputStream in = Files.newInputStream(p)) {
       String head = new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8);
@@ -179,8 +200,11 @@ public final class InspectCommand extends CliCommand implements Shared {
       for (int l = 0; l < c.nLayers(); l++) {
         sl.append(c.isSliding(l) ? 'S' : 'G');
       }
-      out.println("  layers (S sliding, G global): " + sl + "; GQA: query head h reads KV head h/"
-          + (c.nHeads() / c.nKvHeads()));
+      out.println(
+          "  layers (S sliding, G global): "
+              + sl
+              + "; GQA: query head h reads KV head h/"
+              + (c.nHeads() / c.nKvHeads()));
       tensors(m.tensors());
     }
   }
@@ -188,10 +212,24 @@ public final class InspectCommand extends CliCommand implements Shared {
   private void sae(Path p) {
     try (SaeDictionary s = SaeDictionary.open(p)) {
       SaeConfig c = s.config();
-      out.println(p + ": SAE (" + c.format() + ") architecture=" + c.architecture() + " d_in=" + c.dIn() + " d_sae="
-          + c.dSae() + " hook=" + c.hookName() + " layer=" + c.layer()
-          + (c.neuronpediaId() != null ? " neuronpedia=" + c.neuronpediaId() : "")
-          + (c.format().equals("saelens") ? " apply_b_dec_to_input=" + c.applyBDecToInput() : ""));
+      out.println(
+          p
+              + ": SAE ("
+              + c.format()
+              + ") architecture="
+              + c.architecture()
+              + " d_in="
+              + c.dIn()
+              + " d_sae="
+              + c.dSae()
+              + " hook="
+              + c.hookName()
+              + " layer="
+              + c.layer()
+              + (c.neuronpediaId() != null ? " neuronpedia=" + c.neuronpediaId() : "")
+              + (c.format().equals("saelens")
+                  ? " apply_b_dec_to_input=" + c.applyBDecToInput()
+                  : ""));
       if (!Files.isRegularFile(p)) {
         list(s.tensors());
       }
@@ -209,8 +247,9 @@ public final class InspectCommand extends CliCommand implements Shared {
   }
 
   private void list(List<TensorInfo> ts) {
-    ts.stream().limit(MAX_TENSORS_LISTED).forEach(t -> out.println("  " + t.name() + "  " + t.dtype() + " "
-        + t.shapeString()));
+    ts.stream()
+        .limit(MAX_TENSORS_LISTED)
+        .forEach(t -> out.println("  " + t.name() + "  " + t.dtype() + " " + t.shapeString()));
     if (ts.size() > MAX_TENSORS_LISTED) {
       out.println("  ... " + (ts.size() - MAX_TENSORS_LISTED) + " more");
     }

@@ -5,9 +5,9 @@ import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 
 /**
- * What an analysis command works on: one layer of a model and the dictionaries (and labels) of its streams. The
- * command line opens it from the {@link InputOptions} flags; a magic takes it from its session, where those same
- * flags load and remember.
+ * What an analysis command works on: one layer of a model and the dictionaries (and labels) of its
+ * streams. The command line opens it from the {@link InputOptions} flags; a magic takes it from its
+ * session, where those same flags load and remember.
  */
 public interface Layer {
   /** The model. */
@@ -16,7 +16,10 @@ public interface Layer {
   /** The layer index. */
   int layer();
 
-  /** The SAE on the layer's input stream (query and value side, and key side unless {@link #saeKey()}); or null. */
+  /**
+   * The SAE on the layer's input stream (query and value side, and key side unless {@link
+   * #saeKey()}); or null.
+   */
   SaeDictionary saeIn();
 
   /** A different SAE (same stream) for the key side, or null. */
@@ -55,7 +58,8 @@ public interface Layer {
   /** The output SAE, or a one-line error naming the flag that gives it. */
   default SaeDictionary requireSaeOut(String why) {
     if (saeOut() == null) {
-      throw new IllegalArgumentException(why + " needs --sae-out (the SAE on the layer's output stream)");
+      throw new IllegalArgumentException(
+          why + " needs --sae-out (the SAE on the layer's output stream)");
     }
     return saeOut();
   }

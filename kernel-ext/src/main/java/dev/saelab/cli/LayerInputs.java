@@ -9,8 +9,8 @@ import dev.saelab.sae.SaeDictionary;
 import java.util.function.Consumer;
 
 /**
- * The command line's {@link Layer}: opens what the {@link InputOptions} name, checks the layer and that each label
- * set belongs to its SAE, and closes everything.
+ * The command line's {@link Layer}: opens what the {@link InputOptions} name, checks the layer and
+ * that each label set belongs to its SAE, and closes everything.
  */
 final class LayerInputs implements Layer, AutoCloseable {
   private final ModelWeights model;
@@ -34,10 +34,11 @@ final class LayerInputs implements Layer, AutoCloseable {
   }
 
   /**
-   * Opens the inputs; {@code needIn}/{@code needOut}: whether {@code --sae-in}/{@code --sae-out} are required.
-   * Labels that cannot be confirmed to fit their SAE warn through {@code warnings}.
+   * Opens the inputs; {@code needIn}/{@code needOut}: whether {@code --sae-in}/{@code --sae-out}
+   * are required. Labels that cannot be confirmed to fit their SAE warn through {@code warnings}.
    */
-  static LayerInputs open(InputOptions o, boolean needIn, boolean needOut, Consumer<String> warnings) {
+  static LayerInputs open(
+      InputOptions o, boolean needIn, boolean needOut, Consumer<String> warnings) {
     if (o.model() == null) {
       throw new IllegalArgumentException("needs --model MODEL");
     }
@@ -45,10 +46,12 @@ final class LayerInputs implements Layer, AutoCloseable {
       throw new IllegalArgumentException("needs --layer L");
     }
     if (needIn && o.sae("in") == null) {
-      throw new IllegalArgumentException("needs --sae-in SAE (the SAE on the layer's input stream)");
+      throw new IllegalArgumentException(
+          "needs --sae-in SAE (the SAE on the layer's input stream)");
     }
     if (needOut && o.sae("out") == null) {
-      throw new IllegalArgumentException("needs --sae-out SAE (the SAE on the layer's output stream)");
+      throw new IllegalArgumentException(
+          "needs --sae-out SAE (the SAE on the layer's output stream)");
     }
     Sources src = Sources.fromEnvironment();
     String[] roles = {"in", "key", "out"};
@@ -80,7 +83,8 @@ final class LayerInputs implements Layer, AutoCloseable {
   static void checkLayer(ModelWeights m, int layer) {
     int n = m.config().nLayers();
     if (layer < 0 || layer >= n) {
-      throw new IllegalArgumentException("--layer " + layer + ": the model has layers 0.." + (n - 1));
+      throw new IllegalArgumentException(
+          "--layer " + layer + ": the model has layers 0.." + (n - 1));
     }
   }
 

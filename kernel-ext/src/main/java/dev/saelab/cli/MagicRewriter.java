@@ -1,19 +1,19 @@
 package dev.saelab.cli;
 
-import dev.saelab.api.FeatureTable;
-
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Rewrites SAE Lab magic lines into the equivalent Java call, for kernels without a magic API (rapaio) and for the
- * end-to-end harness: {@code FeatureTable t = %qk --heads 1} becomes
- * {@code FeatureTable t = SaeLab.magic("qk --heads 1");}. Both forms run the same magic engine
- * ({@code dev.saelab.magic.SaeLabMagics}); only the kernel's own magic parsing is bypassed. Other kernels' magics are left alone.
+ * Rewrites SAE Lab magic lines into the equivalent Java call, for kernels without a magic API
+ * (rapaio) and for the end-to-end harness: {@code FeatureTable t = %qk --heads 1} becomes {@code
+ * FeatureTable t = SaeLab.magic("qk --heads 1");}. Both forms run the same magic engine ({@code
+ * dev.saelab.magic.SaeLabMagics}); only the kernel's own magic parsing is bypassed. Other kernels'
+ * magics are left alone.
  */
 public final class MagicRewriter {
-  private static final Pattern LINE = Pattern.compile("^(\\s*(?:[\\w.<>\\[\\], ?]+\\s+\\w+\\s*=\\s*)?)%(\\w+)(.*)$");
+  private static final Pattern LINE =
+      Pattern.compile("^(\\s*(?:[\\w.<>\\[\\], ?]+\\s+\\w+\\s*=\\s*)?)%(\\w+)(.*)$");
 
   /** Every SAE Lab magic name (the magic engine implements exactly these). */
   public static final List<String> NAMES = names();

@@ -12,23 +12,32 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 
 /**
- * The {@code saelab} command line: {@code java -jar kernel-ext/target/saelab.jar <command> [options]}. Bad input
- * exits with code 2 and one line naming what is wrong; an interrupt exits 130; an internal error 1.
+ * The {@code saelab} command line: {@code java -jar kernel-ext/target/saelab.jar <command>
+ * [options]}. Bad input exits with code 2 and one line naming what is wrong; an interrupt exits
+ * 130; an internal error 1.
  */
 public final class Main {
   private Main() {}
 
   /** The top-level command: only its subcommands run. */
-  @Command(name = "saelab", description = "SAE Lab: attention circuits between sparse-autoencoder features, read"
-      + " straight from the weights.", footer = {"", "Each command answers --help; the same commands run in a notebook as"
-          + " magics (%qk, %rope, ...)."})
+  @Command(
+      name = "saelab",
+      description =
+          "SAE Lab: attention circuits between sparse-autoencoder features, read"
+              + " straight from the weights.",
+      footer = {
+        "",
+        "Each command answers --help; the same commands run in a notebook as"
+            + " magics (%qk, %rope, ...)."
+      })
   static final class Top {
     @CommandLine.Mixin HelpOption help;
   }
 
   /** Entry point. */
   public static void main(String[] args) {
-    if (args.length > 0 && List.of("tables", "qk", "ov", "bench").contains(args[0])
+    if (args.length > 0
+        && List.of("tables", "qk", "ov", "bench").contains(args[0])
         && ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()
         && System.getProperty("saelab.relaunched") == null) {
       System.exit(relaunchWithVectorApi(args));
@@ -41,15 +50,19 @@ public final class Main {
   /** The whole command line with its subcommands, writing to {@code out} and {@code err}. */
   public static CommandLine commandLine(PrintStream out, PrintStream err) {
     CommandLine cl = Schema.commandLine(new Top(), "saelab", out, err);
-    for (Map<String, Supplier<CliCommand>> group : List.of(Schema.SHARED, Schema.COMMAND_LINE_ONLY)) {
+    for (Map<String, Supplier<CliCommand>> group :
+        List.of(Schema.SHARED, Schema.COMMAND_LINE_ONLY)) {
       for (Map.Entry<String, Supplier<CliCommand>> e : group.entrySet()) {
-        cl.addSubcommand(e.getKey(), Schema.commandLine(e.getValue().get().io(out, err), e.getKey(), out, err));
+        cl.addSubcommand(
+            e.getKey(), Schema.commandLine(e.getValue().get().io(out, err), e.getKey(), out, err));
       }
     }
     return cl;
   }
 
-  /** Runs a command; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 internal error). */
+  /**
+   * Runs a command; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 internal error).
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     CommandLine top = commandLine(out, err);
     String name = args.length == 0 ? "" : args[0];
@@ -71,11 +84,17 @@ public final class Main {
       }
       return ((CliCommand) leaf.getCommand()).call();
     } catch (ParameterException e) {
-      String where = e.getCommandLine() == top ? "" : e.getCommandLine().getCommandSpec().qualifiedName(" ")
-          .replaceFirst("^saelab ", "") + ": ";
+      String where =
+          e.getCommandLine() == top
+              ? ""
+              : e.getCommandLine().getCommandSpec().qualifiedName(" ").replaceFirst("^saelab ", "")
+                  + ": ";
       err.println("saelab " + where + Schema.message(e));
       return 2;
-    } catch (SaeLabException | IllegalArgumentException | java.io.IOException | java.io.UncheckedIOException e) {
+    } catch (SaeLabException
+        | IllegalArgumentException
+        | java.io.IOException
+        | java.io.UncheckedIOException e) {
       err.println("saelab " + name + ": " + e.getMessage());
       return 2;
     } catch (InterruptedException e) {
@@ -89,7 +108,12 @@ public final class Main {
       err.println("saelab " + name + ": " + e.getMessage());
       return 1;
     } catch (OutOfMemoryError e) {
-      err.println("saelab " + name + ": out of memory (" + e.getMessage() + "); raise -Xmx or use fewer features");
+      err.println(
+          "saelab "
+              + name
+              + ": out of memory ("
+              + e.getMessage()
+              + "); raise -Xmx or use fewer features");
       return 1;
     } catch (Exception e) {
       err.println("saelab " + name + ": internal error: " + e);
@@ -98,8 +122,9 @@ public final class Main {
   }
 
   /**
-   * The top-k scan uses the JDK Vector API, an incubator module on Java 17 that {@code java -jar} does not
-   * resolve; rerun this JVM's command with {@code --add-modules jdk.incubator.vector}, same options and arguments.
+   * The top-k scan uses the JDK Vector API, an incubator module on Java 17 that {@code java -jar}
+   * does not resolve; rerun this JVM's command with {@code --add-modules jdk.incubator.vector},
+   * same options and arguments.
    */
   private static int relaunchWithVectorApi(String[] args) {
     List<String> cmd = new java.util.ArrayList<>();

@@ -18,55 +18,83 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code saelab notebook}: installs a Jupyter kernelspec that runs rapaio-jupyter-kernel 3.0.1 (the Java kernel on
- * Maven Central) with SAE Lab on its classpath, executes notebooks headless with Debian's nbclient and converts them
- * to HTML, or starts the classic notebook server.
+ * {@code saelab notebook}: installs a Jupyter kernelspec that runs rapaio-jupyter-kernel 3.0.1 (the
+ * Java kernel on Maven Central) with SAE Lab on its classpath, executes notebooks headless with
+ * Debian's nbclient and converts them to HTML, or starts the classic notebook server.
  */
-@Command(name = "notebook", description = "Install the Java kernel with SAE Lab (rapaio-jupyter-kernel 3.0.1, the"
-    + " kernelspec " + NotebookCommand.KERNEL + "), run notebooks headless and convert them to HTML, or start the"
-    + " classic notebook server.", subcommands = {NotebookCommand.Install.class, NotebookCommand.Run.class,
-        NotebookCommand.Server.class})
+@Command(
+    name = "notebook",
+    description =
+        "Install the Java kernel with SAE Lab (rapaio-jupyter-kernel 3.0.1, the"
+            + " kernelspec "
+            + NotebookCommand.KERNEL
+            + "), run notebooks headless and convert them to HTML, or start the"
+            + " classic notebook server.",
+    subcommands = {
+      NotebookCommand.Install.class,
+      NotebookCommand.Run.class,
+      NotebookCommand.Server.class
+    })
 public final class NotebookCommand extends CliCommand {
   /** The kernelspec name written by {@code install}. */
   public static final String KERNEL = "saelab-rapaio";
+
   private static final int START_ATTEMPTS = 4;
 
   @Override
   public Integer call() {
-    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-        "expected install, run or server");
+    throw new picocli.CommandLine.ParameterException(
+        new picocli.CommandLine(this), "expected install, run or server");
   }
 
   /** {@code saelab notebook install}. */
-  @Command(name = "install", description = "Write the kernelspec into target/jupyter/kernels/" + KERNEL + ".")
+  @Command(
+      name = "install",
+      description = "Write the kernelspec into target/jupyter/kernels/" + KERNEL + ".")
   public static final class Install extends CliCommand {
     @Override
     public Integer call() throws IOException {
-      out.println("kernelspec " + KERNEL + " in " + install() + "; use JUPYTER_PATH=" + jupyterPath());
+      out.println(
+          "kernelspec " + KERNEL + " in " + install() + "; use JUPYTER_PATH=" + jupyterPath());
       return 0;
     }
   }
 
   /** {@code saelab notebook run}. */
-  @Command(name = "run", description = "Execute notebooks on the kernel (magic lines become SaeLab.magic(...) calls:"
-      + " rapaio has no magic API), then convert them to HTML; --server opens them in the notebook server instead.",
+  @Command(
+      name = "run",
+      description =
+          "Execute notebooks on the kernel (magic lines become SaeLab.magic(...) calls: rapaio has"
+              + " no magic API), then convert them to HTML; --server opens them in the notebook"
+              + " server instead.",
       footer = {"", "Examples:", "  saelab notebook run notebooks/00-quickstart.ipynb"})
   public static final class Run extends CliCommand {
     @Parameters(arity = "1..*", paramLabel = "NOTEBOOK", description = ".ipynb files")
     List<Path> notebooks;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "where the executed notebooks and HTML go (default"
-        + " kernel-ext/target/notebooks)")
+    @Option(
+        names = "--out",
+        paramLabel = "DIR",
+        description =
+            "where the executed notebooks and HTML go (default" + " kernel-ext/target/notebooks)")
     Path outDir;
 
-    @Option(names = "--timeout", paramLabel = "S", defaultValue = "600", converter = Converters.PositiveConverter.class,
+    @Option(
+        names = "--timeout",
+        paramLabel = "S",
+        defaultValue = "600",
+        converter = Converters.PositiveConverter.class,
         description = "seconds per cell (default ${DEFAULT-VALUE})")
     int timeout;
 
     @Option(names = "--server", description = "open them in the classic notebook server instead")
     boolean server;
 
-    @Option(names = "--port", paramLabel = "P", defaultValue = "8888", converter = Converters.PositiveConverter.class,
+    @Option(
+        names = "--port",
+        paramLabel = "P",
+        defaultValue = "8888",
+        converter = Converters.PositiveConverter.class,
         description = "the server's port (default ${DEFAULT-VALUE})")
     int port;
 
@@ -80,14 +108,24 @@ public final class NotebookCommand extends CliCommand {
   }
 
   /** {@code saelab notebook server}. */
-  @Command(name = "server", description = "The classic notebook server with the kernel (apt-get install"
-      + " jupyter-notebook first).")
+  @Command(
+      name = "server",
+      description =
+          "The classic notebook server with the kernel (apt-get install"
+              + " jupyter-notebook first).")
   public static final class Server extends CliCommand {
-    @Option(names = "--port", paramLabel = "P", defaultValue = "8888", converter = Converters.PositiveConverter.class,
+    @Option(
+        names = "--port",
+        paramLabel = "P",
+        defaultValue = "8888",
+        converter = Converters.PositiveConverter.class,
         description = "port (default ${DEFAULT-VALUE})")
     int port;
 
-    @Option(names = "--dir", paramLabel = "DIR", defaultValue = "notebooks",
+    @Option(
+        names = "--dir",
+        paramLabel = "DIR",
+        defaultValue = "notebooks",
         description = "notebook folder (default ${DEFAULT-VALUE})")
     String dir;
 
@@ -100,8 +138,11 @@ public final class NotebookCommand extends CliCommand {
   /** Folder of saelab.jar (kernel-ext/target). */
   static Path jarDir() {
     try {
-      // target/saelab.jar, or target/classes when run from the build tree: the parent is target/ either way
-      return Path.of(NotebookCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+      // target/saelab.jar, or target/classes when run from the build tree: the parent is target/
+      // either way
+      return Path.of(
+              NotebookCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+          .getParent();
     } catch (java.net.URISyntaxException e) {
       throw new IllegalStateException(e);
     }
@@ -117,8 +158,12 @@ public final class NotebookCommand extends CliCommand {
     Path jar = target.resolve("saelab.jar");
     Path kernelJar = target.resolve("kernels/rapaio-jupyter-kernel-3.0.1.jar");
     if (!Files.isRegularFile(jar) || !Files.isRegularFile(kernelJar)) {
-      throw new IllegalArgumentException("notebook install: " + jar + " or " + kernelJar
-          + " is missing; build first with: mvn -q package -DskipTests");
+      throw new IllegalArgumentException(
+          "notebook install: "
+              + jar
+              + " or "
+              + kernelJar
+              + " is missing; build first with: mvn -q package -DskipTests");
     }
     String cp = kernelJar + ":" + jar + ":" + target.resolve("lib") + "/*";
     String java = ProcessHandle.current().info().command().orElse("java");
@@ -127,9 +172,18 @@ public final class NotebookCommand extends CliCommand {
     ObjectMapper om = new ObjectMapper();
     ObjectNode spec = om.createObjectNode();
     ArrayNode a = spec.putArray("argv");
-    for (String s : List.of(java, "--add-modules=jdk.incubator.vector", "-Xmx2g", "-Djava.awt.headless=true",
-        "-Dorg.bytedeco.javacpp.maxbytes=6g", "-Dorg.bytedeco.javacpp.maxphysicalbytes=10g", "-cp", cp,
-        "org.rapaio.jupyter.kernel.MainApp", "{connection_file}")) {
+    for (String s :
+        List.of(
+            java,
+            "--add-modules=jdk.incubator.vector",
+            "-Xmx2g",
+            "-Djava.awt.headless=true",
+            "-Dorg.bytedeco.javacpp.maxbytes=6g",
+            "-Dorg.bytedeco.javacpp.maxphysicalbytes=10g",
+            "-cp",
+            cp,
+            "org.rapaio.jupyter.kernel.MainApp",
+            "{connection_file}")) {
       a.add(s);
     }
     spec.put("display_name", "Java (rapaio 3.0.1 + SAE Lab)");
@@ -139,15 +193,18 @@ public final class NotebookCommand extends CliCommand {
     env.put("RJK_COMPILER_OPTIONS", "");
     env.put("RJK_TIMEOUT_MILLIS", "-1");
     env.put("RJK_INIT_SCRIPT", "");
-    // JShell's compiler needs our classes too; the JVM class path above makes the display SPI find them.
+    // JShell's compiler needs our classes too; the JVM class path above makes the display SPI find
+    // them.
     env.put("RJK_CLASSPATH", jar + ":" + target.resolve("lib") + "/*.jar");
     env.put("RJK_MIMA_CACHE", "mima_cache");
-    Files.writeString(dir.resolve("kernel.json"), om.writerWithDefaultPrettyPrinter().writeValueAsString(spec));
+    Files.writeString(
+        dir.resolve("kernel.json"), om.writerWithDefaultPrettyPrinter().writeValueAsString(spec));
     return dir;
   }
 
-  private static int runNotebooks(List<Path> notebooks, Path outOption, int timeout, PrintStream out,
-      PrintStream err) throws IOException, InterruptedException {
+  private static int runNotebooks(
+      List<Path> notebooks, Path outOption, int timeout, PrintStream out, PrintStream err)
+      throws IOException, InterruptedException {
     Path outDir = (outOption != null ? outOption : jarDir().resolve("notebooks")).toAbsolutePath();
     Files.createDirectories(outDir);
     install();
@@ -171,8 +228,12 @@ public final class NotebookCommand extends CliCommand {
     return failed == 0 ? 0 : 1;
   }
 
-  /** Rewrites magics, executes with nbclient on our kernel (retrying a failed start), returns the executed file. */
-  static Path execute(Path src, Path outDir, int timeoutSeconds) throws IOException, InterruptedException {
+  /**
+   * Rewrites magics, executes with nbclient on our kernel (retrying a failed start), returns the
+   * executed file.
+   */
+  static Path execute(Path src, Path outDir, int timeoutSeconds)
+      throws IOException, InterruptedException {
     ObjectMapper om = new ObjectMapper();
     JsonNode nb = om.readTree(src.toFile());
     for (JsonNode cell : nb.path("cells")) {
@@ -182,28 +243,47 @@ public final class NotebookCommand extends CliCommand {
       }
     }
     ObjectNode ks = ((ObjectNode) nb).withObject("/metadata").putObject("kernelspec");
-    ks.put("name", KERNEL).put("display_name", "Java (rapaio 3.0.1 + SAE Lab)").put("language", "java");
+    ks.put("name", KERNEL)
+        .put("display_name", "Java (rapaio 3.0.1 + SAE Lab)")
+        .put("language", "java");
     Path in = Files.createTempFile("saelab-nb", ".ipynb");
     Path script = Files.createTempFile("saelab-execute", ".py");
     Path executed = outDir.resolve(src.getFileName());
-    try (InputStream res = NotebookCommand.class.getResourceAsStream("/dev/saelab/cli/execute.py")) {
+    try (InputStream res =
+        NotebookCommand.class.getResourceAsStream("/dev/saelab/cli/execute.py")) {
       Files.copy(res, script, StandardCopyOption.REPLACE_EXISTING);
       Files.writeString(in, om.writeValueAsString(nb));
       for (int attempt = 1; ; attempt++) {
-        ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.toString(), in.toString(),
-            executed.toString(), src.getParent().toString(), KERNEL, Integer.toString(timeoutSeconds));
+        ProcessBuilder pb =
+            new ProcessBuilder(
+                "/usr/bin/python3",
+                script.toString(),
+                in.toString(),
+                executed.toString(),
+                src.getParent().toString(),
+                KERNEL,
+                Integer.toString(timeoutSeconds));
         pb.environment().put("JUPYTER_PATH", jupyterPath().toString());
-        Path log = outDir.resolve(src.getFileName() + ".log"); // the kernel's and nbclient's chatter
+        Path log =
+            outDir.resolve(src.getFileName() + ".log"); // the kernel's and nbclient's chatter
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         int code = pb.start().waitFor();
         if (code == 0) {
           return executed;
         }
         if (code != 3 || attempt >= START_ATTEMPTS) {
-          throw new IllegalStateException("notebook run: executing " + src + " failed (exit " + code + ", attempt "
-              + attempt + "); log: " + log);
+          throw new IllegalStateException(
+              "notebook run: executing "
+                  + src
+                  + " failed (exit "
+                  + code
+                  + ", attempt "
+                  + attempt
+                  + "); log: "
+                  + log);
         }
-        System.err.println("notebook run: the kernel failed to start (attempt " + attempt + "), retrying");
+        System.err.println(
+            "notebook run: the kernel failed to start (attempt " + attempt + "), retrying");
       }
     } finally {
       Files.deleteIfExists(in);
@@ -235,26 +315,47 @@ public final class NotebookCommand extends CliCommand {
   }
 
   private static Path toHtml(Path executed) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder("/usr/bin/jupyter", "nbconvert", "--to", "html", "--log-level=WARN",
-        executed.toString());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            "/usr/bin/jupyter",
+            "nbconvert",
+            "--to",
+            "html",
+            "--log-level=WARN",
+            executed.toString());
     pb.redirectErrorStream(true);
     Process p = pb.start();
-    String log = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String log =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {
-      throw new IllegalStateException("nbconvert --to html failed for " + executed + ": " + log.strip());
+      throw new IllegalStateException(
+          "nbconvert --to html failed for " + executed + ": " + log.strip());
     }
-    return executed.resolveSibling(executed.getFileName().toString().replaceFirst("\\.ipynb$", ".html"));
+    return executed.resolveSibling(
+        executed.getFileName().toString().replaceFirst("\\.ipynb$", ".html"));
   }
 
-  private static int serve(String dir, int port, PrintStream out) throws IOException, InterruptedException {
+  private static int serve(String dir, int port, PrintStream out)
+      throws IOException, InterruptedException {
     install();
-    ProcessBuilder pb = new ProcessBuilder("/usr/bin/jupyter", "notebook", "--no-browser", "--port",
-        String.valueOf(port), "--notebook-dir", dir);
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            "/usr/bin/jupyter",
+            "notebook",
+            "--no-browser",
+            "--port",
+            String.valueOf(port),
+            "--notebook-dir",
+            dir);
     Map<String, String> env = pb.environment();
     env.put("JUPYTER_PATH", jupyterPath().toString());
     pb.inheritIO();
-    out.println("starting the classic notebook server on " + dir + " with kernel " + KERNEL
-        + " (pick it in Kernel > Change kernel; notebooks name JJava's 'java')");
+    out.println(
+        "starting the classic notebook server on "
+            + dir
+            + " with kernel "
+            + KERNEL
+            + " (pick it in Kernel > Change kernel; notebooks name JJava's 'java')");
     return pb.start().waitFor();
   }
 }

@@ -18,7 +18,13 @@ final class ProgressPrinter implements Progress {
     long now = System.nanoTime();
     if (err != null && (now - last > 500_000_000L || done == total)) {
       last = now;
-      err.printf(Locale.ROOT, "\r%-14s %5.1f%% (%d/%d tiles)", stage, 100.0 * done / Math.max(1, total), done, total);
+      err.printf(
+          Locale.ROOT,
+          "\r%-14s %5.1f%% (%d/%d tiles)",
+          stage,
+          100.0 * done / Math.max(1, total),
+          done,
+          total);
     }
   }
 

@@ -13,47 +13,82 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code saelab rope} / {@code %rope}: a head's QK score between two fixed directions as a function of distance Δ. */
-@Command(name = "rope", description = "QK score of fixed directions over query-key distance Δ through the model's"
-    + " RoPE, per head: of the input SAE's decoder bias b_dec with itself (the post's plot), or of query:key feature"
-    + " pairs (decoder rows). CSV: layer,head,delta,score,masked (with --pairs:"
-    + " layer,head,query_feature,key_feature,delta,score,masked); masked = the layer's sliding window hides that"
-    + " distance.", footer = {"", "Examples:",
-        "  saelab rope --model datasets/tiny-gemma2 --layer 1"
-            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --out target/rope.csv",
-        "  saelab rope --model datasets/tiny-gemma2 --layer 1"
-            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --pairs 17:42,88:101 --heads 1,3"
-            + " --out target/rope-pairs.csv --plot target/rope-pairs.png"})
+/**
+ * {@code saelab rope} / {@code %rope}: a head's QK score between two fixed directions as a function
+ * of distance Δ.
+ */
+@Command(
+    name = "rope",
+    description =
+        "QK score of fixed directions over query-key distance Δ through the model's RoPE, per head:"
+            + " of the input SAE's decoder bias b_dec with itself (the post's plot), or of"
+            + " query:key feature pairs (decoder rows). CSV: layer,head,delta,score,masked (with"
+            + " --pairs: layer,head,query_feature,key_feature,delta,score,masked); masked = the"
+            + " layer's sliding window hides that distance.",
+    footer = {
+      "",
+      "Examples:",
+      "  saelab rope --model datasets/tiny-gemma2 --layer 1 --sae-in"
+          + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --out target/rope.csv",
+      "  saelab rope --model datasets/tiny-gemma2 --layer 1 --sae-in"
+          + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --pairs 17:42,88:101"
+          + " --heads 1,3 --out target/rope-pairs.csv --plot target/rope-pairs.png"
+    })
 public final class RopeCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
-  @Option(names = "--pairs", paramLabel = "Q:K,...", converter = Converters.PairsConverter.class,
+  @Option(
+      names = "--pairs",
+      paramLabel = "Q:K,...",
+      converter = Converters.PairsConverter.class,
       description = "query:key feature pairs, e.g. 17:42,5:5 (default: b_dec with itself)")
   Converters.Pairs pairs;
 
-  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+  @Option(
+      names = "--heads",
+      paramLabel = "all|0,3",
+      defaultValue = "all",
+      converter = Converters.HeadsConverter.class,
       description = "query heads (default all)")
   Heads heads;
 
-  @Option(names = "--pairing", paramLabel = "rotate-half|interleaved", defaultValue = "rotate-half",
-      converter = Converters.PairingConverter.class, description = "RoPE dimension pairing (default rotate-half)")
+  @Option(
+      names = "--pairing",
+      paramLabel = "rotate-half|interleaved",
+      defaultValue = "rotate-half",
+      converter = Converters.PairingConverter.class,
+      description = "RoPE dimension pairing (default rotate-half)")
   Rope.Pairing pairing;
 
-  @Option(names = "--deltas", paramLabel = "log|0,1,2,...", defaultValue = "log",
+  @Option(
+      names = "--deltas",
+      paramLabel = "log|0,1,2,...",
+      defaultValue = "log",
       converter = Converters.DeltasConverter.class,
-      description = "log (default): 0 and --points log-spaced distances up to the context length; or a list")
+      description =
+          "log (default): 0 and --points log-spaced distances up to the context length; or a list")
   Converters.Ints deltas;
 
-  @Option(names = "--points", paramLabel = "N", defaultValue = "50", converter = Converters.PositiveConverter.class,
+  @Option(
+      names = "--points",
+      paramLabel = "N",
+      defaultValue = "50",
+      converter = Converters.PositiveConverter.class,
       description = "log-spaced distances (default ${DEFAULT-VALUE})")
   int points;
 
-  @Option(names = "--scale", paramLabel = "raw|query", defaultValue = "raw",
+  @Option(
+      names = "--scale",
+      paramLabel = "raw|query",
+      defaultValue = "raw",
       converter = Converters.ScaleConverter.class,
       description = "query: × the model's query scale")
   Converters.Scale scale;
 
-  @Option(names = "--out", paramLabel = "FILE.csv", description = "where to write (required on the command line)")
+  @Option(
+      names = "--out",
+      paramLabel = "FILE.csv",
+      description = "where to write (required on the command line)")
   Path outPath;
 
   @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg", description = "also draw the profile")
@@ -70,9 +105,19 @@ public final class RopeCommand extends CliCommand implements Shared {
     }
     ModelConfig c = l.model().config();
     Rope rope = Rope.of(c, pairing);
-    int[] ds = deltas.values() != null ? deltas.values() : PositionalProfile.logDeltas(c.maxPositions(), points);
-    return PositionalProfile.ofSae(l.model().attention(l.layer()), rope, l.requireSaeIn(), l.keySae(), pairs == null ? null : pairs.pairs(),
-        checkedHeads(c.nHeads()), ds, scale == Converters.Scale.QUERY ? c.queryScale() : 1.0);
+    int[] ds =
+        deltas.values() != null
+            ? deltas.values()
+            : PositionalProfile.logDeltas(c.maxPositions(), points);
+    return PositionalProfile.ofSae(
+        l.model().attention(l.layer()),
+        rope,
+        l.requireSaeIn(),
+        l.keySae(),
+        pairs == null ? null : pairs.pairs(),
+        checkedHeads(c.nHeads()),
+        ds,
+        scale == Converters.Scale.QUERY ? c.queryScale() : 1.0);
   }
 
   private dev.saelab.circuits.HeadSet checkedHeads(int nHeads) {
@@ -98,14 +143,22 @@ public final class RopeCommand extends CliCommand implements Shared {
     Path file = outPath;
     {
       List<PositionalProfile.Point> pts = compute(in);
-      StringBuilder sb = new StringBuilder(pairs == null ? "layer,head,delta,score,masked\n"
-          : "layer,head,query_feature,key_feature,delta,score,masked\n");
+      StringBuilder sb =
+          new StringBuilder(
+              pairs == null
+                  ? "layer,head,delta,score,masked\n"
+                  : "layer,head,query_feature,key_feature,delta,score,masked\n");
       for (PositionalProfile.Point p : pts) {
         sb.append(p.layer()).append(',').append(p.head()).append(',');
         if (pairs != null) {
           sb.append(p.queryFeature()).append(',').append(p.keyFeature()).append(',');
         }
-        sb.append(p.delta()).append(',').append((float) p.score()).append(',').append(p.masked()).append('\n');
+        sb.append(p.delta())
+            .append(',')
+            .append((float) p.score())
+            .append(',')
+            .append(p.masked())
+            .append('\n');
       }
       TableWriter.write(file, sb);
       out.println("wrote " + file + " (" + pts.size() + " points, " + pairing.id() + " pairing)");

@@ -12,29 +12,50 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code saelab scatter} / {@code %scatter}: J Bostock's per-head QK–OV correlation. */
-@Command(name = "scatter", description = "The post's QK-OV scatter: per input-SAE feature, the mean of its QK column"
-    + " (as a key, over all queries) against the mean |OV| of its row (as a value, over all outputs), and Pearson's r"
-    + " per head (needs --sae-out). Files in --out: scatter.csv (layer,head,feature,mean_qk,mean_abs_ov) and"
-    + " correlation.csv (layer,head,pearson). In a notebook: the scatter of --head.", footer = {"", "Examples:",
-        "  saelab scatter --model datasets/tiny-gemma2 --layer 1"
-            + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12"
-            + " --sae-out datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --head 0 --out target/scatter"
-            + " --plot target/scatter/head0.png"})
+@Command(
+    name = "scatter",
+    description =
+        "The post's QK-OV scatter: per input-SAE feature, the mean of its QK column (as a key, over"
+            + " all queries) against the mean |OV| of its row (as a value, over all outputs), and"
+            + " Pearson's r per head (needs --sae-out). Files in --out: scatter.csv"
+            + " (layer,head,feature,mean_qk,mean_abs_ov) and correlation.csv (layer,head,pearson)."
+            + " In a notebook: the scatter of --head.",
+    footer = {
+      "",
+      "Examples:",
+      "  saelab scatter --model datasets/tiny-gemma2 --layer 1 --sae-in"
+          + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out"
+          + " datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --head 0 --out target/scatter"
+          + " --plot target/scatter/head0.png"
+    })
 public final class ScatterCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
-  @Option(names = "--heads", paramLabel = "all|0,3", defaultValue = "all", converter = Converters.HeadsConverter.class,
+  @Option(
+      names = "--heads",
+      paramLabel = "all|0,3",
+      defaultValue = "all",
+      converter = Converters.HeadsConverter.class,
       description = "query heads written to the CSV files (default all)")
   Heads heads;
 
-  @Option(names = "--head", paramLabel = "H", converter = Converters.NonNegativeConverter.class,
+  @Option(
+      names = "--head",
+      paramLabel = "H",
+      converter = Converters.NonNegativeConverter.class,
       description = "the head plotted (and returned in a notebook); default: the first of --heads")
   Integer head;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "where to write (required on the command line)")
+  @Option(
+      names = "--out",
+      paramLabel = "DIR",
+      description = "where to write (required on the command line)")
   Path outPath;
 
-  @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg", description = "also draw the scatter of --head")
+  @Option(
+      names = "--plot",
+      paramLabel = "FILE.png|FILE.svg",
+      description = "also draw the scatter of --head")
   Path plot;
 
   @Override
@@ -94,8 +115,16 @@ public final class ScatterCommand extends CliCommand implements Shared {
       for (int h : hs) {
         QkOvScatter s = fc.qkOvScatter(h);
         for (int i = 0; i < s.meanQk().length; i++) {
-          sc.append(in.layer()).append(',').append(h).append(',').append(i).append(',').append((float) s.meanQk()[i])
-              .append(',').append((float) s.meanAbsOv()[i]).append('\n');
+          sc.append(in.layer())
+              .append(',')
+              .append(h)
+              .append(',')
+              .append(i)
+              .append(',')
+              .append((float) s.meanQk()[i])
+              .append(',')
+              .append((float) s.meanAbsOv()[i])
+              .append('\n');
         }
         corr.append(in.layer()).append(',').append(h).append(',').append(s.pearson()).append('\n');
         out.printf(java.util.Locale.ROOT, "%s  r = %.4f%n", s.headName(), s.pearson());

@@ -11,9 +11,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.TypeConversionException;
 
 /**
- * The one option schema: every command's options are annotated fields of its class, from which the command line
- * ({@code saelab NAME}), the magics ({@code %NAME}) and every help text are made. The commands both share are the
- * {@link #SHARED} ones; their magic returns what the Java API returns.
+ * The one option schema: every command's options are annotated fields of its class, from which the
+ * command line ({@code saelab NAME}), the magics ({@code %NAME}) and every help text are made. The
+ * commands both share are the {@link #SHARED} ones; their magic returns what the Java API returns.
  */
 public final class Schema {
   private Schema() {}
@@ -40,8 +40,12 @@ public final class Schema {
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);
   }
 
-  /** A picocli command line for {@code command}, configured as every SAE Lab command is, named {@code name}. */
-  public static CommandLine commandLine(Object command, String name, PrintStream out, PrintStream err) {
+  /**
+   * A picocli command line for {@code command}, configured as every SAE Lab command is, named
+   * {@code name}.
+   */
+  public static CommandLine commandLine(
+      Object command, String name, PrintStream out, PrintStream err) {
     CommandLine cl = new CommandLine(command, new Factory(out, err));
     cl.setCommandName(name);
     cl.setAbbreviatedOptionsAllowed(false);
@@ -52,9 +56,12 @@ public final class Schema {
     cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
     cl.setOut(new java.io.PrintWriter(out, true));
     cl.setErr(new java.io.PrintWriter(err, true));
-    // examples are shown as written (not wrapped, not formatted), so that each can be copied and run
-    cl.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_FOOTER,
-        help -> String.join("\n", help.commandSpec().usageMessage().footer()) + "\n");
+    // examples are shown as written (not wrapped, not formatted), so that each can be copied and
+    // run
+    cl.getHelpSectionMap()
+        .put(
+            CommandLine.Model.UsageMessageSpec.SECTION_KEY_FOOTER,
+            help -> String.join("\n", help.commandSpec().usageMessage().footer()) + "\n");
     return cl;
   }
 
@@ -64,8 +71,8 @@ public final class Schema {
   }
 
   /**
-   * One line for a parse error: {@code --screen int4: expected auto, int8 or fp32}, {@code unknown option
-   * '--foo'}, {@code needs a value: --top}.
+   * One line for a parse error: {@code --screen int4: expected auto, int8 or fp32}, {@code unknown
+   * option '--foo'}, {@code needs a value: --top}.
    */
   public static String message(ParameterException e) {
     Throwable cause = e.getCause();
@@ -78,9 +85,13 @@ public final class Schema {
     if (e instanceof CommandLine.UnmatchedArgumentException u) {
       List<String> unmatched = u.getUnmatched();
       String first = unmatched.isEmpty() ? "?" : unmatched.get(0);
-      List<String> valid = e.getCommandLine().getCommandSpec().options().stream().filter(o -> !o.usageHelp())
-          .map(OptionSpec::longestName).toList();
-      return first.startsWith("-") ? "unknown option '" + first + "' (valid: " + String.join(" ", valid) + ")"
+      List<String> valid =
+          e.getCommandLine().getCommandSpec().options().stream()
+              .filter(o -> !o.usageHelp())
+              .map(OptionSpec::longestName)
+              .toList();
+      return first.startsWith("-")
+          ? "unknown option '" + first + "' (valid: " + String.join(" ", valid) + ")"
           : "unexpected argument '" + first + "' (see --help)";
     }
     return e.getMessage();

@@ -21,23 +21,33 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code saelab tables} (QK and OV), {@code saelab qk} and {@code saelab ov}: per-head feature-to-feature tables of
- * one layer, written as CSV; as magics ({@code %tables}, {@code %qk}, {@code %ov}) they return a
- * {@link FeatureTable} (or, with {@code --heads sum}, an {@link Analysis}).
+ * {@code saelab tables} (QK and OV), {@code saelab qk} and {@code saelab ov}: per-head
+ * feature-to-feature tables of one layer, written as CSV; as magics ({@code %tables}, {@code %qk},
+ * {@code %ov}) they return a {@link FeatureTable} (or, with {@code --heads sum}, an {@link
+ * Analysis}).
  */
 public abstract class TablesCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
   @Mixin TableOptions table;
 
-  @Option(names = "--format", paramLabel = "csv|bostock", defaultValue = "csv",
-      description = "csv (default): circuit,layer,head,rank,query_feature,key_feature,value[,labels] (OV:"
-          + " value_feature,output_feature); bostock: J Bostock's files per head in folder --out ('Table of QKs for"
-          + " Head h.csv', its 'Distinct' and 'Distinct Positive' filters, 'Table of OVs for Head h.csv')")
+  @Option(
+      names = "--format",
+      paramLabel = "csv|bostock",
+      defaultValue = "csv",
+      description =
+          "csv (default): circuit,layer,head,rank,query_feature,key_feature,value[,labels] (OV:"
+              + " value_feature,output_feature); bostock: J Bostock's files per head in folder"
+              + " --out ('Table of QKs for Head h.csv', its 'Distinct' and 'Distinct Positive'"
+              + " filters, 'Table of OVs for Head h.csv')")
   String format;
 
-  @Option(names = "--out", paramLabel = "FILE|DIR",
-      description = "where to write (required on the command line; a folder for both circuits or --format bostock;"
-          + " in a notebook the table is returned and also written when --out is given)")
+  @Option(
+      names = "--out",
+      paramLabel = "FILE|DIR",
+      description =
+          "where to write (required on the command line; a folder for both circuits or --format"
+              + " bostock; in a notebook the table is returned and also written when --out is"
+              + " given)")
   Path outPath;
 
   @Option(names = "--quiet", description = "no progress on stderr")
@@ -57,12 +67,17 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       throw new IllegalArgumentException("--format " + format + ": expected csv or bostock");
     }
     if (table.heads.sum() && format.equals("bostock")) {
-      throw new IllegalArgumentException("--heads sum has no Bostock format (his tables are per head); use csv");
+      throw new IllegalArgumentException(
+          "--heads sum has no Bostock format (his tables are per head); use csv");
     }
     boolean toDir = format.equals("bostock") || kinds.size() == 2;
     if (outPath != null && toDir && Files.isRegularFile(outPath)) {
-      throw new IllegalArgumentException("--out " + outPath + " is a file; " + (format.equals("bostock")
-          ? "--format bostock" : "both circuits") + " write one file per circuit into a folder");
+      throw new IllegalArgumentException(
+          "--out "
+              + outPath
+              + " is a file; "
+              + (format.equals("bostock") ? "--format bostock" : "both circuits")
+              + " write one file per circuit into a folder");
     }
   }
 
@@ -71,12 +86,15 @@ public abstract class TablesCommand extends CliCommand implements Shared {
     Set<CircuitKind> kinds = kinds();
     validate(kinds);
     requireOut(outPath, "FILE|DIR");
-    try (LayerInputs in = LayerInputs.open(inputs, true, kinds.contains(CircuitKind.OV), err::println)) {
+    try (LayerInputs in =
+        LayerInputs.open(inputs, true, kinds.contains(CircuitKind.OV), err::println)) {
       return write(in, kinds);
     }
   }
 
-  /** Computes the tables on {@code in} and writes them to {@code --out}, as the command line does. */
+  /**
+   * Computes the tables on {@code in} and writes them to {@code --out}, as the command line does.
+   */
   private int write(Layer in, Set<CircuitKind> kinds) {
     boolean ov = kinds.contains(CircuitKind.OV);
     {
@@ -86,8 +104,9 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       CircuitSpec spec = table.spec(kinds, in.model().config().nHeads());
       long t0 = System.nanoTime();
       ProgressPrinter progress = new ProgressPrinter(quiet ? null : err);
-      try (FeatureCircuits fc = FeatureCircuits.of(in.model().attention(in.layer()), in.saeIn(), in.keySae(),
-          ov ? in.saeOut() : null)) {
+      try (FeatureCircuits fc =
+          FeatureCircuits.of(
+              in.model().attention(in.layer()), in.saeIn(), in.keySae(), ov ? in.saeOut() : null)) {
         if (table.screen != null) {
           fc.screen(table.screen);
         }
@@ -96,22 +115,47 @@ public abstract class TablesCommand extends CliCommand implements Shared {
           for (CircuitKind kind : kinds) {
             sums.add(fc.computeSum(kind, spec, progress));
           }
-          progress.finish(String.format(Locale.ROOT, "%d summed tables in %.2f s", sums.size(),
-              (System.nanoTime() - t0) / 1e9));
+          progress.finish(
+              String.format(
+                  Locale.ROOT,
+                  "%d summed tables in %.2f s",
+                  sums.size(),
+                  (System.nanoTime() - t0) / 1e9));
           for (LayerTable t : sums) {
             Path file = kinds.size() == 2 ? outPath.resolve(t.kind().id() + "-sum.csv") : outPath;
-            TableWriter.layerCsv(file, List.of(t), table.breakdown, in.labelsIn(),
+            TableWriter.layerCsv(
+                file,
+                List.of(t),
+                table.breakdown,
+                in.labelsIn(),
                 t.kind() == CircuitKind.QK ? in.keyLabels() : in.labelsOut());
-            out.println("wrote " + file + " (" + t.edges().size() + " rows, " + t.distributed().size()
-                + " weak in every head)");
+            out.println(
+                "wrote "
+                    + file
+                    + " ("
+                    + t.edges().size()
+                    + " rows, "
+                    + t.distributed().size()
+                    + " weak in every head)");
           }
           return 0;
         }
         List<CircuitTable> tables = fc.compute(spec, progress);
-        progress.finish(String.format(Locale.ROOT, "%d tables in %.2f s, %d of %d tiles skipped by the norm bound,"
-            + " %s screen, %d entries rescored", tables.size(), (System.nanoTime() - t0) / 1e9, fc.stats().skipped(),
-            fc.stats().tiles(), fc.screen(), fc.stats().rescored()));
-        write(filter(new FeatureTable(tables, in.labelsIn(), in.keyLabels(), in.labelsOut())), kinds, outPath);
+        progress.finish(
+            String.format(
+                Locale.ROOT,
+                "%d tables in %.2f s, %d of %d tiles skipped by the norm bound,"
+                    + " %s screen, %d entries rescored",
+                tables.size(),
+                (System.nanoTime() - t0) / 1e9,
+                fc.stats().skipped(),
+                fc.stats().tiles(),
+                fc.screen(),
+                fc.stats().rescored()));
+        write(
+            filter(new FeatureTable(tables, in.labelsIn(), in.keyLabels(), in.labelsOut())),
+            kinds,
+            outPath);
       }
     }
     return 0;
@@ -136,7 +180,8 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       }
       return a;
     }
-    FeatureTable t = filter(kinds.size() == 2 ? q.both() : kinds.contains(CircuitKind.QK) ? q.qk() : q.ov());
+    FeatureTable t =
+        filter(kinds.size() == 2 ? q.both() : kinds.contains(CircuitKind.QK) ? q.qk() : q.ov());
     if (outPath != null) {
       write(t, kinds, outPath);
     }
@@ -152,8 +197,13 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       FeatureTable k = t.circuit(kind);
       if (format.equals("bostock")) {
         k.writeBostock(outPath);
-        out.println("wrote " + k.circuitTables().size() + " " + kind + " heads in Bostock's format to "
-            + outPath);
+        out.println(
+            "wrote "
+                + k.circuitTables().size()
+                + " "
+                + kind
+                + " heads in Bostock's format to "
+                + outPath);
       } else {
         Path file = kinds.size() == 2 ? outPath.resolve(kind.id() + ".csv") : outPath;
         k.writeCsv(file);
@@ -163,15 +213,27 @@ public abstract class TablesCommand extends CliCommand implements Shared {
   }
 
   /** {@code saelab tables}: QK, OV or both. */
-  @Command(name = "tables", description = "Per-head QK/OV feature-to-feature tables of one layer (QK: query feature"
-      + " attends to key feature; OV: value feature writes output feature), summed over heads, at a RoPE distance,"
-      + " cosine-normalised.", footer = {"", "Examples:",
-          "  saelab tables --model datasets/tiny-gemma2 --layer 1"
-              + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12"
-              + " --sae-out datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --top 100 --out target/tables"})
+  @Command(
+      name = "tables",
+      description =
+          "Per-head QK/OV feature-to-feature tables of one layer (QK: query feature attends to key"
+              + " feature; OV: value feature writes output feature), summed over heads, at a RoPE"
+              + " distance, cosine-normalised.",
+      footer = {
+        "",
+        "Examples:",
+        "  saelab tables --model datasets/tiny-gemma2 --layer 1 --sae-in"
+            + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out"
+            + " datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --top 100 --out"
+            + " target/tables"
+      })
   public static final class Both extends TablesCommand {
-    @Option(names = "--circuit", paramLabel = "qk|ov|both", defaultValue = "both",
-        converter = Converters.CircuitsConverter.class, description = "which circuits (default both)")
+    @Option(
+        names = "--circuit",
+        paramLabel = "qk|ov|both",
+        defaultValue = "both",
+        converter = Converters.CircuitsConverter.class,
+        description = "which circuits (default both)")
     Set<CircuitKind> circuit;
 
     @Override
@@ -181,14 +243,21 @@ public abstract class TablesCommand extends CliCommand implements Shared {
   }
 
   /** {@code saelab qk}. */
-  @Command(name = "qk", description = "QK feature-to-feature table per head: query feature i attends to key feature"
-      + " j, QK[i,j] = q_i · k_j.", footer = {"", "Examples:",
-          "  saelab qk --model datasets/tiny-gemma2 --layer 1"
-              + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads 1 --top 20"
-              + " --out target/qk.csv",
-          "  saelab qk --model datasets/tiny-gemma2 --layer 1"
-              + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads sum --top 5"
-              + " --breakdown --out target/qk-sum.csv"})
+  @Command(
+      name = "qk",
+      description =
+          "QK feature-to-feature table per head: query feature i attends to key feature"
+              + " j, QK[i,j] = q_i · k_j.",
+      footer = {
+        "",
+        "Examples:",
+        "  saelab qk --model datasets/tiny-gemma2 --layer 1 --sae-in"
+            + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads 1 --top 20 --out"
+            + " target/qk.csv",
+        "  saelab qk --model datasets/tiny-gemma2 --layer 1 --sae-in"
+            + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads sum --top 5"
+            + " --breakdown --out target/qk-sum.csv"
+      })
   public static final class Qk extends TablesCommand {
     @Override
     Set<CircuitKind> kinds() {
@@ -197,12 +266,19 @@ public abstract class TablesCommand extends CliCommand implements Shared {
   }
 
   /** {@code saelab ov}. */
-  @Command(name = "ov", description = "OV feature-to-feature table per head: value feature i writes output feature"
-      + " j, OV[i,j] = v_i · p_j (needs --sae-out).", footer = {"", "Examples:",
-          "  saelab ov --model datasets/tiny-gemma2 --layer 1"
-              + " --sae-in datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12"
-              + " --sae-out datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --heads 2 --top 20"
-              + " --out target/ov.csv"})
+  @Command(
+      name = "ov",
+      description =
+          "OV feature-to-feature table per head: value feature i writes output feature"
+              + " j, OV[i,j] = v_i · p_j (needs --sae-out).",
+      footer = {
+        "",
+        "Examples:",
+        "  saelab ov --model datasets/tiny-gemma2 --layer 1 --sae-in"
+            + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out"
+            + " datasets/tiny-gemma-scope/layer_1/width_96/average_l0_9 --heads 2 --top 20 --out"
+            + " target/ov.csv"
+      })
   public static final class Ov extends TablesCommand {
     @Override
     Set<CircuitKind> kinds() {

@@ -23,15 +23,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 
 /**
- * Files from the Hugging Face Hub, cached in the layout {@code huggingface_hub} uses, so files downloaded with Python
- * are reused here and ours by Python: {@code {cache}/models--{org}--{name}/blobs/{etag}},
- * {@code snapshots/{commit}/{path}} (a relative symlink to the blob) and {@code refs/{revision}} (the commit).
+ * Files from the Hugging Face Hub, cached in the layout {@code huggingface_hub} uses, so files
+ * downloaded with Python are reused here and ours by Python: {@code
+ * {cache}/models--{org}--{name}/blobs/{etag}}, {@code snapshots/{commit}/{path}} (a relative
+ * symlink to the blob) and {@code refs/{revision}} (the commit).
  *
- * <p>URLs are the Hub's resolve URLs, {@code {endpoint}/{repo}/resolve/{revision}/{path}}. Redirects are followed by
- * hand so the token is never sent to another host (the Hub redirects large files to its CDN). The token comes from
- * {@code HF_TOKEN} or the standard token file and never appears in output, logs or errors. Full downloads go to
- * {@code blobs/{etag}.incomplete}, resume from where they stopped, are checked against the size and (for LFS files,
- * whose etag is their SHA-256) the hash, and are moved into place only when complete. {@link #range} reads byte
+ * <p>URLs are the Hub's resolve URLs, {@code {endpoint}/{repo}/resolve/{revision}/{path}}.
+ * Redirects are followed by hand so the token is never sent to another host (the Hub redirects
+ * large files to its CDN). The token comes from {@code HF_TOKEN} or the standard token file and
+ * never appears in output, logs or errors. Full downloads go to {@code blobs/{etag}.incomplete},
+ * resume from where they stopped, are checked against the size and (for LFS files, whose etag is
+ * their SHA-256) the hash, and are moved into place only when complete. {@link #range} reads byte
  * ranges for partial reads ({@link PartialSafetensors}).
  */
 public final class Hub {
@@ -43,7 +45,7 @@ public final class Hub {
   private final Path cache;
   private HttpClient http;
   private final AtomicLong bytesTransferred = new AtomicLong();
-  private LongConsumer progress = n -> { };
+  private LongConsumer progress = n -> {};
   private java.io.PrintStream status = System.err;
   private long statusMinBytes = 1 << 20;
 
@@ -58,35 +60,48 @@ public final class Hub {
     this.cache = cache;
   }
 
-  /** The HTTP client, made on the first request (most callers name local paths and never need one). */
+  /**
+   * The HTTP client, made on the first request (most callers name local paths and never need one).
+   */
   private synchronized HttpClient http() {
     if (http == null) {
-      http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
-          .connectTimeout(Duration.ofSeconds(20)).build();
+      http =
+          HttpClient.newBuilder()
+              .followRedirects(HttpClient.Redirect.NEVER)
+              .connectTimeout(Duration.ofSeconds(20))
+              .build();
     }
     return http;
   }
 
   /**
-   * The hub as {@code huggingface_hub} configures it: {@code HF_ENDPOINT}; {@code HF_TOKEN}, else the file
-   * {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token}; cache {@code HF_HUB_CACHE}, else {@code $HF_HOME/hub};
-   * {@code HF_HOME} defaults to {@code ~/.cache/huggingface}.
+   * The hub as {@code huggingface_hub} configures it: {@code HF_ENDPOINT}; {@code HF_TOKEN}, else
+   * the file {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token}; cache {@code HF_HUB_CACHE}, else
+   * {@code $HF_HOME/hub}; {@code HF_HOME} defaults to {@code ~/.cache/huggingface}.
    */
   public static Hub fromEnvironment() {
     Map<String, String> env = new java.util.HashMap<>(System.getenv());
-    // system properties win (tests and embedding applications set them without touching the environment)
-    for (String k : new String[] {"HF_HOME", "HF_HUB_CACHE", "HF_TOKEN", "HF_TOKEN_PATH", "HF_ENDPOINT"}) {
+    // system properties win (tests and embedding applications set them without touching the
+    // environment)
+    for (String k :
+        new String[] {"HF_HOME", "HF_HUB_CACHE", "HF_TOKEN", "HF_TOKEN_PATH", "HF_ENDPOINT"}) {
       String v = System.getProperty("saelab." + k);
       if (v != null) {
         env.put(k, v);
       }
     }
-    Path home = env.containsKey("HF_HOME") ? Path.of(env.get("HF_HOME"))
-        : Path.of(System.getProperty("user.home"), ".cache", "huggingface");
-    Path cache = env.containsKey("HF_HUB_CACHE") ? Path.of(env.get("HF_HUB_CACHE")) : home.resolve("hub");
+    Path home =
+        env.containsKey("HF_HOME")
+            ? Path.of(env.get("HF_HOME"))
+            : Path.of(System.getProperty("user.home"), ".cache", "huggingface");
+    Path cache =
+        env.containsKey("HF_HUB_CACHE") ? Path.of(env.get("HF_HUB_CACHE")) : home.resolve("hub");
     String token = env.get("HF_TOKEN");
     if (token == null) {
-      Path tf = env.containsKey("HF_TOKEN_PATH") ? Path.of(env.get("HF_TOKEN_PATH")) : home.resolve("token");
+      Path tf =
+          env.containsKey("HF_TOKEN_PATH")
+              ? Path.of(env.get("HF_TOKEN_PATH"))
+              : home.resolve("token");
       try {
         token = Files.isRegularFile(tf) ? Files.readString(tf).strip() : null;
       } catch (IOException e) {
@@ -98,11 +113,13 @@ public final class Hub {
 
   /** Reports bytes received (for progress bars). */
   public Hub onProgress(LongConsumer p) {
-    this.progress = p == null ? n -> { } : p;
+    this.progress = p == null ? n -> {} : p;
     return this;
   }
 
-  /** Where full downloads of at least 1 MB report their progress (default stderr; null for none). */
+  /**
+   * Where full downloads of at least 1 MB report their progress (default stderr; null for none).
+   */
   public Hub status(java.io.PrintStream s) {
     return status(s, 1 << 20);
   }
@@ -139,21 +156,34 @@ public final class Hub {
   public record FileMeta(String commit, String etag, long size) {}
 
   /** Resolves a file's metadata with a HEAD request (no body transferred). */
+  @SuppressWarnings("try") // the body is opened only to be closed
   public FileMeta head(String repo, String revision, String path) {
     HttpResponse<InputStream> r = send(repo, url(repo, revision, path), "HEAD", null, path);
-    try (InputStream ignored = r.body()) {
+    try (InputStream ignored = r.body()) { // no content; closing it releases the connection
       String commit = r.headers().firstValue("x-repo-commit").orElse(revision);
-      String etag = r.headers().firstValue("x-linked-etag").or(() -> r.headers().firstValue("etag"))
-          .map(Hub::unquote).orElseThrow(() -> new SaeLabException("the hub sent no ETag for " + repo + "/" + path));
-      long size = r.headers().firstValue("x-linked-size").or(() -> r.headers().firstValue("content-length"))
-          .map(Long::parseLong).orElse(-1L);
+      String etag =
+          r.headers()
+              .firstValue("x-linked-etag")
+              .or(() -> r.headers().firstValue("etag"))
+              .map(Hub::unquote)
+              .orElseThrow(
+                  () -> new SaeLabException("the hub sent no ETag for " + repo + "/" + path));
+      long size =
+          r.headers()
+              .firstValue("x-linked-size")
+              .or(() -> r.headers().firstValue("content-length"))
+              .map(Long::parseLong)
+              .orElse(-1L);
       return new FileMeta(commit, etag, size);
     } catch (IOException e) {
       throw new SaeLabException("reading " + repo + "/" + path + ": " + e.getMessage());
     }
   }
 
-  /** The cached file for {@code path} at {@code revision}, if a snapshot already holds it (no network). */
+  /**
+   * The cached file for {@code path} at {@code revision}, if a snapshot already holds it (no
+   * network).
+   */
   public Optional<Path> cached(String repo, String revision, String path) {
     Path folder = repoFolder(repo);
     String commit = revision;
@@ -170,8 +200,8 @@ public final class Hub {
   }
 
   /**
-   * The file, from the cache or downloaded into it: resumes a partial download, checks size and (LFS) SHA-256,
-   * and only then moves the blob into place and links the snapshot.
+   * The file, from the cache or downloaded into it: resumes a partial download, checks size and
+   * (LFS) SHA-256, and only then moves the blob into place and links the snapshot.
    */
   public Path download(String repo, String revision, String path) {
     FileMeta meta = head(repo, revision, path);
@@ -195,7 +225,8 @@ public final class Hub {
       }
       return snapshot;
     } catch (IOException e) {
-      throw new SaeLabException("caching " + repo + "/" + path + " in " + folder + ": " + e.getMessage());
+      throw new SaeLabException(
+          "caching " + repo + "/" + path + " in " + folder + ": " + e.getMessage());
     }
   }
 
@@ -224,37 +255,74 @@ public final class Hub {
       long[] last = {0};
       LongConsumer outer = progress;
       String name = repo + "/" + path;
-      progress = n -> {
-        outer.accept(n);
-        done[0] += n;
-        long now = System.nanoTime();
-        if (status != null && meta.size() >= statusMinBytes && (now - last[0] > 500_000_000L || done[0] == meta.size())) {
-          last[0] = now;
-          status.printf(Locale.ROOT, "\rdownloading %s: %.1f of %.1f MB%s", name, done[0] / 1e6, meta.size() / 1e6,
-              done[0] == meta.size() ? "\n" : "");
-        }
-      };
-      try (InputStream in = r.body(); OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
-          resumed ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+      progress =
+          n -> {
+            outer.accept(n);
+            done[0] += n;
+            long now = System.nanoTime();
+            if (status != null
+                && meta.size() >= statusMinBytes
+                && (now - last[0] > 500_000_000L || done[0] == meta.size())) {
+              last[0] = now;
+              status.printf(
+                  Locale.ROOT,
+                  "\rdownloading %s: %.1f of %.1f MB%s",
+                  name,
+                  done[0] / 1e6,
+                  meta.size() / 1e6,
+                  done[0] == meta.size() ? "\n" : "");
+            }
+          };
+      try (InputStream in = r.body();
+          OutputStream out =
+              Files.newOutputStream(
+                  part,
+                  StandardOpenOption.CREATE,
+                  resumed ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
+                  StandardOpenOption.WRITE)) {
         copy(in, out);
       } catch (IOException e) {
-        throw new SaeLabException("download of " + repo + "/" + path + " stopped after " + Files.size(part)
-            + " bytes (" + e.getMessage() + "); run again to resume");
+        throw new SaeLabException(
+            "download of "
+                + repo
+                + "/"
+                + path
+                + " stopped after "
+                + Files.size(part)
+                + " bytes ("
+                + e.getMessage()
+                + "); run again to resume");
       } finally {
         progress = outer;
       }
     }
     long got = Files.size(part);
     if (meta.size() >= 0 && got != meta.size()) {
-      throw new SaeLabException("download of " + repo + "/" + path + " is incomplete: " + got + " of "
-          + meta.size() + " bytes; run again to resume");
+      throw new SaeLabException(
+          "download of "
+              + repo
+              + "/"
+              + path
+              + " is incomplete: "
+              + got
+              + " of "
+              + meta.size()
+              + " bytes; run again to resume");
     }
     if (meta.etag().matches("[0-9a-f]{64}")) {
       String sha = sha256(part);
       if (!sha.equals(meta.etag())) {
         Files.delete(part);
-        throw new SaeLabException("download of " + repo + "/" + path + " is corrupt: SHA-256 " + sha
-            + " but the hub says " + meta.etag() + "; the partial file was removed, run again");
+        throw new SaeLabException(
+            "download of "
+                + repo
+                + "/"
+                + path
+                + " is corrupt: SHA-256 "
+                + sha
+                + " but the hub says "
+                + meta.etag()
+                + "; the partial file was removed, run again");
       }
     }
     Files.move(part, blob, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -268,19 +336,39 @@ public final class Hub {
     if (length > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException("range of " + length + " bytes is too large for one read");
     }
-    HttpResponse<InputStream> r = send(repo, url(repo, revision, path), "GET",
-        "bytes=" + from + "-" + (from + length - 1), path);
+    HttpResponse<InputStream> r =
+        send(
+            repo,
+            url(repo, revision, path),
+            "GET",
+            "bytes=" + from + "-" + (from + length - 1),
+            path);
     try (InputStream in = r.body()) {
       if (r.statusCode() != 206) {
-        throw new SaeLabException("the server ignored the Range request for " + repo + "/" + path
-            + " (status " + r.statusCode() + "); partial reads need Range support");
+        throw new SaeLabException(
+            "the server ignored the Range request for "
+                + repo
+                + "/"
+                + path
+                + " (status "
+                + r.statusCode()
+                + "); partial reads need Range support");
       }
       byte[] b = in.readNBytes((int) length);
       bytesTransferred.addAndGet(b.length);
       progress.accept(b.length);
       if (b.length != length) {
-        throw new SaeLabException("short read of " + repo + "/" + path + ": " + b.length + " of " + length
-            + " bytes at offset " + from);
+        throw new SaeLabException(
+            "short read of "
+                + repo
+                + "/"
+                + path
+                + ": "
+                + b.length
+                + " of "
+                + length
+                + " bytes at offset "
+                + from);
       }
       return b;
     } catch (IOException e) {
@@ -306,12 +394,16 @@ public final class Hub {
   }
 
   /** Sends a request, following redirects by hand (the token goes only to the hub's own host). */
-  private HttpResponse<InputStream> send(String repo, String url, String method, String range, String path) {
+  private HttpResponse<InputStream> send(
+      String repo, String url, String method, String range, String path) {
     URI uri = URI.create(url);
     String hubHost = URI.create(endpoint).getHost();
     for (int hop = 0; hop < 6; hop++) {
-      HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10))
-          .method(method, HttpRequest.BodyPublishers.noBody()).header("User-Agent", "saelab");
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(uri)
+              .timeout(Duration.ofMinutes(10))
+              .method(method, HttpRequest.BodyPublishers.noBody())
+              .header("User-Agent", "saelab");
       if (token != null && hubHost != null && hubHost.equals(uri.getHost())) {
         b.header("Authorization", "Bearer " + token);
       }
@@ -322,8 +414,17 @@ public final class Hub {
       try {
         r = http().send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       } catch (IOException e) {
-        throw new SaeLabException("cannot reach " + uri.getScheme() + "://" + uri.getAuthority() + " for " + repo
-            + "/" + path + ": " + e.getMessage());
+        throw new SaeLabException(
+            "cannot reach "
+                + uri.getScheme()
+                + "://"
+                + uri.getAuthority()
+                + " for "
+                + repo
+                + "/"
+                + path
+                + ": "
+                + e.getMessage());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new java.util.concurrent.CancellationException("download interrupted");
@@ -336,19 +437,31 @@ public final class Hub {
       }
       if (s == 401 || s == 403) {
         close(r);
-        throw new SaeLabException(repo + " refused access to " + path + " (HTTP " + s + "): " + (token == null
-            ? "no token was sent; gated repositories (Gemma 2, Gemma Scope) need you to accept the licence on"
-            + " huggingface.co/" + repo + " and a token in HF_TOKEN (or `huggingface-cli login`)"
-            : "the token was sent but has no access; accept the licence on huggingface.co/" + repo
-            + " with the token's account"));
+        throw new SaeLabException(
+            repo
+                + " refused access to "
+                + path
+                + " (HTTP "
+                + s
+                + "): "
+                + (token == null
+                    ? "no token was sent; gated repositories (Gemma 2, Gemma Scope) need you to"
+                        + " accept the licence on huggingface.co/"
+                        + repo
+                        + " and a token in HF_TOKEN (or `huggingface-cli login`)"
+                    : "the token was sent but has no access; accept the licence on huggingface.co/"
+                        + repo
+                        + " with the token's account"));
       }
       if (s == 404) {
         close(r);
-        throw new SaeLabException(repo + " has no file " + path + " (HTTP 404 from " + uri.getAuthority() + ")");
+        throw new SaeLabException(
+            repo + " has no file " + path + " (HTTP 404 from " + uri.getAuthority() + ")");
       }
       if (s >= 400) {
         close(r);
-        throw new SaeLabException(repo + "/" + path + ": HTTP " + s + " from " + uri.getAuthority());
+        throw new SaeLabException(
+            repo + "/" + path + ": HTTP " + s + " from " + uri.getAuthority());
       }
       return r;
     }
@@ -387,6 +500,12 @@ public final class Hub {
 
   @Override
   public String toString() {
-    return "Hub[" + endpoint + ", cache " + cache + ", token " + (token == null ? "none" : "set") + "]";
+    return "Hub["
+        + endpoint
+        + ", cache "
+        + cache
+        + ", token "
+        + (token == null ? "none" : "set")
+        + "]";
   }
 }

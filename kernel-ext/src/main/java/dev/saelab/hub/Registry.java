@@ -14,10 +14,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The real releases SAE Lab knows by name ({@code datasets/registry.json}, also bundled in the jar): Gemma Scope
- * (canonical 16k residual SAEs of every Gemma 2 2B layer, e.g. {@code gemma-scope-2b-pt-res-canonical/
- * layer_12/width_16k/canonical} → {@code layer_12/width_16k/average_l0_82}), GPT-2 small's res-jb SAEs, and the
- * models ({@code gemma-2-2b} → {@code google/gemma-2-2b}). Unknown names get the nearest valid ones in the message.
+ * The real releases SAE Lab knows by name ({@code datasets/registry.json}, also bundled in the
+ * jar): Gemma Scope (canonical 16k residual SAEs of every Gemma 2 2B layer, e.g. {@code
+ * gemma-scope-2b-pt-res-canonical/ layer_12/width_16k/canonical} → {@code
+ * layer_12/width_16k/average_l0_82}), GPT-2 small's res-jb SAEs, and the models ({@code gemma-2-2b}
+ * → {@code google/gemma-2-2b}). Unknown names get the nearest valid ones in the message.
  */
 public final class Registry {
   /**
@@ -27,15 +28,23 @@ public final class Registry {
    * @param id SAE id within the release
    * @param repo Hugging Face repository
    * @param path folder inside the repository
-   * @param format {@code gemma-scope} (params.npz) or {@code saelens} (cfg.json + sae_weights.safetensors)
+   * @param format {@code gemma-scope} (params.npz) or {@code saelens} (cfg.json +
+   *     sae_weights.safetensors)
    * @param model the model alias
    * @param neuronpedia Neuronpedia {@code modelId/sourceId}, or null
    */
-  public record SaeRef(String release, String id, String repo, String path, String format, String model,
+  public record SaeRef(
+      String release,
+      String id,
+      String repo,
+      String path,
+      String format,
+      String model,
       String neuronpedia) {
     /** The files to fetch for this SAE. */
     public List<String> files() {
-      return format.equals("gemma-scope") ? List.of(path + "/params.npz")
+      return format.equals("gemma-scope")
+          ? List.of(path + "/params.npz")
           : List.of(path + "/cfg.json", path + "/sae_weights.safetensors");
     }
   }
@@ -97,8 +106,11 @@ public final class Registry {
   public SaeRef sae(String spec) {
     int slash = spec.indexOf('/');
     if (slash <= 0) {
-      throw new IllegalArgumentException("SAE name '" + spec + "': expected RELEASE/ID, e.g."
-          + " gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical");
+      throw new IllegalArgumentException(
+          "SAE name '"
+              + spec
+              + "': expected RELEASE/ID, e.g."
+              + " gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical");
     }
     return sae(spec.substring(0, slash), spec.substring(slash + 1));
   }
@@ -107,32 +119,50 @@ public final class Registry {
   public SaeRef sae(String release, String id) {
     JsonNode r = root.path("releases").get(release);
     if (r == null) {
-      throw new IllegalArgumentException("unknown release '" + release + "'; nearest: " + nearest(release,
-          releases()));
+      throw new IllegalArgumentException(
+          "unknown release '" + release + "'; nearest: " + nearest(release, releases()));
     }
     JsonNode s = r.path("saes").get(id);
     if (s == null) {
-      throw new IllegalArgumentException("release " + release + " has no SAE '" + id + "'; nearest: "
-          + nearest(id, names(r.path("saes"))));
+      throw new IllegalArgumentException(
+          "release "
+              + release
+              + " has no SAE '"
+              + id
+              + "'; nearest: "
+              + nearest(id, names(r.path("saes"))));
     }
-    return new SaeRef(release, id, r.get("repo").asText(), s.get("path").asText(), r.get("format").asText(),
-        r.path("model").asText(null), s.path("neuronpedia").asText(null));
+    return new SaeRef(
+        release,
+        id,
+        r.get("repo").asText(),
+        s.get("path").asText(),
+        r.get("format").asText(),
+        r.path("model").asText(null),
+        s.path("neuronpedia").asText(null));
   }
 
   /** Resolves a model alias ({@code gemma-2-2b}) or repository ({@code google/gemma-2-2b}). */
   public ModelRef model(String nameOrRepo) {
-    for (Iterator<Map.Entry<String, JsonNode>> it = root.path("models").fields(); it.hasNext();) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = root.path("models").fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (e.getKey().equals(nameOrRepo) || e.getValue().path("repo").asText().equals(nameOrRepo)) {
-        return new ModelRef(e.getKey(), e.getValue().path("repo").asText(), e.getValue().path("gated").asBoolean(),
+        return new ModelRef(
+            e.getKey(),
+            e.getValue().path("repo").asText(),
+            e.getValue().path("gated").asBoolean(),
             e.getValue().path("access").asText(""));
       }
     }
     if (nameOrRepo.contains("/")) {
       return new ModelRef(nameOrRepo, nameOrRepo, false, "");
     }
-    throw new IllegalArgumentException("unknown model '" + nameOrRepo + "'; nearest: " + nearest(nameOrRepo,
-        models()) + " (or hf://ORG/NAME for any Hugging Face repository)");
+    throw new IllegalArgumentException(
+        "unknown model '"
+            + nameOrRepo
+            + "'; nearest: "
+            + nearest(nameOrRepo, models())
+            + " (or hf://ORG/NAME for any Hugging Face repository)");
   }
 
   private static List<String> names(JsonNode n) {
@@ -143,8 +173,12 @@ public final class Registry {
 
   /** The three valid names closest to {@code s} by edit distance. */
   static String nearest(String s, List<String> valid) {
-    return String.join(", ", valid.stream().sorted(Comparator.comparingInt((String v) -> distance(s, v))
-        .thenComparing(v -> v)).limit(3).toList());
+    return String.join(
+        ", ",
+        valid.stream()
+            .sorted(Comparator.comparingInt((String v) -> distance(s, v)).thenComparing(v -> v))
+            .limit(3)
+            .toList());
   }
 
   /** Levenshtein distance. */

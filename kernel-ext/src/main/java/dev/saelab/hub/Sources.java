@@ -15,13 +15,15 @@ import java.util.regex.Pattern;
 /**
  * Turns what a user names into local paths: a local file or folder as is; an SAE by release name
  * ({@code gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical}); a model by alias or
- * {@code hf://ORG/NAME[@REVISION]} (only one layer's attention tensors are fetched, by Range requests); Neuronpedia
- * labels as {@code neuronpedia://MODEL/SOURCE} (the public bulk export). Downloads go to the Hub cache
- * ({@link Hub}); the partial model folders to {@code {cache}/saelab-partial/}.
+ * {@code hf://ORG/NAME[@REVISION]} (only one layer's attention tensors are fetched, by Range
+ * requests); Neuronpedia labels as {@code neuronpedia://MODEL/SOURCE} (the public bulk export).
+ * Downloads go to the Hub cache ({@link Hub}); the partial model folders to {@code
+ * {cache}/saelab-partial/}.
  */
 public final class Sources {
-  private static final Pattern LAYER_TENSOR = Pattern.compile(
-      "(^|\\.)(layers|h)\\.(\\d+)\\.(self_attn|attn|input_layernorm|post_attention_layernorm|ln_1)\\b.*");
+  private static final Pattern LAYER_TENSOR =
+      Pattern.compile(
+          "(^|\\.)(layers|h)\\.(\\d+)\\.(self_attn|attn|input_layernorm|post_attention_layernorm|ln_1)\\b.*");
 
   private final Hub hub;
   private final Registry registry;
@@ -38,20 +40,35 @@ public final class Sources {
     this.neuronpediaBase = neuronpediaBase.replaceAll("/+$", "");
   }
 
-  /** The default: the Hub from the environment, the bundled registry, {@code NEURONPEDIA_DATASETS_URL} or S3. */
+  /**
+   * The default: the Hub from the environment, the bundled registry, {@code
+   * NEURONPEDIA_DATASETS_URL} or S3.
+   */
   public static Sources fromEnvironment() {
-    String np = System.getProperty("saelab.NEURONPEDIA_DATASETS_URL", System.getenv().getOrDefault(
-        "NEURONPEDIA_DATASETS_URL", "https://neuronpedia-datasets.s3.us-east-1.amazonaws.com"));
+    String np =
+        System.getProperty(
+            "saelab.NEURONPEDIA_DATASETS_URL",
+            System.getenv()
+                .getOrDefault(
+                    "NEURONPEDIA_DATASETS_URL",
+                    "https://neuronpedia-datasets.s3.us-east-1.amazonaws.com"));
     return new Sources(Hub.fromEnvironment(), Registry.bundled(), np);
   }
 
-  /** Whether {@code spec} names something remote (so a missing local path is not an error by itself). */
+  /**
+   * Whether {@code spec} names something remote (so a missing local path is not an error by
+   * itself).
+   */
   public boolean isRemote(String spec) {
-    return spec.startsWith("hf://") || spec.startsWith("neuronpedia://") || registry.isSaeName(spec)
+    return spec.startsWith("hf://")
+        || spec.startsWith("neuronpedia://")
+        || registry.isSaeName(spec)
         || registry.models().contains(spec);
   }
 
-  /** An SAE: a local path, or {@code RELEASE/ID} from the registry (downloaded into the Hub cache). */
+  /**
+   * An SAE: a local path, or {@code RELEASE/ID} from the registry (downloaded into the Hub cache).
+   */
   public Path sae(String spec) {
     Path local = Path.of(spec);
     if (Files.exists(local)) {
@@ -60,8 +77,11 @@ public final class Sources {
     if (!registry.isSaeName(spec)) {
       if (spec.contains("/") && !spec.startsWith("/") && !spec.startsWith(".")) {
         String release = spec.substring(0, spec.indexOf('/'));
-        throw new SaeLabException(spec + " is neither a file or folder nor a known release (nearest: "
-            + Registry.nearest(release, registry.releases()) + ")");
+        throw new SaeLabException(
+            spec
+                + " is neither a file or folder nor a known release (nearest: "
+                + Registry.nearest(release, registry.releases())
+                + ")");
       }
       return local;
     }
@@ -74,13 +94,15 @@ public final class Sources {
   }
 
   /**
-   * A model folder holding at least {@code layer}'s attention: a local folder as is; {@code hf://ORG/NAME[@REV]} or
-   * a registry alias → config.json (and index) from the Hub cache plus a partial copy of just that layer's
-   * attention and norm tensors. {@code layer} may be null only for local folders.
+   * A model folder holding at least {@code layer}'s attention: a local folder as is; {@code
+   * hf://ORG/NAME[@REV]} or a registry alias → config.json (and index) from the Hub cache plus a
+   * partial copy of just that layer's attention and norm tensors. {@code layer} may be null only
+   * for local folders.
    */
   public Path model(String spec, Integer layer) {
     String s = spec.startsWith("hf://") ? spec.substring(5) : spec;
-    if (!spec.startsWith("hf://") && (Files.exists(Path.of(spec)) || !registry.models().contains(spec))) {
+    if (!spec.startsWith("hf://")
+        && (Files.exists(Path.of(spec)) || !registry.models().contains(spec))) {
       return Path.of(spec);
     }
     String revision = "main";
@@ -91,20 +113,28 @@ public final class Sources {
     }
     Registry.ModelRef ref = registry.model(s);
     if (layer == null) {
-      throw new IllegalArgumentException("remote model " + spec + ": give the layer to fetch (only that layer's"
-          + " attention tensors are downloaded)");
+      throw new IllegalArgumentException(
+          "remote model "
+              + spec
+              + ": give the layer to fetch (only that layer's"
+              + " attention tensors are downloaded)");
     }
     String repo = ref.repo();
     Path config = hub.download(repo, revision, "config.json");
     String commit = config.getParent().getFileName().toString();
-    Path dest = hub.cache().resolve("saelab-partial").resolve("models--" + repo.replace("/", "--"))
-        .resolve(commit).resolve("layer_" + layer);
+    Path dest =
+        hub.cache()
+            .resolve("saelab-partial")
+            .resolve("models--" + repo.replace("/", "--"))
+            .resolve(commit)
+            .resolve("layer_" + layer);
     if (Files.isRegularFile(dest.resolve(".complete"))) {
       return dest;
     }
     try {
       Files.createDirectories(dest);
-      Files.copy(config, dest.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      Files.copy(
+          config, dest.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       Map<String, String> weightMap = new LinkedHashMap<>();
       boolean sharded;
       try {
@@ -122,28 +152,32 @@ public final class Sources {
         sharded = false;
       }
       final int l = layer;
-      java.util.function.Predicate<String> keep = n -> {
-        var m = LAYER_TENSOR.matcher(n);
-        return m.find() && Integer.parseInt(m.group(3)) == l;
-      };
+      java.util.function.Predicate<String> keep =
+          n -> {
+            var m = LAYER_TENSOR.matcher(n);
+            return m.find() && Integer.parseInt(m.group(3)) == l;
+          };
       TreeSet<String> shards = new TreeSet<>();
-      weightMap.forEach((n, f) -> {
-        if (keep.test(n)) {
-          shards.add(f);
-        }
-      });
+      weightMap.forEach(
+          (n, f) -> {
+            if (keep.test(n)) {
+              shards.add(f);
+            }
+          });
       if (shards.isEmpty()) {
         throw new SaeLabException(repo + " has no attention tensors for layer " + layer);
       }
       ObjectNode newMap = new ObjectMapper().createObjectNode();
       for (String shard : shards) {
-        for (String n : PartialSafetensors.fetch(hub, repo, commit, shard, keep, dest.resolve(shard))) {
+        for (String n :
+            PartialSafetensors.fetch(hub, repo, commit, shard, keep, dest.resolve(shard))) {
           newMap.put(n, shard);
         }
       }
       if (sharded) {
         ObjectNode idx = new ObjectMapper().createObjectNode();
-        idx.putObject("metadata").put("saelab_partial", "layer " + layer + " attention of " + repo + "@" + commit);
+        idx.putObject("metadata")
+            .put("saelab_partial", "layer " + layer + " attention of " + repo + "@" + commit);
         idx.set("weight_map", newMap);
         Files.writeString(dest.resolve("model.safetensors.index.json"), idx.toPrettyString());
       }
@@ -155,8 +189,9 @@ public final class Sources {
   }
 
   /**
-   * Neuronpedia labels: a local path as is, or {@code neuronpedia://MODEL/SOURCE} → the public bulk export's
-   * {@code v1/MODEL/SOURCE/explanations/batch-N.jsonl.gz} files, cached under {@code {cache}/saelab-neuronpedia/}.
+   * Neuronpedia labels: a local path as is, or {@code neuronpedia://MODEL/SOURCE} → the public bulk
+   * export's {@code v1/MODEL/SOURCE/explanations/batch-N.jsonl.gz} files, cached under {@code
+   * {cache}/saelab-neuronpedia/}.
    */
   public Path labels(String spec) {
     if (!spec.startsWith("neuronpedia://")) {
@@ -164,39 +199,54 @@ public final class Sources {
     }
     String id = spec.substring("neuronpedia://".length());
     if (!id.matches("[A-Za-z0-9._-]+/[A-Za-z0-9._-]+")) {
-      throw new IllegalArgumentException("labels " + spec + ": expected neuronpedia://MODEL/SOURCE, e.g."
-          + " neuronpedia://gemma-2-2b/12-gemmascope-res-16k");
+      throw new IllegalArgumentException(
+          "labels "
+              + spec
+              + ": expected neuronpedia://MODEL/SOURCE, e.g."
+              + " neuronpedia://gemma-2-2b/12-gemmascope-res-16k");
     }
-    Path dir = hub.cache().resolve("saelab-neuronpedia").resolve("v1").resolve(id).resolve("explanations");
+    Path dir =
+        hub.cache().resolve("saelab-neuronpedia").resolve("v1").resolve(id).resolve("explanations");
     if (Files.isRegularFile(dir.resolve(".complete"))) {
       return dir;
     }
-    var http = java.net.http.HttpClient.newBuilder().followRedirects(java.net.http.HttpClient.Redirect.NORMAL)
-        .build();
+    var http =
+        java.net.http.HttpClient.newBuilder()
+            .followRedirects(java.net.http.HttpClient.Redirect.NORMAL)
+            .build();
     try {
       Files.createDirectories(dir);
       int n = 0;
-      for (;; n++) {
+      for (; ; n++) {
         String name = "batch-" + n + ".jsonl.gz";
         Path f = dir.resolve(name);
         if (Files.isRegularFile(f)) {
           continue;
         }
-        var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(neuronpediaBase + "/v1/" + id
-            + "/explanations/" + name)).build();
+        var req =
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(neuronpediaBase + "/v1/" + id + "/explanations/" + name))
+                .build();
         Path tmp = dir.resolve(name + ".incomplete");
         var r = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofFile(tmp));
         if (r.statusCode() == 404 || r.statusCode() == 403) {
           Files.deleteIfExists(tmp);
           if (n == 0) {
-            throw new SaeLabException("Neuronpedia has no export for " + id + " (HTTP " + r.statusCode() + " for "
-                + name + ")");
+            throw new SaeLabException(
+                "Neuronpedia has no export for "
+                    + id
+                    + " (HTTP "
+                    + r.statusCode()
+                    + " for "
+                    + name
+                    + ")");
           }
           break;
         }
         if (r.statusCode() != 200) {
           Files.deleteIfExists(tmp);
-          throw new SaeLabException("Neuronpedia export " + id + "/" + name + ": HTTP " + r.statusCode());
+          throw new SaeLabException(
+              "Neuronpedia export " + id + "/" + name + ": HTTP " + r.statusCode());
         }
         Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
       }

@@ -11,10 +11,10 @@ import java.nio.file.attribute.PosixFileAttributeView;
 import java.security.SecureRandom;
 
 /**
- * Writes a file through a temporary file in the same folder, moved into place when complete, so readers never see
- * half a file. The file gets the permissions a plain {@link Files#newOutputStream} would give it: the user's umask
- * for a new file, the old file's permissions when it replaces one ({@link Files#createTempFile} would make it
- * owner-only, 0600).
+ * Writes a file through a temporary file in the same folder, moved into place when complete, so
+ * readers never see half a file. The file gets the permissions a plain {@link
+ * Files#newOutputStream} would give it: the user's umask for a new file, the old file's permissions
+ * when it replaces one ({@link Files#createTempFile} would make it owner-only, 0600).
  */
 public final class AtomicFiles {
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -28,7 +28,9 @@ public final class AtomicFiles {
     void writeTo(OutputStream out) throws IOException;
   }
 
-  /** Writes {@code content} to {@code file}, creating its folder; on failure the file is as it was. */
+  /**
+   * Writes {@code content} to {@code file}, creating its folder; on failure the file is as it was.
+   */
   public static void write(Path file, Content content) throws IOException {
     Path parent = file.toAbsolutePath().getParent();
     Files.createDirectories(parent);
@@ -38,7 +40,8 @@ public final class AtomicFiles {
       for (int attempt = 0; out == null; attempt++) {
         tmp = parent.resolve(".saelab-" + Long.toUnsignedString(RANDOM.nextLong(), 36) + ".tmp");
         try {
-          // CREATE_NEW: never follows or reuses an existing name; the mode is the default one (0666 & ~umask)
+          // CREATE_NEW: never follows or reuses an existing name; the mode is the default one (0666
+          // & ~umask)
           out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         } catch (FileAlreadyExistsException e) {
           tmp = null;
@@ -60,7 +63,10 @@ public final class AtomicFiles {
     }
   }
 
-  /** When {@code file} exists, gives {@code tmp} its permissions (as rewriting it in place would keep them). */
+  /**
+   * When {@code file} exists, gives {@code tmp} its permissions (as rewriting it in place would
+   * keep them).
+   */
   private static void keepPermissions(Path file, Path tmp) {
     PosixFileAttributeView old = Files.getFileAttributeView(file, PosixFileAttributeView.class);
     PosixFileAttributeView fresh = Files.getFileAttributeView(tmp, PosixFileAttributeView.class);

@@ -8,12 +8,14 @@ import java.util.Locale;
 /**
  * Chooses and starts ND4J's native CPU backend once per JVM.
  *
- * <p>Two native builds ship: the generic {@code linux-x86_64} one and {@code linux-x86_64-onednn-avx512}, about twice
- * as fast on CPUs with AVX-512 (oneDNN ignores the machine's {@code OPENBLAS_CORETYPE} pin). The AVX-512 build would
- * crash a CPU without those instructions, so the choice is made from {@code /proc/cpuinfo} unless the user sets the
- * system property {@code saelab.native} to {@code generic} or {@code avx512} (or sets JavaCPP's own
- * {@code org.bytedeco.javacpp.platform.extension}). JavaCPP's off-heap limits are set explicitly (defaults: 8 GiB
- * / 12 GiB, overridable with the usual {@code org.bytedeco.javacpp.maxbytes} and {@code maxphysicalbytes}).
+ * <p>Two native builds ship: the generic {@code linux-x86_64} one and {@code
+ * linux-x86_64-onednn-avx512}, about twice as fast on CPUs with AVX-512 (oneDNN ignores the
+ * machine's {@code OPENBLAS_CORETYPE} pin). The AVX-512 build would crash a CPU without those
+ * instructions, so the choice is made from {@code /proc/cpuinfo} unless the user sets the system
+ * property {@code saelab.native} to {@code generic} or {@code avx512} (or sets JavaCPP's own {@code
+ * org.bytedeco.javacpp.platform.extension}). JavaCPP's off-heap limits are set explicitly
+ * (defaults: 8 GiB / 12 GiB, overridable with the usual {@code org.bytedeco.javacpp.maxbytes} and
+ * {@code maxphysicalbytes}).
  */
 public final class Backend {
   /** JavaCPP's property naming the native build variant. */
@@ -23,7 +25,10 @@ public final class Backend {
 
   private Backend() {}
 
-  /** Configures and loads ND4J if not done yet; returns the native variant in use ("generic" or "avx512"). */
+  /**
+   * Configures and loads ND4J if not done yet; returns the native variant in use ("generic" or
+   * "avx512").
+   */
   public static synchronized String init() {
     if (chosen != null) {
       return chosen;
@@ -53,8 +58,8 @@ public final class Backend {
   }
 
   /**
-   * Picks the native variant: {@code "avx512"} when requested or when {@code auto} and the CPU has AVX-512F,
-   * otherwise {@code "generic"}.
+   * Picks the native variant: {@code "avx512"} when requested or when {@code auto} and the CPU has
+   * AVX-512F, otherwise {@code "generic"}.
    */
   static String choose(String request, String cpuFlags) {
     switch (request.toLowerCase(Locale.ROOT)) {
@@ -80,8 +85,9 @@ public final class Backend {
   }
 
   /**
-   * Whether the CPU has 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI), with which integer GEMM kernels
-   * sum int8 products straight into int32; without them some kernels pair products in saturating 16-bit sums.
+   * Whether the CPU has 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI), with which
+   * integer GEMM kernels sum int8 products straight into int32; without them some kernels pair
+   * products in saturating 16-bit sums.
    */
   public static boolean hasVnni() {
     String f = cpuFlags();

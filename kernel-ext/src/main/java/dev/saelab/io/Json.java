@@ -7,10 +7,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Small JSON helpers: reading a bounded file into a tree, and typed field access with file-naming errors. */
+/**
+ * Small JSON helpers: reading a bounded file into a tree, and typed field access with file-naming
+ * errors.
+ */
 public final class Json {
-  /** JSON config files larger than this are refused (real config.json / cfg.json files are a few KB). */
+  /**
+   * JSON config files larger than this are refused (real config.json / cfg.json files are a few
+   * KB).
+   */
   public static final long MAX_CONFIG_BYTES = 64L << 20;
+
   static final ObjectMapper MAPPER = new ObjectMapper();
 
   private Json() {}
@@ -20,8 +27,8 @@ public final class Json {
     try {
       long size = Files.size(file);
       if (size > MAX_CONFIG_BYTES) {
-        throw SaeLabException.inFile(file, size + " bytes is too large for a JSON config (limit "
-            + MAX_CONFIG_BYTES + ")");
+        throw SaeLabException.inFile(
+            file, size + " bytes is too large for a JSON config (limit " + MAX_CONFIG_BYTES + ")");
       }
       JsonNode n = MAPPER.readTree(Files.readAllBytes(file));
       if (n == null || n.isMissingNode()) {
@@ -39,8 +46,12 @@ public final class Json {
   public static long requireLong(Path file, JsonNode n, String field) {
     JsonNode v = n.get(field);
     if (v == null || !v.isIntegralNumber()) {
-      throw SaeLabException.inFile(file, "field '" + field + "' must be an integer, got "
-          + (v == null ? "nothing" : v.toString()));
+      throw SaeLabException.inFile(
+          file,
+          "field '"
+              + field
+              + "' must be an integer, got "
+              + (v == null ? "nothing" : v.toString()));
     }
     return v.asLong();
   }

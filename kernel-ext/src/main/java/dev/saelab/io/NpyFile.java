@@ -27,8 +27,17 @@ public final class NpyFile implements TensorSource {
       long size = Files.size(path);
       long needed = h.headerBytes() + h.info().byteSize();
       if (size != needed) {
-        throw SaeLabException.inTensor(path, name, "file has " + size + " bytes but its header ("
-            + h.info().dtype() + " " + h.info().shapeString() + ") needs " + needed);
+        throw SaeLabException.inTensor(
+            path,
+            name,
+            "file has "
+                + size
+                + " bytes but its header ("
+                + h.info().dtype()
+                + " "
+                + h.info().shapeString()
+                + ") needs "
+                + needed);
       }
       return new NpyFile(path, h);
     } catch (IOException e) {

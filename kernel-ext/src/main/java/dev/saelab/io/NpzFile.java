@@ -14,9 +14,9 @@ import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 
 /**
- * A NumPy {@code .npz} archive (e.g. Gemma Scope's {@code params.npz}): members {@code name.npy}, STORED or DEFLATED,
- * Zip64 included (1M-width Gemma Scope files exceed 4 GiB). Opening reads the central directory and each member's
- * NPY header; reading one array inflates only that member.
+ * A NumPy {@code .npz} archive (e.g. Gemma Scope's {@code params.npz}): members {@code name.npy},
+ * STORED or DEFLATED, Zip64 included (1M-width Gemma Scope files exceed 4 GiB). Opening reads the
+ * central directory and each member's NPY header; reading one array inflates only that member.
  */
 public final class NpzFile implements TensorSource {
   private final Path path;
@@ -26,7 +26,11 @@ public final class NpzFile implements TensorSource {
   private final Map<String, Long> headerBytes;
   private final AtomicLong bytesRead = new AtomicLong();
 
-  private NpzFile(Path path, ZipFile zip, List<TensorInfo> tensors, Map<String, ZipEntry> entries,
+  private NpzFile(
+      Path path,
+      ZipFile zip,
+      List<TensorInfo> tensors,
+      Map<String, ZipEntry> entries,
       Map<String, Long> headerBytes) {
     this.path = path;
     this.zip = zip;
@@ -61,13 +65,29 @@ public final class NpzFile implements TensorSource {
         long declared = e.getSize();
         long needed = h.headerBytes() + h.info().byteSize();
         if (declared >= 0 && declared != needed) {
-          throw SaeLabException.inTensor(path, name, "member holds " + declared + " bytes but its header ("
-              + h.info().dtype() + " " + h.info().shapeString() + ") needs " + needed);
+          throw SaeLabException.inTensor(
+              path,
+              name,
+              "member holds "
+                  + declared
+                  + " bytes but its header ("
+                  + h.info().dtype()
+                  + " "
+                  + h.info().shapeString()
+                  + ") needs "
+                  + needed);
         }
-        if (e.getMethod() == ZipEntry.DEFLATED && e.getCompressedSize() >= 0
+        if (e.getMethod() == ZipEntry.DEFLATED
+            && e.getCompressedSize() >= 0
             && declared > e.getCompressedSize() * 1100 + 4096) {
-          throw SaeLabException.inTensor(path, name, "member claims " + declared + " bytes from "
-              + e.getCompressedSize() + " compressed: more than DEFLATE can expand (corrupt or hostile file)");
+          throw SaeLabException.inTensor(
+              path,
+              name,
+              "member claims "
+                  + declared
+                  + " bytes from "
+                  + e.getCompressedSize()
+                  + " compressed: more than DEFLATE can expand (corrupt or hostile file)");
         }
         tensors.add(h.info());
         entries.put(name, e);

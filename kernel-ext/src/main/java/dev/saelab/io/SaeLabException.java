@@ -3,8 +3,8 @@ package dev.saelab.io;
 import java.nio.file.Path;
 
 /**
- * The one error type users see: a message that names the file (and the tensor, field or argument) and says
- * what was expected. Every reader and command converts lower-level failures into this.
+ * The one error type users see: a message that names the file (and the tensor, field or argument)
+ * and says what was expected. Every reader and command converts lower-level failures into this.
  */
 public class SaeLabException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -14,7 +14,10 @@ public class SaeLabException extends RuntimeException {
     super(message);
   }
 
-  /** Creates an error with a complete, user-facing message and the low-level cause (kept for debugging). */
+  /**
+   * Creates an error with a complete, user-facing message and the low-level cause (kept for
+   * debugging).
+   */
   public SaeLabException(String message, Throwable cause) {
     super(message, cause);
   }

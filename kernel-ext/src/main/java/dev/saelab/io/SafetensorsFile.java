@@ -23,17 +23,19 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One {@code .safetensors} file: opening reads and validates only the header; {@link #read} memory-maps the one
- * tensor's byte range (files over 2 GiB included, in windows).
+ * One {@code .safetensors} file: opening reads and validates only the header; {@link #read}
+ * memory-maps the one tensor's byte range (files over 2 GiB included, in windows).
  *
- * <p>Validated on open, each failure a {@link SaeLabException} naming the file (and tensor): the 8-byte header length
- * is at most 100 MB and inside the file; the header is UTF-8 JSON whose entries have a known dtype, a shape of
- * non-negative integers and {@code data_offsets [begin, end)} with {@code end - begin == numel * size}; the entries
- * tile the data buffer exactly (no gap, no overlap, last end == buffer length).
+ * <p>Validated on open, each failure a {@link SaeLabException} naming the file (and tensor): the
+ * 8-byte header length is at most 100 MB and inside the file; the header is UTF-8 JSON whose
+ * entries have a known dtype, a shape of non-negative integers and {@code data_offsets [begin,
+ * end)} with {@code end - begin == numel * size}; the entries tile the data buffer exactly (no gap,
+ * no overlap, last end == buffer length).
  */
 public final class SafetensorsFile implements TensorSource {
   /** Header size limit of the reference implementation. */
   public static final long MAX_HEADER = 100_000_000L;
+
   private static final long WINDOW = 1L << 28;
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -46,8 +48,13 @@ public final class SafetensorsFile implements TensorSource {
   private final Map<String, String> metadata;
   private final AtomicLong bytesRead = new AtomicLong();
 
-  private SafetensorsFile(Path path, FileChannel channel, long dataStart, List<TensorInfo> tensors,
-      Map<String, long[]> offsets, Map<String, String> metadata) {
+  private SafetensorsFile(
+      Path path,
+      FileChannel channel,
+      long dataStart,
+      List<TensorInfo> tensors,
+      Map<String, long[]> offsets,
+      Map<String, String> metadata) {
     this.path = path;
     this.channel = channel;
     this.dataStart = dataStart;
@@ -76,27 +83,43 @@ public final class SafetensorsFile implements TensorSource {
     try {
       long size = ch.size();
       if (size < 8) {
-        throw SaeLabException.inFile(path, "not a safetensors file: " + size
-            + " bytes, expected at least 8 (the header length)");
+        throw SaeLabException.inFile(
+            path,
+            "not a safetensors file: " + size + " bytes, expected at least 8 (the header length)");
       }
       ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       readFully(ch, lenBuf, 0);
       long n = lenBuf.getLong(0);
       if (n < 0 || n > MAX_HEADER) {
-        throw SaeLabException.inFile(path, "header length " + Long.toUnsignedString(n)
-            + " is over the safetensors limit of " + MAX_HEADER + " bytes (truncated or not a safetensors file)");
+        throw SaeLabException.inFile(
+            path,
+            "header length "
+                + Long.toUnsignedString(n)
+                + " is over the safetensors limit of "
+                + MAX_HEADER
+                + " bytes (truncated or not a safetensors file)");
       }
       if (8 + n > size) {
-        throw SaeLabException.inFile(path, "header length " + n + " runs past the end of the file ("
-            + size + " bytes): truncated file?");
+        throw SaeLabException.inFile(
+            path,
+            "header length "
+                + n
+                + " runs past the end of the file ("
+                + size
+                + " bytes): truncated file?");
       }
       ByteBuffer hb = ByteBuffer.allocate((int) n);
       readFully(ch, hb, 8);
       hb.flip();
       String header;
       try {
-        header = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-            .onUnmappableCharacter(CodingErrorAction.REPORT).decode(hb).toString();
+        header =
+            StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(hb)
+                .toString();
       } catch (CharacterCodingException e) {
         throw SaeLabException.inFile(path, "header is not valid UTF-8");
       }
@@ -124,7 +147,12 @@ public final class SafetensorsFile implements TensorSource {
       }
       checkTiling(path, tensors, offsets, bufferLen);
       tensors.sort(Comparator.comparingLong(t -> offsets.get(t.name())[0]));
-      return new SafetensorsFile(path, ch, 8 + n, Collections.unmodifiableList(tensors), offsets,
+      return new SafetensorsFile(
+          path,
+          ch,
+          8 + n,
+          Collections.unmodifiableList(tensors),
+          offsets,
           Collections.unmodifiableMap(metadata));
     } catch (IOException e) {
       throw SaeLabException.inFile(path, "read failed: " + e.getMessage());
@@ -135,25 +163,37 @@ public final class SafetensorsFile implements TensorSource {
     if (!node.isObject()) {
       throw SaeLabException.inFile(path, "__metadata__ must be an object of strings");
     }
-    node.fields().forEachRemaining(m -> {
-      if (!m.getValue().isTextual()) {
-        throw SaeLabException.inFile(path, "__metadata__ '" + m.getKey() + "' must be a string");
-      }
-      out.put(m.getKey(), m.getValue().asText());
-    });
+    node.fields()
+        .forEachRemaining(
+            m -> {
+              if (!m.getValue().isTextual()) {
+                throw SaeLabException.inFile(
+                    path, "__metadata__ '" + m.getKey() + "' must be a string");
+              }
+              out.put(m.getKey(), m.getValue().asText());
+            });
   }
 
-  private static TensorInfo parseEntry(Path path, String name, JsonNode e, long bufferLen,
-      Map<String, long[]> offsets) {
+  private static TensorInfo parseEntry(
+      Path path, String name, JsonNode e, long bufferLen, Map<String, long[]> offsets) {
     if (!e.isObject()) {
-      throw SaeLabException.inTensor(path, name, "entry must be an object with dtype, shape, data_offsets");
+      throw SaeLabException.inTensor(
+          path, name, "entry must be an object with dtype, shape, data_offsets");
     }
     JsonNode dt = e.get("dtype");
     if (dt == null || !dt.isTextual()) {
       throw SaeLabException.inTensor(path, name, "missing string field 'dtype'");
     }
-    DType dtype = DType.ofSafetensors(dt.asText()).orElseThrow(() -> SaeLabException.inTensor(path, name,
-        "unknown dtype '" + dt.asText() + "' (expected one of F32, F16, BF16, F64, I8..U64, BOOL, F8_*)"));
+    DType dtype =
+        DType.ofSafetensors(dt.asText())
+            .orElseThrow(
+                () ->
+                    SaeLabException.inTensor(
+                        path,
+                        name,
+                        "unknown dtype '"
+                            + dt.asText()
+                            + "' (expected one of F32, F16, BF16, F64, I8..U64, BOOL, F8_*)"));
     JsonNode sh = e.get("shape");
     if (sh == null || !sh.isArray()) {
       throw SaeLabException.inTensor(path, name, "missing array field 'shape'");
@@ -162,20 +202,34 @@ public final class SafetensorsFile implements TensorSource {
     for (int i = 0; i < shape.length; i++) {
       JsonNode d = sh.get(i);
       if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-        throw SaeLabException.inTensor(path, name, "shape " + sh + " must hold non-negative integers");
+        throw SaeLabException.inTensor(
+            path, name, "shape " + sh + " must hold non-negative integers");
       }
       shape[i] = d.asLong();
     }
     JsonNode off = e.get("data_offsets");
-    if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber()
-        || !off.get(1).isIntegralNumber() || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
+    if (off == null
+        || !off.isArray()
+        || off.size() != 2
+        || !off.get(0).isIntegralNumber()
+        || !off.get(1).isIntegralNumber()
+        || !off.get(0).canConvertToLong()
+        || !off.get(1).canConvertToLong()) {
       throw SaeLabException.inTensor(path, name, "'data_offsets' must be [begin, end] integers");
     }
     long begin = off.get(0).asLong();
     long end = off.get(1).asLong();
     if (begin < 0 || end < begin || end > bufferLen) {
-      throw SaeLabException.inTensor(path, name, "data_offsets [" + begin + ", " + end
-          + "] are outside the data buffer of " + bufferLen + " bytes");
+      throw SaeLabException.inTensor(
+          path,
+          name,
+          "data_offsets ["
+              + begin
+              + ", "
+              + end
+              + "] are outside the data buffer of "
+              + bufferLen
+              + " bytes");
     }
     TensorInfo t = new TensorInfo(name, dtype, shape);
     long expected;
@@ -185,36 +239,59 @@ public final class SafetensorsFile implements TensorSource {
       throw SaeLabException.inTensor(path, name, "shape " + t.shapeString() + " overflows");
     }
     if (end - begin != expected) {
-      throw SaeLabException.inTensor(path, name, "holds " + (end - begin) + " bytes but " + dtype + " "
-          + t.shapeString() + " needs " + expected);
+      throw SaeLabException.inTensor(
+          path,
+          name,
+          "holds "
+              + (end - begin)
+              + " bytes but "
+              + dtype
+              + " "
+              + t.shapeString()
+              + " needs "
+              + expected);
     }
     offsets.put(name, new long[] {begin, end});
     return t;
   }
 
-  private static void checkTiling(Path path, List<TensorInfo> tensors, Map<String, long[]> offsets,
-      long bufferLen) {
+  private static void checkTiling(
+      Path path, List<TensorInfo> tensors, Map<String, long[]> offsets, long bufferLen) {
     List<TensorInfo> sorted = new ArrayList<>(tensors);
-    sorted.sort(Comparator.<TensorInfo>comparingLong(t -> offsets.get(t.name())[0])
-        .thenComparingLong(t -> offsets.get(t.name())[1]));
+    sorted.sort(
+        Comparator.<TensorInfo>comparingLong(t -> offsets.get(t.name())[0])
+            .thenComparingLong(t -> offsets.get(t.name())[1]));
     long expectedBegin = 0;
     String prev = null;
     for (TensorInfo t : sorted) {
       long[] o = offsets.get(t.name());
       if (o[0] < expectedBegin) {
-        throw SaeLabException.inTensor(path, t.name(), "data_offsets [" + o[0] + ", " + o[1]
-            + "] overlap tensor '" + prev + "'");
+        throw SaeLabException.inTensor(
+            path,
+            t.name(),
+            "data_offsets [" + o[0] + ", " + o[1] + "] overlap tensor '" + prev + "'");
       }
       if (o[0] > expectedBegin) {
-        throw SaeLabException.inTensor(path, t.name(), "data starts at " + o[0] + " but the previous tensor ends at "
-            + expectedBegin + ": offsets must tile the buffer without gaps");
+        throw SaeLabException.inTensor(
+            path,
+            t.name(),
+            "data starts at "
+                + o[0]
+                + " but the previous tensor ends at "
+                + expectedBegin
+                + ": offsets must tile the buffer without gaps");
       }
       expectedBegin = o[1];
       prev = t.name();
     }
     if (expectedBegin != bufferLen) {
-      throw SaeLabException.inFile(path, "tensors cover " + expectedBegin + " bytes but the data buffer has "
-          + bufferLen + " (truncated or padded file)");
+      throw SaeLabException.inFile(
+          path,
+          "tensors cover "
+              + expectedBegin
+              + " bytes but the data buffer has "
+              + bufferLen
+              + " (truncated or padded file)");
     }
   }
 
@@ -257,7 +334,8 @@ public final class SafetensorsFile implements TensorSource {
     try {
       while (done < total) {
         long windowElems = Math.min(total - done, WINDOW / es);
-        MappedByteBuffer mb = channel().map(FileChannel.MapMode.READ_ONLY, range[0] + done * es, windowElems * es);
+        MappedByteBuffer mb =
+            channel().map(FileChannel.MapMode.READ_ONLY, range[0] + done * es, windowElems * es);
         long inWindow = 0;
         while (inWindow < windowElems) {
           int c = (int) Math.min(chunk.length, windowElems - inWindow);
@@ -269,15 +347,19 @@ public final class SafetensorsFile implements TensorSource {
         bytesRead.addAndGet(windowElems * es);
       }
     } catch (java.nio.channels.ClosedByInterruptException e) {
-      // The interrupt closed the channel; channel() reopens it for the next read, so the file stays usable.
-      throw new java.util.concurrent.CancellationException("interrupted while reading tensor " + name + " of "
-          + path);
+      // The interrupt closed the channel; channel() reopens it for the next read, so the file stays
+      // usable.
+      throw new java.util.concurrent.CancellationException(
+          "interrupted while reading tensor " + name + " of " + path);
     } catch (IOException e) {
       throw SaeLabException.inTensor(path, name, "read failed: " + e.getMessage());
     }
   }
 
-  /** The open channel; reopened if an interrupt closed it (a notebook interrupt must not break loaded files). */
+  /**
+   * The open channel; reopened if an interrupt closed it (a notebook interrupt must not break
+   * loaded files).
+   */
   private synchronized FileChannel channel() throws IOException {
     if (!channel.isOpen() && !closed) {
       channel = FileChannel.open(path, StandardOpenOption.READ);

@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A Hugging Face sharded checkpoint: {@code model.safetensors.index.json} ({@code weight_map: tensor -> shard file})
- * plus its shards. Opening reads the index and each shard's header only.
+ * A Hugging Face sharded checkpoint: {@code model.safetensors.index.json} ({@code weight_map:
+ * tensor -> shard file}) plus its shards. Opening reads the index and each shard's header only.
  */
 public final class ShardedSafetensors implements TensorSource {
   private final Path index;
@@ -19,7 +19,10 @@ public final class ShardedSafetensors implements TensorSource {
   private final Map<String, SafetensorsFile> byTensor;
   private final List<TensorInfo> tensors;
 
-  private ShardedSafetensors(Path index, Map<String, SafetensorsFile> shards, Map<String, SafetensorsFile> byTensor,
+  private ShardedSafetensors(
+      Path index,
+      Map<String, SafetensorsFile> shards,
+      Map<String, SafetensorsFile> byTensor,
       List<TensorInfo> tensors) {
     this.index = index;
     this.shards = shards;
@@ -32,7 +35,8 @@ public final class ShardedSafetensors implements TensorSource {
     JsonNode root = Json.read(indexFile);
     JsonNode map = root.get("weight_map");
     if (map == null || !map.isObject() || map.size() == 0) {
-      throw SaeLabException.inFile(indexFile, "missing object 'weight_map' (tensor name -> shard file)");
+      throw SaeLabException.inFile(
+          indexFile, "missing object 'weight_map' (tensor name -> shard file)");
     }
     Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
     Map<String, SafetensorsFile> byTensor = new LinkedHashMap<>();
@@ -43,22 +47,35 @@ public final class ShardedSafetensors implements TensorSource {
         String shardName = e.getValue().asText();
         Path shardPath = indexFile.resolveSibling(shardName).normalize();
         if (!e.getValue().isTextual() || shardName.contains("/") || shardName.contains("\\")) {
-          throw SaeLabException.inFile(indexFile, "weight_map '" + e.getKey() + "' must name a shard file beside "
-              + "the index, got " + e.getValue());
+          throw SaeLabException.inFile(
+              indexFile,
+              "weight_map '"
+                  + e.getKey()
+                  + "' must name a shard file beside "
+                  + "the index, got "
+                  + e.getValue());
         }
         SafetensorsFile shard = shards.get(shardName);
         if (shard == null) {
           if (!Files.isRegularFile(shardPath)) {
-            throw SaeLabException.inFile(indexFile, "weight_map names shard '" + shardName
-                + "', which does not exist beside the index");
+            throw SaeLabException.inFile(
+                indexFile,
+                "weight_map names shard '"
+                    + shardName
+                    + "', which does not exist beside the index");
           }
           shard = SafetensorsFile.open(shardPath);
           shards.put(shardName, shard);
         }
         TensorInfo t = shard.find(e.getKey()).orElse(null);
         if (t == null) {
-          throw SaeLabException.inFile(indexFile, "weight_map puts tensor '" + e.getKey() + "' in " + shardName
-              + ", which has no such tensor");
+          throw SaeLabException.inFile(
+              indexFile,
+              "weight_map puts tensor '"
+                  + e.getKey()
+                  + "' in "
+                  + shardName
+                  + ", which has no such tensor");
         }
         byTensor.put(e.getKey(), shard);
         tensors.add(t);
@@ -67,7 +84,8 @@ public final class ShardedSafetensors implements TensorSource {
       shards.values().forEach(SafetensorsFile::close);
       throw ex;
     }
-    return new ShardedSafetensors(indexFile, shards, byTensor, Collections.unmodifiableList(tensors));
+    return new ShardedSafetensors(
+        indexFile, shards, byTensor, Collections.unmodifiableList(tensors));
   }
 
   @Override

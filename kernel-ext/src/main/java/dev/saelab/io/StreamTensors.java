@@ -10,7 +10,8 @@ final class StreamTensors {
   private StreamTensors() {}
 
   /** Reads exactly {@code t.byteSize()} bytes after the header; fails if the stream ends early. */
-  static long readData(InputStream in, TensorInfo t, Path file, FloatChunkSink sink) throws IOException {
+  static long readData(InputStream in, TensorInfo t, Path file, FloatChunkSink sink)
+      throws IOException {
     int es = t.dtype().size();
     long total = t.numel();
     int chunkElems = (int) Math.min(TensorReadSupport.CHUNK, Math.max(total, 1));
@@ -21,8 +22,17 @@ final class StreamTensors {
       int c = (int) Math.min(chunkElems, total - done);
       int got = in.readNBytes(bytes, 0, c * es);
       if (got < c * es) {
-        throw SaeLabException.inTensor(file, t.name(), "data truncated: expected " + t.byteSize()
-            + " bytes for " + t.dtype() + " " + t.shapeString() + ", found " + (done * es + got));
+        throw SaeLabException.inTensor(
+            file,
+            t.name(),
+            "data truncated: expected "
+                + t.byteSize()
+                + " bytes for "
+                + t.dtype()
+                + " "
+                + t.shapeString()
+                + ", found "
+                + (done * es + got));
       }
       TensorReadSupport.convert(ByteBuffer.wrap(bytes, 0, c * es), t.dtype(), floats, c);
       sink.accept(done, floats, c);

@@ -31,7 +31,10 @@ public record TensorInfo(String name, DType dtype, long[] shape) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof TensorInfo t && t.name.equals(name) && t.dtype == dtype && Arrays.equals(t.shape, shape);
+    return o instanceof TensorInfo t
+        && t.name.equals(name)
+        && t.dtype == dtype
+        && Arrays.equals(t.shape, shape);
   }
 
   @Override

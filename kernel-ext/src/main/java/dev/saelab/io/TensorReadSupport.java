@@ -9,7 +9,10 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** Conversions shared by the readers: stored little-endian bytes to float32, and float chunks to arrays. */
+/**
+ * Conversions shared by the readers: stored little-endian bytes to float32, and float chunks to
+ * arrays.
+ */
 public final class TensorReadSupport {
   /** Elements converted per chunk. */
   static final int CHUNK = 1 << 20;
@@ -24,7 +27,10 @@ public final class TensorReadSupport {
     return tensors.size() > 12 ? s + ", ... (" + tensors.size() + " in all)" : s;
   }
 
-  /** Converts {@code count} elements of {@code type} from {@code src} (little-endian, at its position). */
+  /**
+   * Converts {@code count} elements of {@code type} from {@code src} (little-endian, at its
+   * position).
+   */
   static void convert(ByteBuffer src, DType type, float[] dst, int count) {
     src.order(ByteOrder.LITTLE_ENDIAN);
     switch (type) {
@@ -78,8 +84,12 @@ public final class TensorReadSupport {
 
   static void requireFloat(TensorSource src, TensorInfo t) {
     if (!t.dtype().readableAsFloat()) {
-      throw SaeLabException.inTensor(src.path(), t.name(), "dtype " + t.dtype()
-          + " is not a floating-point type; SAE Lab reads F32, F16, BF16 and F64");
+      throw SaeLabException.inTensor(
+          src.path(),
+          t.name(),
+          "dtype "
+              + t.dtype()
+              + " is not a floating-point type; SAE Lab reads F32, F16, BF16 and F64");
     }
   }
 
@@ -89,7 +99,8 @@ public final class TensorReadSupport {
     if (t.numel() == 0) {
       return Nd4j.create(DataType.FLOAT, shape);
     }
-    INDArray out = shape.length == 0 ? Nd4j.scalar(0f) : Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+    INDArray out =
+        shape.length == 0 ? Nd4j.scalar(0f) : Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
     FloatPointer dst = new FloatPointer(out.data().addressPointer());
     src.read(t.name(), (offset, values, count) -> dst.position(offset).put(values, 0, count));
     return out;
@@ -97,11 +108,14 @@ public final class TensorReadSupport {
 
   static float[] toFloats(TensorSource src, TensorInfo t) {
     if (t.numel() > Integer.MAX_VALUE - 8) {
-      throw SaeLabException.inTensor(src.path(), t.name(), t.numel() + " elements do not fit a Java array; "
-          + "use readArray");
+      throw SaeLabException.inTensor(
+          src.path(),
+          t.name(),
+          t.numel() + " elements do not fit a Java array; " + "use readArray");
     }
     float[] out = new float[(int) t.numel()];
-    src.read(t.name(), (offset, values, count) -> System.arraycopy(values, 0, out, (int) offset, count));
+    src.read(
+        t.name(), (offset, values, count) -> System.arraycopy(values, 0, out, (int) offset, count));
     return out;
   }
 }

@@ -7,8 +7,9 @@ import java.util.Optional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * A file (or set of files) of named tensors whose headers have been read but whose data has not. Data is read one
- * tensor at a time, on request, converted to float32. Implementations: safetensors (single and sharded), NPZ, NPY.
+ * A file (or set of files) of named tensors whose headers have been read but whose data has not.
+ * Data is read one tensor at a time, on request, converted to float32. Implementations: safetensors
+ * (single and sharded), NPZ, NPY.
  */
 public interface TensorSource extends Closeable {
   /** The file or folder this source reads, for messages. */
@@ -25,10 +26,21 @@ public interface TensorSource extends Closeable {
     return tensors().stream().filter(t -> t.name().equals(name)).findFirst();
   }
 
-  /** The named tensor's header; a {@link SaeLabException} naming the file and the missing tensor otherwise. */
+  /**
+   * The named tensor's header; a {@link SaeLabException} naming the file and the missing tensor
+   * otherwise.
+   */
   default TensorInfo info(String name) {
-    return find(name).orElseThrow(() -> SaeLabException.inFile(path(), "no tensor named '" + name
-        + "' (has " + TensorReadSupport.names(tensors()) + ")"));
+    return find(name)
+        .orElseThrow(
+            () ->
+                SaeLabException.inFile(
+                    path(),
+                    "no tensor named '"
+                        + name
+                        + "' (has "
+                        + TensorReadSupport.names(tensors())
+                        + ")"));
   }
 
   /** Reads the tensor as float32 into {@code sink}, element by element in C order, in chunks. */

@@ -8,8 +8,8 @@ public interface DisplaySink {
   String display(Map<String, Object> bundle);
 
   /**
-   * Shows a bundle with its display metadata by MIME type (e.g. a plot's PNG display size); a sink that cannot pass
-   * metadata shows the bundle alone.
+   * Shows a bundle with its display metadata by MIME type (e.g. a plot's PNG display size); a sink
+   * that cannot pass metadata shows the bundle alone.
    */
   default String display(Map<String, Object> bundle, Map<String, Object> metadata) {
     return display(bundle);

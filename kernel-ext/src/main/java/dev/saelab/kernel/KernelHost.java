@@ -5,7 +5,10 @@ import dev.saelab.api.NotebookHost;
 import dev.saelab.linalg.Progress;
 import dev.saelab.render.Renderers;
 
-/** The {@link NotebookHost} of a kernel adapter: renders objects into MIME bundles and sends them to its sink. */
+/**
+ * The {@link NotebookHost} of a kernel adapter: renders objects into MIME bundles and sends them to
+ * its sink.
+ */
 public final class KernelHost implements NotebookHost {
   private final String kernel;
   private final DisplaySink sink;

@@ -5,7 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
-/** An HTML progress bar shown once and updated in place through its display id, at most five times a second. */
+/**
+ * An HTML progress bar shown once and updated in place through its display id, at most five times a
+ * second.
+ */
 public final class ProgressBar implements Progress {
   private static final long MIN_INTERVAL_NANOS = 200_000_000L;
   private final DisplaySink sink;
@@ -38,10 +41,15 @@ public final class ProgressBar implements Progress {
     double pct = 100.0 * done / Math.max(1, total);
     Map<String, Object> m = new LinkedHashMap<>();
     String text = String.format(Locale.ROOT, "%s %.0f%% (%d/%d tiles)", stage, pct, done, total);
-    m.put("text/html", String.format(Locale.ROOT,
-        "<div style=\"font-family:monospace;font-size:12px\"><progress value=\"%d\" max=\"%d\" "
-            + "style=\"width:320px\"></progress> %s</div>", done, Math.max(1, total),
-        dev.saelab.render.HtmlTables.escape(text)));
+    m.put(
+        "text/html",
+        String.format(
+            Locale.ROOT,
+            "<div style=\"font-family:monospace;font-size:12px\"><progress value=\"%d\" max=\"%d\" "
+                + "style=\"width:320px\"></progress> %s</div>",
+            done,
+            Math.max(1, total),
+            dev.saelab.render.HtmlTables.escape(text)));
     m.put("text/plain", text);
     return m;
   }

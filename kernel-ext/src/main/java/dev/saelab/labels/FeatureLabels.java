@@ -9,8 +9,9 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * Neuronpedia labels of one SAE's features. Several explanations per feature are normal; {@link #label(int)} picks
- * one by the {@link Policy} given at load time and {@link #all(int)} keeps every one reachable.
+ * Neuronpedia labels of one SAE's features. Several explanations per feature are normal; {@link
+ * #label(int)} picks one by the {@link Policy} given at load time and {@link #all(int)} keeps every
+ * one reachable.
  *
  * <pre>
  * jshell&gt; var labels = NeuronpediaLabels.read(Path.of("../shared/data/neuronpedia/gemma-2-2b_12-gemmascope-res-16k.json"))
@@ -32,10 +33,16 @@ public final class FeatureLabels {
   private final String origin;
   private final TreeMap<Integer, List<Explanation>> byIndex;
   private final Policy policy;
+
   /** SAEs {@link LabelMatch} already warned about for these labels: the warning is given once. */
   final java.util.Set<String> warnedFor = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  FeatureLabels(String modelId, String sourceId, String origin, Map<Integer, List<Explanation>> byIndex, Policy policy) {
+  FeatureLabels(
+      String modelId,
+      String sourceId,
+      String origin,
+      Map<Integer, List<Explanation>> byIndex,
+      Policy policy) {
     this.modelId = modelId;
     this.sourceId = sourceId;
     this.origin = origin;
@@ -70,7 +77,8 @@ public final class FeatureLabels {
       return Optional.empty();
     }
     if (policy == Policy.NEWEST) {
-      return all.stream().max(Comparator.comparing(Explanation::createdAt).thenComparing(e -> -all.indexOf(e)));
+      return all.stream()
+          .max(Comparator.comparing(Explanation::createdAt).thenComparing(e -> -all.indexOf(e)));
     }
     return Optional.of(all.get(0));
   }
@@ -103,11 +111,12 @@ public final class FeatureLabels {
   /** Features with more than one explanation. */
   public List<Integer> duplicated() {
     List<Integer> out = new ArrayList<>();
-    byIndex.forEach((i, l) -> {
-      if (l.size() > 1) {
-        out.add(i);
-      }
-    });
+    byIndex.forEach(
+        (i, l) -> {
+          if (l.size() > 1) {
+            out.add(i);
+          }
+        });
     return out;
   }
 
@@ -124,7 +133,8 @@ public final class FeatureLabels {
 
   /** The feature's Neuronpedia page, when model and source are known. */
   public Optional<String> url(int i) {
-    return modelId == null || sourceId == null ? Optional.empty()
+    return modelId == null || sourceId == null
+        ? Optional.empty()
         : Optional.of("https://www.neuronpedia.org/" + modelId + "/" + sourceId + "/" + i);
   }
 
@@ -132,11 +142,26 @@ public final class FeatureLabels {
   public String summary() {
     List<Integer> dup = duplicated();
     List<Integer> gaps = missing(maxIndex() + 1);
-    return "labels " + (modelId == null ? "?" : modelId) + "/" + (sourceId == null ? "?" : sourceId) + ": "
-        + explanationCount() + " explanations of " + featureCount() + " features (max index " + maxIndex() + "), "
-        + dup.size() + " with several explanations" + (dup.isEmpty() ? "" : " e.g. " + head(dup)) + ", "
-        + gaps.size() + " gaps below the max" + (gaps.isEmpty() ? "" : " e.g. " + head(gaps))
-        + "; policy " + policy;
+    return "labels "
+        + (modelId == null ? "?" : modelId)
+        + "/"
+        + (sourceId == null ? "?" : sourceId)
+        + ": "
+        + explanationCount()
+        + " explanations of "
+        + featureCount()
+        + " features (max index "
+        + maxIndex()
+        + "), "
+        + dup.size()
+        + " with several explanations"
+        + (dup.isEmpty() ? "" : " e.g. " + head(dup))
+        + ", "
+        + gaps.size()
+        + " gaps below the max"
+        + (gaps.isEmpty() ? "" : " e.g. " + head(gaps))
+        + "; policy "
+        + policy;
   }
 
   private static String head(List<Integer> l) {
@@ -145,18 +170,27 @@ public final class FeatureLabels {
 
   /** Neuronpedia's {@code modelId/sourceId} when the export names them, else null. */
   public String neuronpediaSource() {
-    return modelId == null && sourceId == null ? null
+    return modelId == null && sourceId == null
+        ? null
         : (modelId == null ? "?" : modelId) + "/" + (sourceId == null ? "?" : sourceId);
   }
 
   /**
-   * One line: {@code FeatureLabels gemma-2-2b/12-gemmascope-res-16k: 130 explanations of 128 features (max index
-   * 127) from PATH}.
+   * One line: {@code FeatureLabels gemma-2-2b/12-gemmascope-res-16k: 130 explanations of 128
+   * features (max index 127) from PATH}.
    */
   @Override
   public String toString() {
     String src = neuronpediaSource();
-    return "FeatureLabels " + (src == null ? "(Neuronpedia source unknown)" : src) + ": " + explanationCount()
-        + " explanations of " + featureCount() + " features (max index " + maxIndex() + ") from " + origin;
+    return "FeatureLabels "
+        + (src == null ? "(Neuronpedia source unknown)" : src)
+        + ": "
+        + explanationCount()
+        + " explanations of "
+        + featureCount()
+        + " features (max index "
+        + maxIndex()
+        + ") from "
+        + origin;
   }
 }

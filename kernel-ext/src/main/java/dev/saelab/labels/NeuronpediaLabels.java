@@ -23,16 +23,18 @@ import java.util.zip.GZIPInputStream;
  * Reads Neuronpedia label exports.
  *
  * <ul>
- *   <li>The old JSON export ({@code {"explanations":[{"modelId","layer","index":"12","description",...}]}}), as
- *       used by J Bostock's post: index is a string, descriptions often start with a space, some features have two
- *       explanations and some none.
- *   <li>The current bulk export: a folder {@code .../explanations/} of {@code batch-N.jsonl.gz} files (or one such
- *       file), one explanation per line.
+ *   <li>The old JSON export ({@code
+ *       {"explanations":[{"modelId","layer","index":"12","description",...}]}}), as used by J
+ *       Bostock's post: index is a string, descriptions often start with a space, some features
+ *       have two explanations and some none.
+ *   <li>The current bulk export: a folder {@code .../explanations/} of {@code batch-N.jsonl.gz}
+ *       files (or one such file), one explanation per line.
  * </ul>
  */
 public final class NeuronpediaLabels {
   /** Exports larger than this are refused (the real 16k exports are 3.7 MB). */
   public static final long MAX_BYTES = 1L << 30;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private NeuronpediaLabels() {}
@@ -45,16 +47,20 @@ public final class NeuronpediaLabels {
   /** Reads an old JSON export file, a bulk {@code .jsonl.gz} batch, or a folder of batches. */
   public static FeatureLabels read(Path path, FeatureLabels.Policy policy) {
     if (Files.isDirectory(path)) {
-      Path dir = Files.isDirectory(path.resolve("explanations")) ? path.resolve("explanations") : path;
+      Path dir =
+          Files.isDirectory(path.resolve("explanations")) ? path.resolve("explanations") : path;
       List<Path> batches;
       try (Stream<Path> s = Files.list(dir)) {
-        batches = s.filter(p -> p.getFileName().toString().matches("batch-\\d+\\.jsonl(\\.gz)?"))
-            .sorted((a, b) -> Integer.compare(batchNo(a), batchNo(b))).toList();
+        batches =
+            s.filter(p -> p.getFileName().toString().matches("batch-\\d+\\.jsonl(\\.gz)?"))
+                .sorted((a, b) -> Integer.compare(batchNo(a), batchNo(b)))
+                .toList();
       } catch (IOException e) {
         throw SaeLabException.inFile(path, "cannot list: " + e.getMessage());
       }
       if (batches.isEmpty()) {
-        throw SaeLabException.inFile(path, "no batch-N.jsonl.gz files: not a Neuronpedia bulk export folder");
+        throw SaeLabException.inFile(
+            path, "no batch-N.jsonl.gz files: not a Neuronpedia bulk export folder");
       }
       Acc acc = new Acc();
       for (Path b : batches) {
@@ -85,10 +91,12 @@ public final class NeuronpediaLabels {
     JsonNode root;
     try {
       if (Files.size(file) > MAX_BYTES) {
-        throw SaeLabException.inFile(file, "over " + MAX_BYTES + " bytes: too large for a label export");
+        throw SaeLabException.inFile(
+            file, "over " + MAX_BYTES + " bytes: too large for a label export");
       }
       if (Files.size(file) == 0) {
-        throw SaeLabException.inFile(file, "empty file, expected a Neuronpedia export {\"explanations\": [...]}");
+        throw SaeLabException.inFile(
+            file, "empty file, expected a Neuronpedia export {\"explanations\": [...]}");
       }
       try (JsonParser p = JSON.createParser(file.toFile())) {
         root = JSON.readTree(p);
@@ -118,7 +126,8 @@ public final class NeuronpediaLabels {
         no++;
         bytes += line.length();
         if (bytes > MAX_BYTES) {
-          throw SaeLabException.inFile(file, "over " + MAX_BYTES + " bytes uncompressed: too large");
+          throw SaeLabException.inFile(
+              file, "over " + MAX_BYTES + " bytes uncompressed: too large");
         }
         if (line.isBlank()) {
           continue;
@@ -127,7 +136,8 @@ public final class NeuronpediaLabels {
         try {
           n = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-          throw SaeLabException.inFile(file, "line " + no + " is not valid JSON: " + e.getOriginalMessage());
+          throw SaeLabException.inFile(
+              file, "line " + no + " is not valid JSON: " + e.getOriginalMessage());
         }
         acc.add(file, "line " + no, n);
       }
@@ -154,40 +164,65 @@ public final class NeuronpediaLabels {
       try {
         index = idx.isIntegralNumber() ? idx.intValue() : Integer.parseInt(idx.asText().strip());
       } catch (NumberFormatException e) {
-        throw SaeLabException.inFile(file, where + ": field 'index' is \"" + idx.asText()
-            + "\", expected a non-negative integer");
+        throw SaeLabException.inFile(
+            file,
+            where + ": field 'index' is \"" + idx.asText() + "\", expected a non-negative integer");
       }
       if (index < 0) {
-        throw SaeLabException.inFile(file, where + ": field 'index' is " + index + ", expected >= 0");
+        throw SaeLabException.inFile(
+            file, where + ": field 'index' is " + index + ", expected >= 0");
       }
       modelId = same(file, where, "modelId", modelId, n);
       sourceId = same(file, where, "layer", sourceId, n);
       String raw = n.hasNonNull("description") ? n.get("description").asText() : "";
-      String explainer = n.hasNonNull("explanationModelName") ? n.get("explanationModelName").asText()
-          : n.hasNonNull("autoInterpModel") ? n.get("autoInterpModel").asText() : "";
+      String explainer =
+          n.hasNonNull("explanationModelName")
+              ? n.get("explanationModelName").asText()
+              : n.hasNonNull("autoInterpModel") ? n.get("autoInterpModel").asText() : "";
       String type = n.hasNonNull("typeName") ? n.get("typeName").asText() : "";
       String created = n.hasNonNull("createdAt") ? n.get("createdAt").asText() : "";
-      byIndex.computeIfAbsent(index, i -> new ArrayList<>()).add(new Explanation(index, raw.strip(), explainer, type, created, raw));
+      byIndex
+          .computeIfAbsent(index, i -> new ArrayList<>())
+          .add(new Explanation(index, raw.strip(), explainer, type, created, raw));
     }
 
-    /** The export's value of {@code field}: one export holds one SAE's labels, so every record must agree. */
+    /**
+     * The export's value of {@code field}: one export holds one SAE's labels, so every record must
+     * agree.
+     */
     private static String same(Path file, String where, String field, String seen, JsonNode n) {
       if (!n.hasNonNull(field)) {
         return seen;
       }
       String v = n.get(field).asText();
       if (seen != null && !seen.equals(v)) {
-        throw SaeLabException.inFile(file, where + ": " + field + " \"" + v + "\" differs from \"" + seen
-            + "\" of the records before it; one export must hold the labels of one SAE");
+        throw SaeLabException.inFile(
+            file,
+            where
+                + ": "
+                + field
+                + " \""
+                + v
+                + "\" differs from \""
+                + seen
+                + "\" of the records before it; one export must hold the labels of one SAE");
       }
       return v;
     }
 
-    /** Model and source from the bulk export's layout {@code MODEL/SOURCE/explanations/}, where records lack them. */
+    /**
+     * Model and source from the bulk export's layout {@code MODEL/SOURCE/explanations/}, where
+     * records lack them.
+     */
     Acc fromLayout(Path explanations) {
-      Path source = explanations.getFileName() != null && explanations.getFileName().toString().equals("explanations")
-          ? explanations.getParent() : null;
-      if (source != null && source.getFileName() != null && source.getParent() != null
+      Path source =
+          explanations.getFileName() != null
+                  && explanations.getFileName().toString().equals("explanations")
+              ? explanations.getParent()
+              : null;
+      if (source != null
+          && source.getFileName() != null
+          && source.getParent() != null
           && source.getParent().getFileName() != null) {
         modelId = modelId != null ? modelId : source.getParent().getFileName().toString();
         sourceId = sourceId != null ? sourceId : source.getFileName().toString();

@@ -4,10 +4,11 @@ import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The product {@code L·Rᵀ} of two factors given by their rows, {@code L [n_L, r]} and {@code R [n_R, r]}, never
- * formed: in the spirit of TransformerLens's {@code FactoredMatrix}, but asked only for its exact top-k entries
- * (the maths document, section 14: tiles screened in float32 or int8, candidates rescored in double, norm-bound
- * pruning; every screen gives the same entries in the same order).
+ * The product {@code L·Rᵀ} of two factors given by their rows, {@code L [n_L, r]} and {@code R
+ * [n_R, r]}, never formed: in the spirit of TransformerLens's {@code FactoredMatrix}, but asked
+ * only for its exact top-k entries (the maths document, section 14: tiles screened in float32 or
+ * int8, candidates rescored in double, norm-bound pruning; every screen gives the same entries in
+ * the same order).
  *
  * <pre>
  * try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(2048, 16384, true, Screen.auto())) {
@@ -15,20 +16,27 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * }
  * </pre>
  *
- * <p>A product holds no resources; the {@link Workspace} it is computed in owns the scanning threads and the
- * off-heap tiles and operand copies, reused from one product to the next (a factor passed again as the same array
- * object, e.g. a KV head shared by query heads, is not prepared again) until it is closed.
+ * <p>A product holds no resources; the {@link Workspace} it is computed in owns the scanning
+ * threads and the off-heap tiles and operand copies, reused from one product to the next (a factor
+ * passed again as the same array object, e.g. a KV head shared by query heads, is not prepared
+ * again) until it is closed.
  */
 public final class FactoredProduct {
-  /** Default tile rows of the float32 screen: a 2048 × 16384 tile (128 MiB) runs near ND4J's peak GEMM rate. */
+  /**
+   * Default tile rows of the float32 screen: a 2048 × 16384 tile (128 MiB) runs near ND4J's peak
+   * GEMM rate.
+   */
   public static final int FP32_TILE_ROWS = 2048;
+
   /** Default tile columns of the float32 screen. */
   public static final int FP32_TILE_COLS = 16384;
+
   /**
-   * Default tile of the int8 screen, 1024 × 8192 (32 MiB of int32): with the integer GEMM ~2.5× faster, reading the
-   * tile back dominates, and smaller tiles are read back faster.
+   * Default tile of the int8 screen, 1024 × 8192 (32 MiB of int32): with the integer GEMM ~2.5×
+   * faster, reading the tile back dominates, and smaller tiles are read back faster.
    */
   public static final int INT8_TILE_ROWS = 1024;
+
   /** Default int8 tile columns. */
   public static final int INT8_TILE_COLS = 8192;
 
@@ -36,13 +44,17 @@ public final class FactoredProduct {
   private final INDArray right;
 
   /**
-   * The product of {@code left} and {@code right} (transposed). Either may be a strided view (one head's columns of
-   * a fused projection); neither may change while a workspace uses it.
+   * The product of {@code left} and {@code right} (transposed). Either may be a strided view (one
+   * head's columns of a fused projection); neither may change while a workspace uses it.
    */
   public FactoredProduct(INDArray left, INDArray right) {
     if (left.rank() != 2 || right.rank() != 2 || left.columns() != right.columns()) {
-      throw new IllegalArgumentException("factors " + java.util.Arrays.toString(left.shape()) + " and "
-          + java.util.Arrays.toString(right.shape()) + ": expected matrices of the same width");
+      throw new IllegalArgumentException(
+          "factors "
+              + java.util.Arrays.toString(left.shape())
+              + " and "
+              + java.util.Arrays.toString(right.shape())
+              + ": expected matrices of the same width");
     }
     this.left = left;
     this.right = right;
@@ -69,7 +81,8 @@ public final class FactoredProduct {
   }
 
   /**
-   * The top-k entries, best first (by key, then smaller row, then smaller column), computed in {@code ws}.
+   * The top-k entries, best first (by key, then smaller row, then smaller column), computed in
+   * {@code ws}.
    *
    * @param k entries to keep; more than the product has ({@link #entries}) gives all of them
    * @param rankBy ranking key
@@ -77,18 +90,24 @@ public final class FactoredProduct {
    * @param ws the workspace (threads, buffers, statistics)
    * @param progress called after each row block of tiles (may be null)
    */
-  public List<FeatureEdge> topK(int k, RankBy rankBy, boolean excludeDiagonal, Workspace ws, Runnable progress) {
+  public List<FeatureEdge> topK(
+      int k, RankBy rankBy, boolean excludeDiagonal, Workspace ws, Runnable progress) {
     if (k < 1) {
       throw new IllegalArgumentException("top-k " + k + ": expected a positive number of entries");
     }
     return ws.engine().topK(left, right, k, rankBy, excludeDiagonal, ws.stats, progress);
   }
 
-  /** The top-k in a workspace of its own (this JVM's default screen and tiles), released before returning. */
+  /**
+   * The top-k in a workspace of its own (this JVM's default screen and tiles), released before
+   * returning.
+   */
   public List<FeatureEdge> topK(int k, RankBy rankBy, boolean excludeDiagonal) {
     Screen s = Screen.auto();
-    try (Workspace ws = s == Screen.INT8 ? new Workspace(INT8_TILE_ROWS, INT8_TILE_COLS, true, s)
-        : new Workspace(FP32_TILE_ROWS, FP32_TILE_COLS, true, s)) {
+    try (Workspace ws =
+        s == Screen.INT8
+            ? new Workspace(INT8_TILE_ROWS, INT8_TILE_COLS, true, s)
+            : new Workspace(FP32_TILE_ROWS, FP32_TILE_COLS, true, s)) {
       return topK(k, rankBy, excludeDiagonal, ws, null);
     }
   }
@@ -99,8 +118,8 @@ public final class FactoredProduct {
   }
 
   /**
-   * Where products are computed: the engine's scanning threads, its off-heap GEMM tiles and operand copies (reused
-   * across products), and tile statistics. Close it to free them.
+   * Where products are computed: the engine's scanning threads, its off-heap GEMM tiles and operand
+   * copies (reused across products), and tile statistics. Close it to free them.
    */
   public static final class Workspace implements AutoCloseable {
     private final Stats stats = new Stats();
@@ -114,9 +133,11 @@ public final class FactoredProduct {
      */
     public Workspace(int tileRows, int tileCols, boolean prune, Screen screen) {
       if (tileRows < 1 || tileCols < 1) {
-        throw new IllegalArgumentException("tile " + tileRows + " x " + tileCols + ": expected positive sizes");
+        throw new IllegalArgumentException(
+            "tile " + tileRows + " x " + tileCols + ": expected positive sizes");
       }
-      this.engine = new TopKProduct(tileRows, tileCols, prune, screen == null ? Screen.auto() : screen);
+      this.engine =
+          new TopKProduct(tileRows, tileCols, prune, screen == null ? Screen.auto() : screen);
     }
 
     /** Tile counts accumulated over every product computed here. */
@@ -172,14 +193,16 @@ public final class FactoredProduct {
 
   /** Java heap per entry of a {@link TopKHeap}: key, value, row and column, 4 bytes each. */
   public static final int HEAP_ENTRY_BYTES = 16;
+
   /**
-   * At most the Java heap one returned {@link FeatureEdge} takes: the object (a header of at most 16 bytes and three
-   * 4-byte fields, padded to 32) and its slot in the list (at most 8).
+   * At most the Java heap one returned {@link FeatureEdge} takes: the object (a header of at most
+   * 16 bytes and three 4-byte fields, padded to 32) and its slot in the list (at most 8).
    */
   public static final int EDGE_BYTES = 40;
+
   /**
-   * At most the working memory per entry of {@link TopKHeap#sorted()}: a boxed index (16 bytes), its list slot with
-   * the list's growth (8 × 1.5) and the sort's merge buffer (half a slot).
+   * At most the working memory per entry of {@link TopKHeap#sorted()}: a boxed index (16 bytes),
+   * its list slot with the list's growth (8 × 1.5) and the sort's merge buffer (half a slot).
    */
   public static final int SORT_BYTES = 32;
 
@@ -189,18 +212,19 @@ public final class FactoredProduct {
   }
 
   /**
-   * Entries of an {@code nRows × nCols} product: all of them, less the diagonal ({@code min(nRows, nCols)} entries
-   * with row == col) when it is excluded. A top-k asks for at most this many; a larger k is the whole table.
+   * Entries of an {@code nRows × nCols} product: all of them, less the diagonal ({@code min(nRows,
+   * nCols)} entries with row == col) when it is excluded. A top-k asks for at most this many; a
+   * larger k is the whole table.
    */
   public static long entries(long nRows, long nCols, boolean excludeDiagonal) {
     return Math.max(0, nRows * nCols - (excludeDiagonal ? Math.min(nRows, nCols) : 0));
   }
 
   /**
-   * Java heap one {@link #topK} call with k entries (after clamping to {@link #entries}) needs at its peak: the heap
-   * of each of {@code workers} scanning workers, one more heap (the int8 screen's priming or the merge of the
-   * workers' heaps), and one heap being sorted into the returned list ({@link #SORT_BYTES} + {@link #EDGE_BYTES}
-   * per entry).
+   * Java heap one {@link #topK} call with k entries (after clamping to {@link #entries}) needs at
+   * its peak: the heap of each of {@code workers} scanning workers, one more heap (the int8
+   * screen's priming or the merge of the workers' heaps), and one heap being sorted into the
+   * returned list ({@link #SORT_BYTES} + {@link #EDGE_BYTES} per entry).
    */
   public static long workingHeapBytes(long k, int workers) {
     return k * (HEAP_ENTRY_BYTES * (workers + 1L) + SORT_BYTES + EDGE_BYTES);

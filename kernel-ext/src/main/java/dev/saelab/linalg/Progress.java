@@ -1,6 +1,9 @@
 package dev.saelab.linalg;
 
-/** Receives progress of a long computation; the command line prints it to stderr, notebooks show a bar. */
+/**
+ * Receives progress of a long computation; the command line prints it to stderr, notebooks show a
+ * bar.
+ */
 @FunctionalInterface
 public interface Progress {
   /** No output. */

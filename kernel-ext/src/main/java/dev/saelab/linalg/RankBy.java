@@ -14,9 +14,12 @@ public enum RankBy {
   /** The ranking key of a value: larger is better. */
   public double key(double v) {
     switch (this) {
-      case ABS: return Math.abs(v);
-      case VALUE: return v;
-      default: return -v;
+      case ABS:
+        return Math.abs(v);
+      case VALUE:
+        return v;
+      default:
+        return -v;
     }
   }
 
@@ -28,10 +31,15 @@ public enum RankBy {
   /** Parses {@code abs}, {@code value} or {@code -value}. */
   public static RankBy parse(String s) {
     switch (s.toLowerCase(Locale.ROOT)) {
-      case "abs": return ABS;
-      case "value": return VALUE;
-      case "-value": case "neg-value": return NEG_VALUE;
-      default: throw new IllegalArgumentException("ranking " + s + ": expected abs, value or -value");
+      case "abs":
+        return ABS;
+      case "value":
+        return VALUE;
+      case "-value":
+      case "neg-value":
+        return NEG_VALUE;
+      default:
+        throw new IllegalArgumentException("ranking " + s + ": expected abs, value or -value");
     }
   }
 

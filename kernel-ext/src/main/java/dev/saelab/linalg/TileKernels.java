@@ -3,10 +3,11 @@ package dev.saelab.linalg;
 import java.nio.ByteBuffer;
 
 /**
- * The engine's hot loops over off-heap data: find, in one row of a float32 or int32 tile, the next column whose
- * ranking key reaches a threshold; the exact double-precision dot product that rescores candidates; and the row
- * maxima that set the int8 scales. Two implementations: {@link VectorTileKernels} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with
- * {@code --add-modules jdk.incubator.vector}) and a scalar loop otherwise.
+ * The engine's hot loops over off-heap data: find, in one row of a float32 or int32 tile, the next
+ * column whose ranking key reaches a threshold; the exact double-precision dot product that
+ * rescores candidates; and the row maxima that set the int8 scales. Two implementations: {@link
+ * VectorTileKernels} (the JDK Vector API, 16 lanes with AVX-512, used when the JVM runs with {@code
+ * --add-modules jdk.incubator.vector}) and a scalar loop otherwise.
  */
 interface TileKernels {
   /**
@@ -21,15 +22,15 @@ interface TileKernels {
   int next(ByteBuffer tile, int rowStart, int from, int cols, float threshold, RankBy rankBy);
 
   /**
-   * The int32 form of {@link #next}: the first column in {@code [from, to)} whose integer key ({@code |c|},
-   * {@code c} or {@code -c}) is {@code >= threshold}, or {@code to}. {@code threshold} is greater than
-   * {@link Integer#MIN_VALUE}.
+   * The int32 form of {@link #next}: the first column in {@code [from, to)} whose integer key
+   * ({@code |c|}, {@code c} or {@code -c}) is {@code >= threshold}, or {@code to}. {@code
+   * threshold} is greater than {@link Integer#MIN_VALUE}.
    */
   int nextInt(ByteBuffer tile, int rowStart, int from, int to, int threshold, RankBy rankBy);
 
   /**
-   * {@code Σ a[aStart+l]·b[bStart+l]} over {@code l < n} in double precision, from float32 data (element indices;
-   * native order).
+   * {@code Σ a[aStart+l]·b[bStart+l]} over {@code l < n} in double precision, from float32 data
+   * (element indices; native order).
    */
   double dot(ByteBuffer a, int aStart, ByteBuffer b, int bStart, int n);
 
@@ -40,8 +41,10 @@ interface TileKernels {
   static TileKernels best() {
     if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
       try {
-        return (TileKernels) Class.forName("dev.saelab.linalg.VectorTileKernels").getDeclaredConstructor()
-            .newInstance();
+        return (TileKernels)
+            Class.forName("dev.saelab.linalg.VectorTileKernels")
+                .getDeclaredConstructor()
+                .newInstance();
       } catch (ReflectiveOperationException | LinkageError e) {
         // fall through to the scalar kernels
       }

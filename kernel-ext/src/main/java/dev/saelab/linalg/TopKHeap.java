@@ -5,8 +5,8 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * A bounded heap keeping the k best (key, row, col) entries in the deterministic order: larger key first, then
- * smaller row, then smaller column. Primitive arrays; the root is the worst entry kept.
+ * A bounded heap keeping the k best (key, row, col) entries in the deterministic order: larger key
+ * first, then smaller row, then smaller column. Primitive arrays; the root is the worst entry kept.
  */
 final class TopKHeap {
   private final int k;
@@ -28,7 +28,9 @@ final class TopKHeap {
     return size == k;
   }
 
-  /** The worst kept key, or -infinity while not full. Entries with a smaller key can never enter. */
+  /**
+   * The worst kept key, or -infinity while not full. Entries with a smaller key can never enter.
+   */
   float threshold() {
     return size < k ? Float.NEGATIVE_INFINITY : keys[0];
   }
@@ -67,10 +69,18 @@ final class TopKHeap {
   }
 
   private void swap(int a, int b) {
-    float tk = keys[a]; keys[a] = keys[b]; keys[b] = tk;
-    float tv = values[a]; values[a] = values[b]; values[b] = tv;
-    int tr = rows[a]; rows[a] = rows[b]; rows[b] = tr;
-    int tc = cols[a]; cols[a] = cols[b]; cols[b] = tc;
+    float tk = keys[a];
+    keys[a] = keys[b];
+    keys[b] = tk;
+    float tv = values[a];
+    values[a] = values[b];
+    values[b] = tv;
+    int tr = rows[a];
+    rows[a] = rows[b];
+    rows[b] = tr;
+    int tc = cols[a];
+    cols[a] = cols[b];
+    cols[b] = tc;
   }
 
   /** Min-heap on "better": the parent is worse than its children. */
@@ -111,8 +121,10 @@ final class TopKHeap {
     for (int i = 0; i < size; i++) {
       idx.add(i);
     }
-    idx.sort(Comparator.<Integer>comparingDouble(i -> -keys[i]).thenComparingInt(i -> rows[i])
-        .thenComparingInt(i -> cols[i]));
+    idx.sort(
+        Comparator.<Integer>comparingDouble(i -> -keys[i])
+            .thenComparingInt(i -> rows[i])
+            .thenComparingInt(i -> cols[i]));
     List<FeatureEdge> out = new ArrayList<>(size);
     for (int i : idx) {
       out.add(new FeatureEdge(rows[i], cols[i], values[i]));

@@ -14,19 +14,20 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising the
- * {@code nL × nR} matrix, exactly.
+ * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising
+ * the {@code nL × nR} matrix, exactly.
  *
- * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link Screen}: float32, or
- * 8-bit integers with exact int32 sums), then one pass over the tile compares whole vectors of approximate keys with
- * the heap's threshold lowered by a rigorous bound on the screen's error ({@link TileKernels}). The rare entries that
- * pass are <em>rescored</em>: their value is the double-precision dot product of the two float32 rows, rounded once
- * to float, and only that value enters the bounded heap. So every screen yields the same table: the top-k of the
+ * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link
+ * Screen}: float32, or 8-bit integers with exact int32 sums), then one pass over the tile compares
+ * whole vectors of approximate keys with the heap's threshold lowered by a rigorous bound on the
+ * screen's error ({@link TileKernels}). The rare entries that pass are <em>rescored</em>: their
+ * value is the double-precision dot product of the two float32 rows, rounded once to float, and
+ * only that value enters the bounded heap. So every screen yields the same table: the top-k of the
  * correctly rounded products, ordered by key, then row, then column.
  *
- * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose Cauchy–Schwarz
- * bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the current k-th key is skipped, and so is
- * every tile after it in its row block.
+ * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose
+ * Cauchy–Schwarz bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the
+ * current k-th key is skipped, and so is every tile after it in its row block.
  */
 final class TopKProduct {
   /** Unit roundoff of float32. */
@@ -75,8 +76,9 @@ final class TopKProduct {
     }
 
     /**
-     * The key an entry must reach to matter: this worker's k-th key, or a larger one another worker has: k entries
-     * already reach it, so nothing below it is in the table (equal keys still pass, ties are broken later).
+     * The key an entry must reach to matter: this worker's k-th key, or a larger one another worker
+     * has: k entries already reach it, so nothing below it is in the table (equal keys still pass,
+     * ties are broken later).
      */
     float threshold() {
       return Math.max(heap.threshold(), run.proved);
@@ -87,22 +89,31 @@ final class TopKProduct {
   private final class Run {
     final Side left;
     final Side right;
+
     /** Inner width r. */
     final int r;
+
     /** Worst-case relative error of a float32 tile entry, in units of ‖l‖·‖r‖ (float screen). */
     final double floatSlack;
+
     final Worker[] workers;
     final RankBy rankBy;
     final boolean excludeDiagonal;
-    /** A key at least k entries reach (from any worker's full heap, or from priming); only ever rises. */
+
+    /**
+     * A key at least k entries reach (from any worker's full heap, or from priming); only ever
+     * rises.
+     */
     volatile float proved = Float.NEGATIVE_INFINITY;
 
     Run(Side left, Side right, int k, RankBy rankBy, boolean excludeDiagonal) {
       this.left = left;
       this.right = right;
-      this.r = (int) left.sorted.columns();
-      // Any summation order of a float32 dot product of length r errs by at most γ_r·Σ|l·r| ≤ γ_r·‖l‖·‖r‖ (Higham,
-      // Accuracy and Stability of Numerical Algorithms, §3.1); 2u more covers rounding the rescored value to float.
+      this.r = left.sorted.columns();
+      // Any summation order of a float32 dot product of length r errs by at most γ_r·Σ|l·r| ≤
+      // γ_r·‖l‖·‖r‖ (Higham,
+      // Accuracy and Stability of Numerical Algorithms, §3.1); 2u more covers rounding the rescored
+      // value to float.
       double gamma = (r + 2) * U / (1 - (r + 2) * U);
       this.floatSlack = (gamma + 2 * U) * (1 + 1e-9);
       this.workers = new Worker[threads];
@@ -161,26 +172,36 @@ final class TopKProduct {
   /**
    * Computes the top-k of {@code L · Rᵀ}.
    *
-   * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an operand passed again as
-   *     the same array object is not prepared again, so do not modify an array between calls on one engine
+   * @param left L (may be a strided view, e.g. one head's columns of a fused projection); an
+   *     operand passed again as the same array object is not prepared again, so do not modify an
+   *     array between calls on one engine
    * @param right R (may be a strided view), same inner width
-   * @param k entries to keep; more than the product has ({@link FactoredProduct#entries}) gives all of them
+   * @param k entries to keep; more than the product has ({@link FactoredProduct#entries}) gives all
+   *     of them
    * @param rankBy ranking
    * @param excludeDiagonal skip entries with row == col
    * @param stats receives tile counts (may be null)
    * @param progress called after each tile row
    * @return the entries, best first (ties: smaller row, then smaller column)
    */
-  List<FeatureEdge> topK(INDArray left, INDArray right, int k, RankBy rankBy, boolean excludeDiagonal,
-      FactoredProduct.Stats stats, Runnable progress) {
-    int nL = (int) left.rows();
-    int nR = (int) right.rows();
-    int r = (int) left.columns();
+  List<FeatureEdge> topK(
+      INDArray left,
+      INDArray right,
+      int k,
+      RankBy rankBy,
+      boolean excludeDiagonal,
+      FactoredProduct.Stats stats,
+      Runnable progress) {
+    int nL = left.rows();
+    int nR = right.rows();
+    int r = left.columns();
     k = (int) Math.min(k, FactoredProduct.entries(nL, nR, excludeDiagonal));
     if (k == 0) {
       return List.of();
     }
-    boolean int8 = screen == Screen.INT8 && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
+    boolean int8 =
+        screen == Screen.INT8
+            && (long) r * QuantizedRows.LEVELS * QuantizedRows.LEVELS < Integer.MAX_VALUE;
     Side ls = leftSide = prepare(left, leftSide, "l", int8 ? 1 : 0);
     Side rs = rightSide = prepare(right, rightSide, "r", int8 ? QuantizedRows.GROUP : 0);
     Run run = new Run(ls, rs, k, rankBy, excludeDiagonal);
@@ -204,23 +225,31 @@ final class TopKProduct {
           break; // later column blocks have smaller norms still
         }
         if (int8) {
-          INDArray tile = tile(DataType.INT, rows, cols);
+          INDArray tile = tile(DataType.INT32, rows, cols);
           INDArray a = ls.int8.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
           INDArray b = rs.int8.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
-          Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(tile).addIntegerArguments(0, 1)
-              .build());
-          ByteBuffer v = view(DataType.INT, rows, cols);
+          Nd4j.exec(
+              DynamicCustomOp.builder("matmul")
+                  .addInputs(a, b)
+                  .addOutputs(tile)
+                  .addIntegerArguments(0, 1)
+                  .build());
+          ByteBuffer v = view(DataType.INT32, rows, cols);
           if (r0 == 0 && c0 == 0) {
             prime(run, v, rows, cols, k);
           }
-          scanInParallel(run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
+          scanInParallel(
+              run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
         } else {
           INDArray tile = tile(DataType.FLOAT, rows, cols);
           INDArray a = ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
           Nd4j.gemm(a, rs.transposedBlock(c0, cols), tile, false, false, 1.0, 0.0);
           ByteBuffer v = view(DataType.FLOAT, rows, cols);
           double maxCol = rs.maxFrom[c0];
-          scanInParallel(run, rows, (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
+          scanInParallel(
+              run,
+              rows,
+              (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
         }
       }
       if (progress != null) {
@@ -237,9 +266,9 @@ final class TopKProduct {
   }
 
   /**
-   * One operand prepared for the tiles: its rows sorted by norm (a contiguous copy and its bytes), the permutation,
-   * the exact norms and their suffix maxima, and the int8 screen's quantised copy or the float screen's transposed
-   * column blocks.
+   * One operand prepared for the tiles: its rows sorted by norm (a contiguous copy and its bytes),
+   * the permutation, the exact norms and their suffix maxima, and the int8 screen's quantised copy
+   * or the float screen's transposed column blocks.
    */
   private final class Side {
     final INDArray source;
@@ -248,8 +277,13 @@ final class TopKProduct {
     final ByteBuffer buf;
     final int[] perm;
     final double[] norms;
-    /** {@code maxFrom[i] = max(norms[i..])}: a bound for every row from i on, whatever the float sort order did. */
+
+    /**
+     * {@code maxFrom[i] = max(norms[i..])}: a bound for every row from i on, whatever the float
+     * sort order did.
+     */
     final double[] maxFrom;
+
     final INDArray int8;
     final QuantizedRows quant;
     private final Map<Integer, INDArray> transposed = new HashMap<>();
@@ -259,11 +293,12 @@ final class TopKProduct {
      * @param groupSize quantisation group, or 0 for no int8 copy
      */
     Side(INDArray src, String role, int groupSize) {
-      int n = (int) src.rows();
-      int r = (int) src.columns();
+      int n = src.rows();
+      int r = src.columns();
       this.source = src;
       this.groupSize = groupSize;
-      // Scratch arrays are reused across calls with the same shapes (every head of a layer): allocating and freeing
+      // Scratch arrays are reused across calls with the same shapes (every head of a layer):
+      // allocating and freeing
       // tens of MB per head fragments the native heap and made RSS grow by ~80 MB per head.
       INDArray unsorted = scratch(role + "u", DataType.FLOAT, n, r).assign(src);
       double[] unsortedNorms = exactNorms(unsorted);
@@ -272,26 +307,34 @@ final class TopKProduct {
       this.maxFrom = suffixMax(norms);
       this.sorted = Nd4j.pullRows(unsorted, scratch(role + "s", DataType.FLOAT, n, r), 1, perm);
       this.buf = sorted.data().asNio().order(ByteOrder.nativeOrder());
-      this.int8 = groupSize > 0 ? scratch(role + "q", DataType.BYTE, n, r) : null;
+      this.int8 = groupSize > 0 ? scratch(role + "q", DataType.INT8, n, r) : null;
       this.quant = groupSize > 0 ? QuantizedRows.of(sorted, int8, groupSize, norms, kernels) : null;
     }
 
     /**
-     * Rows {@code [c0, c0 + cols)} transposed to {@code [r, cols]} c-order, made once per side: ND4J's float GEMM
-     * runs ~1.3x faster than with the transpose flag.
+     * Rows {@code [c0, c0 + cols)} transposed to {@code [r, cols]} c-order, made once per side:
+     * ND4J's float GEMM runs ~1.3x faster than with the transpose flag.
      */
     INDArray transposedBlock(int c0, int cols) {
-      return transposed.computeIfAbsent(c0, kk -> scratch("rT" + c0, DataType.FLOAT, (int) sorted.columns(), cols)
-          .assign(sorted.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose()));
+      return transposed.computeIfAbsent(
+          c0,
+          kk ->
+              scratch("rT" + c0, DataType.FLOAT, sorted.columns(), cols)
+                  .assign(
+                      sorted
+                          .get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all())
+                          .transpose()));
     }
   }
 
   /**
-   * Prepares {@code src}, or reuses {@code cached} when it was prepared from the very same array object (query heads
-   * sharing one KV head pass the same K or V view twice; callers never mutate an operand between calls).
+   * Prepares {@code src}, or reuses {@code cached} when it was prepared from the very same array
+   * object (query heads sharing one KV head pass the same K or V view twice; callers never mutate
+   * an operand between calls).
    */
   private Side prepare(INDArray src, Side cached, String role, int groupSize) {
-    return cached != null && cached.source == src && cached.groupSize == groupSize ? cached
+    return cached != null && cached.source == src && cached.groupSize == groupSize
+        ? cached
         : new Side(src, role, groupSize);
   }
 
@@ -301,8 +344,9 @@ final class TopKProduct {
   }
 
   /**
-   * Scans the tile's rows, worker w taking rows w, w + W, w + 2W, … (rows are sorted by norm, so the workers get
-   * alike shares). One tile is a few hundred MB/s of memory traffic per core; two cores read it twice as fast.
+   * Scans the tile's rows, worker w taking rows w, w + W, w + 2W, … (rows are sorted by norm, so
+   * the workers get alike shares). One tile is a few hundred MB/s of memory traffic per core; two
+   * cores read it twice as fast.
    */
   private void scanInParallel(Run run, int rows, RowTask task) {
     int n = run.workers.length;
@@ -316,11 +360,14 @@ final class TopKProduct {
     for (int w = 1; w < n; w++) {
       int first = w;
       Worker worker = run.workers[w];
-      pending.add(pool().submit(() -> {
-        for (int row = first; row < rows; row += n) {
-          task.scan(worker, row);
-        }
-      }));
+      pending.add(
+          pool()
+              .submit(
+                  () -> {
+                    for (int row = first; row < rows; row += n) {
+                      task.scan(worker, row);
+                    }
+                  }));
     }
     RuntimeException failure = null;
     try {
@@ -330,7 +377,8 @@ final class TopKProduct {
     } catch (RuntimeException e) {
       failure = e;
     }
-    // Wait for every worker even when interrupted or failed: the tile's memory must outlive all readers (it is
+    // Wait for every worker even when interrupted or failed: the tile's memory must outlive all
+    // readers (it is
     // reused for the next tile and freed by release()). A tile's scan takes milliseconds.
     boolean interrupted = false;
     for (java.util.concurrent.Future<?> f : pending) {
@@ -342,8 +390,12 @@ final class TopKProduct {
           interrupted = true;
         } catch (java.util.concurrent.ExecutionException e) {
           Throwable c = e.getCause();
-          failure = failure != null ? failure
-              : c instanceof RuntimeException ? (RuntimeException) c : new IllegalStateException(c);
+          failure =
+              failure != null
+                  ? failure
+                  : c instanceof RuntimeException
+                      ? (RuntimeException) c
+                      : new IllegalStateException(c);
           break;
         }
       }
@@ -361,22 +413,30 @@ final class TopKProduct {
 
   private java.util.concurrent.ExecutorService pool() {
     if (pool == null) {
-      pool = java.util.concurrent.Executors.newFixedThreadPool(threads - 1, task -> {
-        Thread t = new Thread(task, "saelab-scan");
-        t.setDaemon(true);
-        return t;
-      });
+      pool =
+          java.util.concurrent.Executors.newFixedThreadPool(
+              threads - 1,
+              task -> {
+                Thread t = new Thread(task, "saelab-scan");
+                t.setDaemon(true);
+                return t;
+              });
     }
     return pool;
   }
 
-  /** Float32 screen of one row: candidates within the GEMM's worst-case error ({@link Run#floatSlack}). */
-  private void scanFloatRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0, double maxCol) {
+  /**
+   * Float32 screen of one row: candidates within the GEMM's worst-case error ({@link
+   * Run#floatSlack}).
+   */
+  private void scanFloatRow(
+      Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0, double maxCol) {
     int i = r0 + row;
     double slack = run.floatSlack * run.left.norms[i] * maxCol;
     int rowStart = row * cols;
     float t = lowered(w.threshold(), slack);
-    for (int c = kernels.next(tile, rowStart, 0, cols, t, run.rankBy); c < cols;
+    for (int c = kernels.next(tile, rowStart, 0, cols, t, run.rankBy);
+        c < cols;
         c = kernels.next(tile, rowStart, c + 1, cols, t, run.rankBy)) {
       run.offer(w, i, c0 + c);
       t = lowered(w.threshold(), slack);
@@ -394,8 +454,8 @@ final class TopKProduct {
   }
 
   /**
-   * Integer screen of one row: one integer threshold per column group (see {@link #intThreshold}), recomputed when
-   * the worker's threshold moves.
+   * Integer screen of one row: one integer threshold per column group (see {@link #intThreshold}),
+   * recomputed when the worker's threshold moves.
    */
   private void scanIntRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0) {
     int g0 = QuantizedRows.GROUP;
@@ -406,7 +466,8 @@ final class TopKProduct {
       int to = Math.min(cols, (g + 1) * g0 - c0);
       float theta = w.threshold();
       int t = intThreshold(run, theta, i, g);
-      for (int c = kernels.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+      for (int c = kernels.nextInt(tile, rowStart, from, to, t, run.rankBy);
+          c < to;
           c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
         run.offer(w, i, c0 + c);
         if (w.threshold() != theta) {
@@ -419,10 +480,11 @@ final class TopKProduct {
   }
 
   /**
-   * Starts the run with a threshold near its final value, so that the first tile's scan does not rescore the
-   * thousands of entries an empty heap would take: the k best entries of the first tile by their approximate
-   * (integer) keys are rescored exactly, and the smallest of those k exact keys is proved (k entries reach it). The
-   * entries themselves are left to the normal scan, which finds them again.
+   * Starts the run with a threshold near its final value, so that the first tile's scan does not
+   * rescore the thousands of entries an empty heap would take: the k best entries of the first tile
+   * by their approximate (integer) keys are rescored exactly, and the smallest of those k exact
+   * keys is proved (k entries reach it). The entries themselves are left to the normal scan, which
+   * finds them again.
    */
   private void prime(Run run, ByteBuffer tile, int rows, int cols, int k) {
     TopKHeap approx = new TopKHeap(k);
@@ -434,10 +496,15 @@ final class TopKProduct {
         int to = Math.min(cols, (g + 1) * g0);
         double st = run.left.quant.scale[i] * run.right.quant.scale[g];
         int t = approxThreshold(approx.threshold(), st);
-        for (int c = st == 0 ? to : kernels.nextInt(tile, rowStart, from, to, t, run.rankBy); c < to;
+        for (int c = st == 0 ? to : kernels.nextInt(tile, rowStart, from, to, t, run.rankBy);
+            c < to;
             c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
           if (!(run.excludeDiagonal && run.left.perm[i] == run.right.perm[c])) {
-            approx.offer((float) (st * TileKernels.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)), 0f, i, c);
+            approx.offer(
+                (float) (st * TileKernels.intKey(tile.getInt(4 * (rowStart + c)), run.rankBy)),
+                0f,
+                i,
+                c);
             t = approxThreshold(approx.threshold(), st);
           }
         }
@@ -449,23 +516,27 @@ final class TopKProduct {
     }
     float least = Float.POSITIVE_INFINITY;
     for (FeatureEdge e : approx.sorted()) {
-      float v = (float) kernels.dot(run.left.buf, e.row() * run.r, run.right.buf, e.col() * run.r, run.r);
+      float v =
+          (float) kernels.dot(run.left.buf, e.row() * run.r, run.right.buf, e.col() * run.r, run.r);
       least = Math.min(least, run.rankBy.key(v));
     }
     run.prove(least);
   }
 
-  /** The integer key an entry with scale product {@code st} needs to reach approximate key {@code theta}. */
+  /**
+   * The integer key an entry with scale product {@code st} needs to reach approximate key {@code
+   * theta}.
+   */
   private static int approxThreshold(float theta, double st) {
     return theta == Float.NEGATIVE_INFINITY ? Integer.MIN_VALUE + 1 : integerKeyBound(theta, st);
   }
 
   /**
-   * The smallest integer key an int32 entry {@code c} of row i and column group g needs to possibly reach the heap's
-   * threshold θ. With {@code l = s·a + Δl} and {@code r = t·b + Δr}: {@code l·r − s·t·(a·b) = s·a·Δr + Δl·r}, so
-   * {@code |l·r − s·t·c| ≤ ‖s·a‖·‖Δr‖ + ‖Δl‖·‖r‖ = β}; a margin of 1e-6·‖l‖·‖r‖ covers the float rounding of the
-   * rescored value and the double arithmetic here. The entry is a candidate when {@code key(s·t·c) + β ≥ θ}, i.e.
-   * {@code key(c) ≥ (θ − β)/(s·t)}.
+   * The smallest integer key an int32 entry {@code c} of row i and column group g needs to possibly
+   * reach the heap's threshold θ. With {@code l = s·a + Δl} and {@code r = t·b + Δr}: {@code l·r −
+   * s·t·(a·b) = s·a·Δr + Δl·r}, so {@code |l·r − s·t·c| ≤ ‖s·a‖·‖Δr‖ + ‖Δl‖·‖r‖ = β}; a margin of
+   * 1e-6·‖l‖·‖r‖ covers the float rounding of the rescored value and the double arithmetic here.
+   * The entry is a candidate when {@code key(s·t·c) + β ≥ θ}, i.e. {@code key(c) ≥ (θ − β)/(s·t)}.
    */
   private static int intThreshold(Run run, float theta, int i, int g) {
     if (theta == Float.NEGATIVE_INFINITY) {
@@ -473,31 +544,34 @@ final class TopKProduct {
     }
     QuantizedRows l = run.left.quant;
     QuantizedRows r = run.right.quant;
-    double beta = (l.quantNorm[i] * r.residualNorm[g] + l.residualNorm[i] * r.norm[g]) * (1 + 1e-9)
-        + 1e-6 * l.norm[i] * r.norm[g];
+    double beta =
+        (l.quantNorm[i] * r.residualNorm[g] + l.residualNorm[i] * r.norm[g]) * (1 + 1e-9)
+            + 1e-6 * l.norm[i] * r.norm[g];
     return integerKeyBound(theta - beta, l.scale[i] * r.scale[g]);
   }
 
   /**
-   * A safe integer bound for {@code key(c) · st ≥ need}: the floor of {@code need / st} minus one, clamped; with
-   * {@code st = 0} every entry's key is 0, so all pass or none.
+   * A safe integer bound for {@code key(c) · st ≥ need}: the floor of {@code need / st} minus one,
+   * clamped; with {@code st = 0} every entry's key is 0, so all pass or none.
    */
   private static int integerKeyBound(double need, double st) {
     if (st == 0) {
       return need <= 0 ? Integer.MIN_VALUE + 1 : Integer.MAX_VALUE;
     }
-    return (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.floor(need / st) - 1));
+    return (int)
+        Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.floor(need / st) - 1));
   }
 
   private INDArray scratch(String name, DataType type, int rows, int cols) {
-    return scratch.computeIfAbsent(name + ":" + type + ":" + rows + "x" + cols,
+    return scratch.computeIfAbsent(
+        name + ":" + type + ":" + rows + "x" + cols,
         kk -> Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c'));
   }
 
   /** Row norms of a c-order float32 matrix, accumulated in double. */
   private double[] exactNorms(INDArray m) {
-    int n = (int) m.rows();
-    int r = (int) m.columns();
+    int n = m.rows();
+    int r = m.columns();
     ByteBuffer b = m.data().asNio().order(ByteOrder.nativeOrder());
     double[] out = new double[n];
     for (int i = 0; i < n; i++) {
@@ -530,11 +604,13 @@ final class TopKProduct {
   }
 
   private INDArray tile(DataType type, int rows, int cols) {
-    return tiles.computeIfAbsent(key(type, rows, cols), kk -> {
-      INDArray t = Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c');
-      views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()));
-      return t;
-    });
+    return tiles.computeIfAbsent(
+        key(type, rows, cols),
+        kk -> {
+          INDArray t = Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c');
+          views.put(kk, t.data().asNio().order(ByteOrder.nativeOrder()));
+          return t;
+        });
   }
 
   private ByteBuffer view(DataType type, int rows, int cols) {

@@ -10,14 +10,19 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
-/** {@link TileKernels} on the JDK Vector API: compares a whole vector of keys against the threshold at once. */
+/**
+ * {@link TileKernels} on the JDK Vector API: compares a whole vector of keys against the threshold
+ * at once.
+ */
 final class VectorTileKernels implements TileKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
   /** Floats as many as D's lanes, widened to doubles for the exact dot product. */
   private static final VectorSpecies<Float> HALF =
       VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
   @Override
@@ -91,10 +96,14 @@ final class VectorTileKernels implements TileKernels {
     int l = 0;
     int upper = n / lanes * lanes;
     for (; l < upper; l += lanes) {
-      DoubleVector x = (DoubleVector) FloatVector.fromByteBuffer(HALF, a, 4 * (aStart + l), ORDER)
-          .convertShape(VectorOperators.F2D, D, 0);
-      DoubleVector y = (DoubleVector) FloatVector.fromByteBuffer(HALF, b, 4 * (bStart + l), ORDER)
-          .convertShape(VectorOperators.F2D, D, 0);
+      DoubleVector x =
+          (DoubleVector)
+              FloatVector.fromByteBuffer(HALF, a, 4 * (aStart + l), ORDER)
+                  .convertShape(VectorOperators.F2D, D, 0);
+      DoubleVector y =
+          (DoubleVector)
+              FloatVector.fromByteBuffer(HALF, b, 4 * (bStart + l), ORDER)
+                  .convertShape(VectorOperators.F2D, D, 0);
       acc = x.fma(y, acc);
     }
     double s = acc.reduceLanes(VectorOperators.ADD);

@@ -23,12 +23,12 @@ import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
 /**
- * The line magics, kernel-neutral, made from the same option schema as the command line ({@link Schema}): a magic is
- * the command without {@code saelab}, with the same options, and returns the object the Java API returns
- * ({@code FeatureTable t = %qk --heads 1}). The loading flags ({@code --model}, {@code --sae-in}, ...) load and
- * remember in the {@link Session}; {@code %model}, {@code %sae}, {@code %labels}, {@code %plot} and {@code %saelab}
- * exist only in notebooks. Every magic answers {@code --help}; a wrong argument throws {@link MagicUsageException}
- * with one line.
+ * The line magics, kernel-neutral, made from the same option schema as the command line ({@link
+ * Schema}): a magic is the command without {@code saelab}, with the same options, and returns the
+ * object the Java API returns ({@code FeatureTable t = %qk --heads 1}). The loading flags ({@code
+ * --model}, {@code --sae-in}, ...) load and remember in the {@link Session}; {@code %model}, {@code
+ * %sae}, {@code %labels}, {@code %plot} and {@code %saelab} exist only in notebooks. Every magic
+ * answers {@code --help}; a wrong argument throws {@link MagicUsageException} with one line.
  */
 public final class SaeLabMagics {
   /** The magic names each kernel adapter registers. */
@@ -70,7 +70,8 @@ public final class SaeLabMagics {
   }
 
   /**
-   * Runs one magic line, {@code "qk --heads 1"} (a leading {@code %} is optional); returns what the magic returns.
+   * Runs one magic line, {@code "qk --heads 1"} (a leading {@code %} is optional); returns what the
+   * magic returns.
    */
   public Object line(String line) {
     String s = line.strip();
@@ -114,13 +115,15 @@ public final class SaeLabMagics {
     }
     Supplier<Object> own = NOTEBOOK_ONLY.get(name);
     if (own == null) {
-      throw new MagicUsageException("unknown SAE Lab magic %" + name + " (valid: %" + String.join(", %", NAMES)
-          + ")");
+      throw new MagicUsageException(
+          "unknown SAE Lab magic %" + name + " (valid: %" + String.join(", %", NAMES) + ")");
     }
     return own.get();
   }
 
-  /** The magic's command line: the command's schema named {@code %name}, its examples in magic form. */
+  /**
+   * The magic's command line: the command's schema named {@code %name}, its examples in magic form.
+   */
   private CommandLine commandLine(Object command, String name) {
     PrintStream err = new PrintStream(new WarningStream(warnings), true, StandardCharsets.UTF_8);
     if (command instanceof CliCommand c) {
@@ -175,10 +178,15 @@ public final class SaeLabMagics {
       }
       case "block" -> {
         if (p.circuit == null || !(p.circuit.equals("qk") || p.circuit.equals("ov"))) {
-          throw new MagicUsageException("%plot block: expected qk or ov, then --head H [--rows a:b] [--cols a:b]");
+          throw new MagicUsageException(
+              "%plot block: expected qk or ov, then --head H [--rows a:b] [--cols a:b]");
         }
         try (FeatureCircuits fc = circuits()) {
-          return Plots.circuitBlock(fc, p.circuit.equals("qk") ? CircuitKind.QK : CircuitKind.OV, head(p), p.rows.values(),
+          return Plots.circuitBlock(
+              fc,
+              p.circuit.equals("qk") ? CircuitKind.QK : CircuitKind.OV,
+              head(p),
+              p.rows.values(),
               p.cols.values());
         }
       }
@@ -187,7 +195,8 @@ public final class SaeLabMagics {
           return Plots.queryKeyNorms(fc, head(p));
         }
       }
-      default -> throw new MagicUsageException("%plot " + p.what + ": expected top, block or norms");
+      default ->
+          throw new MagicUsageException("%plot " + p.what + ": expected top, block or norms");
     }
   }
 
@@ -200,11 +209,16 @@ public final class SaeLabMagics {
 
   private FeatureCircuits circuits() {
     if (session.model == null || session.layer == null) {
-      throw new MagicUsageException("%plot: load a model and choose a layer first (%model PATH --layer L)");
+      throw new MagicUsageException(
+          "%plot: load a model and choose a layer first (%model PATH --layer L)");
     }
     Layer l = session.layerFor(new dev.saelab.cli.InputOptions());
-    return new dev.saelab.api.CircuitQuery(l.model(), l.layer()).saeIn(l.saeIn()).saeKey(l.saeKey())
-        .saeOut(l.saeOut()).warnings(warnings).open();
+    return new dev.saelab.api.CircuitQuery(l.model(), l.layer())
+        .saeIn(l.saeIn())
+        .saeKey(l.saeKey())
+        .saeOut(l.saeOut())
+        .warnings(warnings)
+        .open();
   }
 
   private Object saelab(SaelabMagic m) {
@@ -220,8 +234,11 @@ public final class SaeLabMagics {
         if (NAMES.contains(sub) && !sub.equals("saelab")) {
           yield eval(sub, m.words.subList(1, m.words.size()));
         }
-        throw new MagicUsageException("%saelab " + sub + ": expected help, status, reset or one of "
-            + String.join(", ", NAMES.subList(1, NAMES.size())));
+        throw new MagicUsageException(
+            "%saelab "
+                + sub
+                + ": expected help, status, reset or one of "
+                + String.join(", ", NAMES.subList(1, NAMES.size())));
       }
     };
   }
@@ -229,8 +246,10 @@ public final class SaeLabMagics {
   /** Help for one magic, or every magic's help with its examples for "saelab"/"help". */
   public static String help(String name) {
     if (name.equals("saelab") || name.equals("help")) {
-      StringBuilder sb = new StringBuilder("SAE Lab magics: each is the saelab command of the same name, with the"
-          + " same options (see also SaeLab in Java).\n\n");
+      StringBuilder sb =
+          new StringBuilder(
+              "SAE Lab magics: each is the saelab command of the same name, with the"
+                  + " same options (see also SaeLab in Java).\n\n");
       for (String n : NAMES) {
         sb.append(usage(n)).append('\n');
       }
@@ -279,7 +298,10 @@ public final class SaeLabMagics {
     }
   }
 
-  /** Splits a magic line into words like a shell: whitespace-separated, "double" or 'single' quotes group. */
+  /**
+   * Splits a magic line into words like a shell: whitespace-separated, "double" or 'single' quotes
+   * group.
+   */
   public static List<String> split(String line) {
     List<String> out = new ArrayList<>();
     StringBuilder cur = new StringBuilder();

@@ -6,8 +6,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code %saelab}: help, status, reset. */
-@Command(name = "saelab", description = "help: every magic with its options and examples; status: what is loaded;"
-    + " reset: forget it. %%saelab NAME ... runs the magic %%NAME.", footer = {"", "Examples:", "  %saelab status"})
+@Command(
+    name = "saelab",
+    description =
+        "help: every magic with its options and examples; status: what is loaded;"
+            + " reset: forget it. %%saelab NAME ... runs the magic %%NAME.",
+    footer = {"", "Examples:", "  %saelab status"})
 final class SaelabMagic {
   @Mixin HelpOption help;
 

@@ -10,8 +10,8 @@ import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 
 /**
- * What the magics remember between cells: the current model, layer, SAEs, labels and last table. The loading flags
- * of any magic ({@code --model}, {@code --sae-in}, ...) load and remember here.
+ * What the magics remember between cells: the current model, layer, SAEs, labels and last table.
+ * The loading flags of any magic ({@code --model}, {@code --sae-in}, ...) load and remember here.
  */
 public final class Session {
   ModelWeights model;
@@ -38,7 +38,8 @@ public final class Session {
     Sources src = Sources.fromEnvironment();
     Object last = null;
     if (o.model() != null) {
-      ModelWeights m = ModelWeights.open(src.model(o.model(), o.layer() != null ? o.layer() : layer));
+      ModelWeights m =
+          ModelWeights.open(src.model(o.model(), o.layer() != null ? o.layer() : layer));
       model = m;
       last = m;
     }
@@ -78,7 +79,8 @@ public final class Session {
   Layer layerFor(InputOptions o) {
     load(o);
     if (model == null) {
-      throw new MagicUsageException("no model loaded (use %model PATH --layer L, or --model PATH --layer L)");
+      throw new MagicUsageException(
+          "no model loaded (use %model PATH --layer L, or --model PATH --layer L)");
     }
     if (layer == null) {
       throw new MagicUsageException("which layer? (--layer L, or %model PATH --layer L)");
@@ -94,15 +96,30 @@ public final class Session {
   }
 
   /** The session's state when a magic ran. */
-  private record Snapshot(ModelWeights model, int layer, SaeDictionary saeIn, SaeDictionary saeKey,
-      SaeDictionary saeOut, FeatureLabels labelsIn, FeatureLabels labelsKey, FeatureLabels labelsOut)
+  private record Snapshot(
+      ModelWeights model,
+      int layer,
+      SaeDictionary saeIn,
+      SaeDictionary saeKey,
+      SaeDictionary saeOut,
+      FeatureLabels labelsIn,
+      FeatureLabels labelsKey,
+      FeatureLabels labelsOut)
       implements Layer {}
 
   /** A one-paragraph description of what is loaded. */
   public String describe() {
-    return String.join("\n",
-        "model:      " + (model == null ? "-" : model.folder() + " (" + model.config().modelType() + ", "
-            + model.config().nLayers() + " layers)"),
+    return String.join(
+        "\n",
+        "model:      "
+            + (model == null
+                ? "-"
+                : model.folder()
+                    + " ("
+                    + model.config().modelType()
+                    + ", "
+                    + model.config().nLayers()
+                    + " layers)"),
         "layer:      " + (layer == null ? "-" : layer),
         "sae in:     " + (saeIn == null ? "-" : saeIn.path()),
         "sae key:    " + (saeKey == null ? "(= sae in)" : saeKey.path()),

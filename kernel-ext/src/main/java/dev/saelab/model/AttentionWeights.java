@@ -3,10 +3,11 @@ package dev.saelab.model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * One layer's attention weights, fused across heads in the right-multiplying convention ({@code q = x · W}):
- * {@code wQ [d_model, n_heads·d_head]}, {@code wK}/{@code wV [d_model, n_kv_heads·d_head]},
- * {@code wO [n_heads·d_head, d_model]}. Head h occupies columns (rows for wO) {@code [h·d_head, (h+1)·d_head)}.
- * TransformerLens-layout views are {@link #W_Q()}, {@link #W_K()}, {@link #W_V()}, {@link #W_O()}.
+ * One layer's attention weights, fused across heads in the right-multiplying convention ({@code q =
+ * x · W}): {@code wQ [d_model, n_heads·d_head]}, {@code wK}/{@code wV [d_model,
+ * n_kv_heads·d_head]}, {@code wO [n_heads·d_head, d_model]}. Head h occupies columns (rows for wO)
+ * {@code [h·d_head, (h+1)·d_head)}. TransformerLens-layout views are {@link #W_Q()}, {@link
+ * #W_K()}, {@link #W_V()}, {@link #W_O()}.
  *
  * @param layer layer index
  * @param config the model's config
@@ -22,8 +23,19 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param postAttnNorm the norm applied to attention output before the residual (Gemma 2), or null
  */
 @SuppressWarnings("checkstyle:MethodName")
-public record AttentionWeights(int layer, ModelConfig config, INDArray wQ, INDArray wK, INDArray wV, INDArray wO,
-    INDArray bQ, INDArray bK, INDArray bV, INDArray bO, Norm inputNorm, Norm postAttnNorm) {
+public record AttentionWeights(
+    int layer,
+    ModelConfig config,
+    INDArray wQ,
+    INDArray wK,
+    INDArray wV,
+    INDArray wO,
+    INDArray bQ,
+    INDArray bK,
+    INDArray bV,
+    INDArray bO,
+    Norm inputNorm,
+    Norm postAttnNorm) {
 
   /** {@code W_Q [n_heads, d_model, d_head]} (TransformerLens layout; a view). */
   public INDArray W_Q() {
@@ -52,18 +64,44 @@ public record AttentionWeights(int layer, ModelConfig config, INDArray wQ, INDAr
 
   /** Which of the biases Q, K, V, O are present, e.g. {@code "Q K V O"}, or {@code "none"}. */
   public String biases() {
-    String b = (bQ != null ? " Q" : "") + (bK != null ? " K" : "") + (bV != null ? " V" : "")
-        + (bO != null ? " O" : "");
+    String b =
+        (bQ != null ? " Q" : "")
+            + (bK != null ? " K" : "")
+            + (bV != null ? " V" : "")
+            + (bO != null ? " O" : "");
     return b.isEmpty() ? "none" : b.substring(1);
   }
 
-  /** One line: layer, head layout and the fused shapes (the record's default would print every weight). */
+  /**
+   * One line: layer, head layout and the fused shapes (the record's default would print every
+   * weight).
+   */
   @Override
   public String toString() {
-    return "AttentionWeights L" + layer + " (" + config.modelType() + "): n_heads=" + config.nHeads() + " n_kv_heads="
-        + config.nKvHeads() + " d_head=" + config.dHead() + " d_model=" + config.dModel() + ", W_Q "
-        + java.util.Arrays.toString(wQ.shape()) + " W_K " + java.util.Arrays.toString(wK.shape()) + " W_V "
-        + java.util.Arrays.toString(wV.shape()) + " W_O " + java.util.Arrays.toString(wO.shape()) + ", biases "
-        + biases() + ", input norm " + inputNorm.kind() + (postAttnNorm != null ? ", post-attention norm" : "");
+    return "AttentionWeights L"
+        + layer
+        + " ("
+        + config.modelType()
+        + "): n_heads="
+        + config.nHeads()
+        + " n_kv_heads="
+        + config.nKvHeads()
+        + " d_head="
+        + config.dHead()
+        + " d_model="
+        + config.dModel()
+        + ", W_Q "
+        + java.util.Arrays.toString(wQ.shape())
+        + " W_K "
+        + java.util.Arrays.toString(wK.shape())
+        + " W_V "
+        + java.util.Arrays.toString(wV.shape())
+        + " W_O "
+        + java.util.Arrays.toString(wO.shape())
+        + ", biases "
+        + biases()
+        + ", input norm "
+        + inputNorm.kind()
+        + (postAttnNorm != null ? ", post-attention norm" : "");
   }
 }

@@ -1,34 +1,54 @@
 package dev.saelab.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.saelab.io.SaeLabException;
 import dev.saelab.io.Json;
+import dev.saelab.io.SaeLabException;
 import java.nio.file.Path;
 
 /**
- * A transformer's attention-relevant hyper-parameters, read from a Hugging Face {@code config.json}.
+ * A transformer's attention-relevant hyper-parameters, read from a Hugging Face {@code
+ * config.json}.
  *
  * @param modelType {@code gemma2}, {@code gpt2}, {@code llama}, {@code mistral} or {@code qwen2}
  * @param dModel residual width (d_model)
  * @param nLayers number of layers
  * @param nHeads query heads per layer
- * @param nKvHeads key/value heads per layer (GQA: query head h reads KV head {@code h / (nHeads / nKvHeads)})
+ * @param nKvHeads key/value heads per layer (GQA: query head h reads KV head {@code h / (nHeads /
+ *     nKvHeads)})
  * @param dHead width of one head
  * @param norm input-norm kind
  * @param normEps norm epsilon
  * @param ropeTheta RoPE base, or 0 for models without rotary embeddings (GPT-2)
- * @param queryScale factor on q·k before softmax (1/√d_head, or Gemma's {@code query_pre_attn_scalar^-1/2})
+ * @param queryScale factor on q·k before softmax (1/√d_head, or Gemma's {@code
+ *     query_pre_attn_scalar^-1/2})
  * @param attnSoftcap Gemma's attention-logit soft cap (0 when none)
  * @param slidingWindow sliding-window length (0 when none)
  * @param slidingLayers per layer, whether its attention uses the sliding window
- * @param postAttnNorm whether attention output passes through its own norm before joining the residual (Gemma 2)
+ * @param postAttnNorm whether attention output passes through its own norm before joining the
+ *     residual (Gemma 2)
  * @param maxPositions context length
  */
-public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads, int nKvHeads, int dHead,
-    NormKind norm, double normEps, double ropeTheta, double queryScale, double attnSoftcap, int slidingWindow,
-    boolean[] slidingLayers, boolean postAttnNorm, int maxPositions) {
+public record ModelConfig(
+    String modelType,
+    int dModel,
+    int nLayers,
+    int nHeads,
+    int nKvHeads,
+    int dHead,
+    NormKind norm,
+    double normEps,
+    double ropeTheta,
+    double queryScale,
+    double attnSoftcap,
+    int slidingWindow,
+    boolean[] slidingLayers,
+    boolean postAttnNorm,
+    int maxPositions) {
 
-  /** Keeps its own copy of the sliding-layer flags, so the configuration cannot change after it is made. */
+  /**
+   * Keeps its own copy of the sliding-layer flags, so the configuration cannot change after it is
+   * made.
+   */
   public ModelConfig {
     slidingLayers = slidingLayers == null ? new boolean[0] : slidingLayers.clone();
   }
@@ -57,48 +77,105 @@ public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads,
     JsonNode c = Json.read(file);
     String type = Json.optText(c, "model_type", null);
     if (type == null) {
-      throw SaeLabException.inFile(file, "missing 'model_type' (expected gemma2, gpt2, llama, mistral or qwen2)");
+      throw SaeLabException.inFile(
+          file, "missing 'model_type' (expected gemma2, gpt2, llama, mistral or qwen2)");
     }
     switch (type) {
-      case "gemma2": {
-        int d = (int) Json.requireLong(file, c, "hidden_size");
-        int n = (int) Json.requireLong(file, c, "num_hidden_layers");
-        int h = (int) Json.requireLong(file, c, "num_attention_heads");
-        int kv = (int) Json.optLong(c, "num_key_value_heads", h);
-        int dh = (int) Json.optLong(c, "head_dim", d / h);
-        double qpas = Json.optDouble(c, "query_pre_attn_scalar", dh);
-        int window = (int) Json.optLong(c, "sliding_window", 0);
-        boolean[] sliding = layerTypes(c, n, i -> window > 0 && i % 2 == 0);
-        return check(file, new ModelConfig(type, d, n, h, kv, dh, NormKind.RMS_ONE_PLUS,
-            Json.optDouble(c, "rms_norm_eps", 1e-6), Json.optDouble(c, "rope_theta", 10000), 1 / Math.sqrt(qpas),
-            Json.optDouble(c, "attn_logit_softcapping", 0), window, sliding, true,
-            (int) Json.optLong(c, "max_position_embeddings", 8192)));
-      }
-      case "gpt2": {
-        int d = (int) Json.requireLong(file, c, "n_embd");
-        int n = (int) Json.requireLong(file, c, "n_layer");
-        int h = (int) Json.requireLong(file, c, "n_head");
-        return check(file, new ModelConfig(type, d, n, h, h, d / h, NormKind.LAYER,
-            Json.optDouble(c, "layer_norm_epsilon", 1e-5), 0, 1 / Math.sqrt(d / (double) h), 0, 0, new boolean[n], false,
-            (int) Json.optLong(c, "n_positions", Json.optLong(c, "n_ctx", 1024))));
-      }
-      case "llama": case "mistral": case "qwen2": {
-        int d = (int) Json.requireLong(file, c, "hidden_size");
-        int n = (int) Json.requireLong(file, c, "num_hidden_layers");
-        int h = (int) Json.requireLong(file, c, "num_attention_heads");
-        int kv = (int) Json.optLong(c, "num_key_value_heads", h);
-        int dh = (int) Json.optLong(c, "head_dim", d / h);
-        int window = c.hasNonNull("sliding_window") && !(type.equals("qwen2")
-            && !c.path("use_sliding_window").asBoolean(false)) ? (int) c.get("sliding_window").asLong() : 0;
-        int maxWindowLayers = (int) Json.optLong(c, "max_window_layers", 0);
-        boolean[] sliding = layerTypes(c, n, i -> window > 0 && (!type.equals("qwen2") || i >= maxWindowLayers));
-        return check(file, new ModelConfig(type, d, n, h, kv, dh, NormKind.RMS, Json.optDouble(c, "rms_norm_eps", 1e-6),
-            Json.optDouble(c, "rope_theta", 10000), 1 / Math.sqrt(dh), 0, window, sliding, false,
-            (int) Json.optLong(c, "max_position_embeddings", 4096)));
-      }
+      case "gemma2":
+        {
+          int d = (int) Json.requireLong(file, c, "hidden_size");
+          int n = (int) Json.requireLong(file, c, "num_hidden_layers");
+          int h = (int) Json.requireLong(file, c, "num_attention_heads");
+          int kv = (int) Json.optLong(c, "num_key_value_heads", h);
+          int dh = (int) Json.optLong(c, "head_dim", d / h);
+          double qpas = Json.optDouble(c, "query_pre_attn_scalar", dh);
+          int window = (int) Json.optLong(c, "sliding_window", 0);
+          boolean[] sliding = layerTypes(c, n, i -> window > 0 && i % 2 == 0);
+          return check(
+              file,
+              new ModelConfig(
+                  type,
+                  d,
+                  n,
+                  h,
+                  kv,
+                  dh,
+                  NormKind.RMS_ONE_PLUS,
+                  Json.optDouble(c, "rms_norm_eps", 1e-6),
+                  Json.optDouble(c, "rope_theta", 10000),
+                  1 / Math.sqrt(qpas),
+                  Json.optDouble(c, "attn_logit_softcapping", 0),
+                  window,
+                  sliding,
+                  true,
+                  (int) Json.optLong(c, "max_position_embeddings", 8192)));
+        }
+      case "gpt2":
+        {
+          int d = (int) Json.requireLong(file, c, "n_embd");
+          int n = (int) Json.requireLong(file, c, "n_layer");
+          int h = (int) Json.requireLong(file, c, "n_head");
+          return check(
+              file,
+              new ModelConfig(
+                  type,
+                  d,
+                  n,
+                  h,
+                  h,
+                  d / h,
+                  NormKind.LAYER,
+                  Json.optDouble(c, "layer_norm_epsilon", 1e-5),
+                  0,
+                  1 / Math.sqrt(d / (double) h),
+                  0,
+                  0,
+                  new boolean[n],
+                  false,
+                  (int) Json.optLong(c, "n_positions", Json.optLong(c, "n_ctx", 1024))));
+        }
+      case "llama":
+      case "mistral":
+      case "qwen2":
+        {
+          int d = (int) Json.requireLong(file, c, "hidden_size");
+          int n = (int) Json.requireLong(file, c, "num_hidden_layers");
+          int h = (int) Json.requireLong(file, c, "num_attention_heads");
+          int kv = (int) Json.optLong(c, "num_key_value_heads", h);
+          int dh = (int) Json.optLong(c, "head_dim", d / h);
+          int window =
+              c.hasNonNull("sliding_window")
+                      && !(type.equals("qwen2") && !c.path("use_sliding_window").asBoolean(false))
+                  ? (int) c.get("sliding_window").asLong()
+                  : 0;
+          int maxWindowLayers = (int) Json.optLong(c, "max_window_layers", 0);
+          boolean[] sliding =
+              layerTypes(c, n, i -> window > 0 && (!type.equals("qwen2") || i >= maxWindowLayers));
+          return check(
+              file,
+              new ModelConfig(
+                  type,
+                  d,
+                  n,
+                  h,
+                  kv,
+                  dh,
+                  NormKind.RMS,
+                  Json.optDouble(c, "rms_norm_eps", 1e-6),
+                  Json.optDouble(c, "rope_theta", 10000),
+                  1 / Math.sqrt(dh),
+                  0,
+                  window,
+                  sliding,
+                  false,
+                  (int) Json.optLong(c, "max_position_embeddings", 4096)));
+        }
       default:
-        throw SaeLabException.inFile(file, "model_type '" + type
-            + "' is not supported (expected gemma2, gpt2, llama, mistral or qwen2)");
+        throw SaeLabException.inFile(
+            file,
+            "model_type '"
+                + type
+                + "' is not supported (expected gemma2, gpt2, llama, mistral or qwen2)");
     }
   }
 
@@ -106,45 +183,99 @@ public record ModelConfig(String modelType, int dModel, int nLayers, int nHeads,
     boolean[] s = new boolean[n];
     JsonNode lt = c.get("layer_types");
     for (int i = 0; i < n; i++) {
-      s[i] = lt != null && lt.isArray() && lt.size() == n ? lt.get(i).asText().equals("sliding_attention")
-          : dflt.test(i);
+      s[i] =
+          lt != null && lt.isArray() && lt.size() == n
+              ? lt.get(i).asText().equals("sliding_attention")
+              : dflt.test(i);
     }
     return s;
   }
 
   private static ModelConfig check(Path file, ModelConfig m) {
     if (m.dModel <= 0 || m.nLayers <= 0 || m.nHeads <= 0 || m.nKvHeads <= 0 || m.dHead <= 0) {
-      throw SaeLabException.inFile(file, "sizes must be positive: d_model=" + m.dModel + " n_layers=" + m.nLayers
-          + " n_heads=" + m.nHeads + " n_kv_heads=" + m.nKvHeads + " d_head=" + m.dHead);
+      throw SaeLabException.inFile(
+          file,
+          "sizes must be positive: d_model="
+              + m.dModel
+              + " n_layers="
+              + m.nLayers
+              + " n_heads="
+              + m.nHeads
+              + " n_kv_heads="
+              + m.nKvHeads
+              + " d_head="
+              + m.dHead);
     }
     if (m.nHeads % m.nKvHeads != 0) {
-      throw SaeLabException.inFile(file, "n_heads=" + m.nHeads + " is not a multiple of n_kv_heads=" + m.nKvHeads);
+      throw SaeLabException.inFile(
+          file, "n_heads=" + m.nHeads + " is not a multiple of n_kv_heads=" + m.nKvHeads);
     }
     return m;
   }
 
   @Override
   public String toString() {
-    return modelType + ": d_model=" + dModel + " n_layers=" + nLayers + " n_heads=" + nHeads + " n_kv_heads="
-        + nKvHeads + " d_head=" + dHead + " norm=" + norm + (ropeTheta > 0 ? " rope_theta=" + ropeTheta : "")
-        + " query_scale=" + (float) queryScale + (attnSoftcap > 0 ? " softcap=" + attnSoftcap : "")
+    return modelType
+        + ": d_model="
+        + dModel
+        + " n_layers="
+        + nLayers
+        + " n_heads="
+        + nHeads
+        + " n_kv_heads="
+        + nKvHeads
+        + " d_head="
+        + dHead
+        + " norm="
+        + norm
+        + (ropeTheta > 0 ? " rope_theta=" + ropeTheta : "")
+        + " query_scale="
+        + (float) queryScale
+        + (attnSoftcap > 0 ? " softcap=" + attnSoftcap : "")
         + (slidingWindow > 0 ? " sliding_window=" + slidingWindow : "");
   }
 
-  /** Value equality over every component (the sliding-layer flags by content; doubles as {@link Double#compare}). */
+  /**
+   * Value equality over every component (the sliding-layer flags by content; doubles as {@link
+   * Double#compare}).
+   */
   @Override
   public boolean equals(Object o) {
-    return o instanceof ModelConfig m && java.util.Objects.equals(modelType, m.modelType) && dModel == m.dModel
-        && nLayers == m.nLayers && nHeads == m.nHeads && nKvHeads == m.nKvHeads && dHead == m.dHead
-        && norm == m.norm && Double.compare(normEps, m.normEps) == 0 && Double.compare(ropeTheta, m.ropeTheta) == 0
-        && Double.compare(queryScale, m.queryScale) == 0 && Double.compare(attnSoftcap, m.attnSoftcap) == 0
-        && slidingWindow == m.slidingWindow && java.util.Arrays.equals(slidingLayers, m.slidingLayers)
-        && postAttnNorm == m.postAttnNorm && maxPositions == m.maxPositions;
+    return o instanceof ModelConfig m
+        && java.util.Objects.equals(modelType, m.modelType)
+        && dModel == m.dModel
+        && nLayers == m.nLayers
+        && nHeads == m.nHeads
+        && nKvHeads == m.nKvHeads
+        && dHead == m.dHead
+        && norm == m.norm
+        && Double.compare(normEps, m.normEps) == 0
+        && Double.compare(ropeTheta, m.ropeTheta) == 0
+        && Double.compare(queryScale, m.queryScale) == 0
+        && Double.compare(attnSoftcap, m.attnSoftcap) == 0
+        && slidingWindow == m.slidingWindow
+        && java.util.Arrays.equals(slidingLayers, m.slidingLayers)
+        && postAttnNorm == m.postAttnNorm
+        && maxPositions == m.maxPositions;
   }
 
   @Override
   public int hashCode() {
-    return java.util.Objects.hash(modelType, dModel, nLayers, nHeads, nKvHeads, dHead, norm, normEps, ropeTheta,
-        queryScale, attnSoftcap, slidingWindow, java.util.Arrays.hashCode(slidingLayers), postAttnNorm, maxPositions);
+    return java.util.Objects.hash(
+        modelType,
+        dModel,
+        nLayers,
+        nHeads,
+        nKvHeads,
+        dHead,
+        norm,
+        normEps,
+        ropeTheta,
+        queryScale,
+        attnSoftcap,
+        slidingWindow,
+        java.util.Arrays.hashCode(slidingLayers),
+        postAttnNorm,
+        maxPositions);
   }
 }

@@ -15,8 +15,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * A Hugging Face model folder ({@code config.json} plus {@code model.safetensors} or a sharded index). Opening reads
- * the config and the safetensors headers; {@link #attention(int)} reads one layer's attention tensors on request.
+ * A Hugging Face model folder ({@code config.json} plus {@code model.safetensors} or a sharded
+ * index). Opening reads the config and the safetensors headers; {@link #attention(int)} reads one
+ * layer's attention tensors on request.
  *
  * <pre>
  * jshell&gt; var m = ModelWeights.open(Path.of("datasets/tiny-gemma2"))
@@ -40,7 +41,8 @@ public final class ModelWeights implements Closeable {
   /** Opens a model folder. */
   public static ModelWeights open(Path folder) {
     if (!Files.isDirectory(folder)) {
-      throw SaeLabException.inFile(folder, "not a model folder (expected config.json and safetensors weights)");
+      throw SaeLabException.inFile(
+          folder, "not a model folder (expected config.json and safetensors weights)");
     }
     Path cfg = folder.resolve("config.json");
     if (!Files.isRegularFile(cfg)) {
@@ -78,7 +80,8 @@ public final class ModelWeights implements Closeable {
   /** Layer {@code l}'s attention weights, read on first use and cached. */
   public synchronized AttentionWeights attention(int l) {
     if (l < 0 || l >= config.nLayers()) {
-      throw new SaeLabException(folder + ": layer " + l + " out of range 0.." + (config.nLayers() - 1));
+      throw new SaeLabException(
+          folder + ": layer " + l + " out of range 0.." + (config.nLayers() - 1));
     }
     return layers.computeIfAbsent(l, this::load);
   }
@@ -93,9 +96,19 @@ public final class ModelWeights implements Closeable {
       INDArray bAttn = read(p + "attn.c_attn.bias", 3L * d);
       INDArray cProj = read(p + "attn.c_proj.weight", d, d);
       Norm ln = new Norm(NormKind.LAYER, read(p + "ln_1.weight", d), read(p + "ln_1.bias", d));
-      return new AttentionWeights(l, config, cols(cAttn, 0, d), cols(cAttn, d, 2 * d), cols(cAttn, 2 * d, 3 * d), cProj,
-          bAttn.get(NDArrayIndex.interval(0, d)).dup(), bAttn.get(NDArrayIndex.interval(d, 2 * d)).dup(),
-          bAttn.get(NDArrayIndex.interval(2 * d, 3 * d)).dup(), read(p + "attn.c_proj.bias", d), ln, null);
+      return new AttentionWeights(
+          l,
+          config,
+          cols(cAttn, 0, d),
+          cols(cAttn, d, 2 * d),
+          cols(cAttn, 2 * d, 3 * d),
+          cProj,
+          bAttn.get(NDArrayIndex.interval(0, d)).dup(),
+          bAttn.get(NDArrayIndex.interval(d, 2 * d)).dup(),
+          bAttn.get(NDArrayIndex.interval(2 * d, 3 * d)).dup(),
+          read(p + "attn.c_proj.bias", d),
+          ln,
+          null);
     }
     String p = prefixOf("model.layers." + l + ".self_attn.q_proj.weight");
     INDArray q = read(p + "self_attn.q_proj.weight", qw, d).transpose().dup('c');
@@ -109,28 +122,60 @@ public final class ModelWeights implements Closeable {
     INDArray gIn = read(p + "input_layernorm.weight", d);
     if (config.norm() == NormKind.RMS_ONE_PLUS) {
       INDArray gPost = read(p + "post_attention_layernorm.weight", d).add(1f);
-      return new AttentionWeights(l, config, q, k, v, o, bq, bk, bv, bo, new Norm(config.norm(), gIn.add(1f), null),
+      return new AttentionWeights(
+          l,
+          config,
+          q,
+          k,
+          v,
+          o,
+          bq,
+          bk,
+          bv,
+          bo,
+          new Norm(config.norm(), gIn.add(1f), null),
           new Norm(config.norm(), gPost, null));
     }
-    return new AttentionWeights(l, config, q, k, v, o, bq, bk, bv, bo, new Norm(config.norm(), gIn, null), null);
+    return new AttentionWeights(
+        l, config, q, k, v, o, bq, bk, bv, bo, new Norm(config.norm(), gIn, null), null);
   }
 
   /** Finds the prefix (e.g. "" or "model." or "transformer.") under which a tensor is stored. */
   private String prefixOf(String name) {
     for (String pre : new String[] {"", "transformer.", "model.", "language_model."}) {
       if (tensors.find(pre + name).isPresent()) {
-        return pre + name.substring(0, name.indexOf(name.contains(".attn.") ? "attn." : "self_attn."));
+        return pre
+            + name.substring(0, name.indexOf(name.contains(".attn.") ? "attn." : "self_attn."));
       }
     }
-    throw SaeLabException.inFile(tensors.path(), "no tensor '" + name + "' for a " + config.modelType() + " model");
+    throw SaeLabException.inFile(
+        tensors.path(), "no tensor '" + name + "' for a " + config.modelType() + " model");
   }
 
   private INDArray read(String name, long... shape) {
-    TensorInfo t = tensors.find(name).orElseThrow(() -> SaeLabException.inFile(tensors.path(),
-        "missing tensor '" + name + "' (expected shape " + Arrays.toString(shape) + ")"));
+    TensorInfo t =
+        tensors
+            .find(name)
+            .orElseThrow(
+                () ->
+                    SaeLabException.inFile(
+                        tensors.path(),
+                        "missing tensor '"
+                            + name
+                            + "' (expected shape "
+                            + Arrays.toString(shape)
+                            + ")"));
     if (!Arrays.equals(t.shape(), shape)) {
-      throw SaeLabException.inTensor(tensors.path(), name, "shape " + t.shapeString() + ", expected "
-          + Arrays.toString(shape) + " from config.json (" + config + ")");
+      throw SaeLabException.inTensor(
+          tensors.path(),
+          name,
+          "shape "
+              + t.shapeString()
+              + ", expected "
+              + Arrays.toString(shape)
+              + " from config.json ("
+              + config
+              + ")");
     }
     return tensors.readArray(name);
   }
@@ -146,7 +191,8 @@ public final class ModelWeights implements Closeable {
   /** Checks an SAE width against this model's d_model; the message names both. */
   public void requireWidth(long dIn, String what) {
     if (dIn != config.dModel()) {
-      throw new SaeLabException(what + " has d_in=" + dIn + " but " + folder + " has d_model=" + config.dModel());
+      throw new SaeLabException(
+          what + " has d_in=" + dIn + " but " + folder + " has d_model=" + config.dModel());
     }
   }
 
@@ -155,11 +201,26 @@ public final class ModelWeights implements Closeable {
     tensors.close();
   }
 
-  /** One line: {@code ModelWeights gemma2: n_layers=2 d_model=48 n_heads=4 n_kv_heads=2 d_head=16 (folder)}. */
+  /**
+   * One line: {@code ModelWeights gemma2: n_layers=2 d_model=48 n_heads=4 n_kv_heads=2 d_head=16
+   * (folder)}.
+   */
   @Override
   public String toString() {
-    return "ModelWeights " + config.modelType() + ": n_layers=" + config.nLayers() + " d_model=" + config.dModel()
-        + " n_heads=" + config.nHeads() + " n_kv_heads=" + config.nKvHeads() + " d_head=" + config.dHead() + " ("
-        + folder + ")";
+    return "ModelWeights "
+        + config.modelType()
+        + ": n_layers="
+        + config.nLayers()
+        + " d_model="
+        + config.dModel()
+        + " n_heads="
+        + config.nHeads()
+        + " n_kv_heads="
+        + config.nKvHeads()
+        + " d_head="
+        + config.dHead()
+        + " ("
+        + folder
+        + ")";
   }
 }

@@ -19,26 +19,39 @@ import org.knowm.xchart.internal.chartpart.Chart;
 import tech.tablesaw.api.Table;
 
 /**
- * Kernel-neutral rendering of the types SAE Lab displays: its own {@link MimeBundle} objects, any Tablesaw
- * {@link Table} (sortable HTML, numbers to 5 significant digits), any XChart chart (a 2× PNG, see {@link Plot}), and
- * a summary card (HTML key/value table, text/plain from {@code toString()}) for what the loading magics and the API
- * return: {@link ModelWeights}, {@link SaeDictionary}, {@link FeatureLabels}, {@link AttentionWeights},
- * {@link HeadSvd}. Those classes stay free of rendering code: their packages never import this one.
+ * Kernel-neutral rendering of the types SAE Lab displays: its own {@link MimeBundle} objects, any
+ * Tablesaw {@link Table} (sortable HTML, numbers to 5 significant digits), any XChart chart (a 2×
+ * PNG, see {@link Plot}), and a summary card (HTML key/value table, text/plain from {@code
+ * toString()}) for what the loading magics and the API return: {@link ModelWeights}, {@link
+ * SaeDictionary}, {@link FeatureLabels}, {@link AttentionWeights}, {@link HeadSvd}. Those classes
+ * stay free of rendering code: their packages never import this one.
  */
 public final class Renderers {
   private Renderers() {}
 
   /** The classes the kernel adapters register a renderer for. */
-  public static final java.util.List<Class<?>> TYPES = java.util.List.of(MimeBundle.class, FeatureTable.class, Analysis.class,
-      Plot.class, Table.class, Chart.class, ModelWeights.class, SaeDictionary.class, FeatureLabels.class,
-      AttentionWeights.class, HeadSvd.class);
+  public static final java.util.List<Class<?>> TYPES =
+      java.util.List.of(
+          MimeBundle.class,
+          FeatureTable.class,
+          Analysis.class,
+          Plot.class,
+          Table.class,
+          Chart.class,
+          ModelWeights.class,
+          SaeDictionary.class,
+          FeatureLabels.class,
+          AttentionWeights.class,
+          HeadSvd.class);
 
   /** Whether {@link #bundle} renders this object. */
   public static boolean canRender(Object o) {
     return TYPES.stream().anyMatch(t -> t.isInstance(o));
   }
 
-  /** The MIME bundle of an object this class renders, or a text/plain-only bundle for anything else. */
+  /**
+   * The MIME bundle of an object this class renders, or a text/plain-only bundle for anything else.
+   */
   public static Map<String, Object> bundle(Object o) {
     if (o instanceof MimeBundle m) {
       return m.mimeBundle();
@@ -102,7 +115,8 @@ public final class Renderers {
       }
       f.put("path", String.valueOf(s.path()));
     } else if (o instanceof FeatureLabels l) {
-      f.put("Neuronpedia source", l.neuronpediaSource() == null ? "unknown" : l.neuronpediaSource());
+      f.put(
+          "Neuronpedia source", l.neuronpediaSource() == null ? "unknown" : l.neuronpediaSource());
       f.put("explanations", Integer.toString(l.explanationCount()));
       f.put("labelled features", Integer.toString(l.featureCount()));
       f.put("max index", Integer.toString(l.maxIndex()));
@@ -113,13 +127,25 @@ public final class Renderers {
       f.put("model type", c.modelType());
       f.put("heads", c.nHeads() + " query, " + c.nKvHeads() + " key/value, d_head " + c.dHead());
       f.put("d_model", Integer.toString(c.dModel()));
-      f.put("W_Q W_K W_V W_O", Arrays.toString(a.wQ().shape()) + " " + Arrays.toString(a.wK().shape()) + " "
-          + Arrays.toString(a.wV().shape()) + " " + Arrays.toString(a.wO().shape()));
+      f.put(
+          "W_Q W_K W_V W_O",
+          Arrays.toString(a.wQ().shape())
+              + " "
+              + Arrays.toString(a.wK().shape())
+              + " "
+              + Arrays.toString(a.wV().shape())
+              + " "
+              + Arrays.toString(a.wO().shape()));
       f.put("biases", a.biases());
-      f.put("norms", a.inputNorm().kind() + " before attention" + (a.postAttnNorm() == null ? ""
-          : ", " + a.postAttnNorm().kind() + " after"));
+      f.put(
+          "norms",
+          a.inputNorm().kind()
+              + " before attention"
+              + (a.postAttnNorm() == null ? "" : ", " + a.postAttnNorm().kind() + " after"));
     } else if (o instanceof HeadSvd s) {
-      f.put("circuit", s.kind().id().toUpperCase(Locale.ROOT) + (s.augmented() ? " (bias-augmented)" : ""));
+      f.put(
+          "circuit",
+          s.kind().id().toUpperCase(Locale.ROOT) + (s.augmented() ? " (bias-augmented)" : ""));
       f.put("head", s.headName());
       f.put("singular values", Integer.toString(s.sigma().length));
       StringBuilder top = new StringBuilder();
@@ -133,7 +159,10 @@ public final class Renderers {
     return f;
   }
 
-  /** Display metadata by MIME type for {@link #bundle}'s output (a plot's PNG display size); empty if none. */
+  /**
+   * Display metadata by MIME type for {@link #bundle}'s output (a plot's PNG display size); empty
+   * if none.
+   */
   public static Map<String, Object> metadata(Object o) {
     if (o instanceof MimeBundle m) {
       return m.mimeMetadata();
@@ -158,8 +187,10 @@ public final class Renderers {
   /** An analysis: its title, the plot above the sortable table. */
   public static Map<String, Object> analysis(Analysis a) {
     Map<String, Object> m = new LinkedHashMap<>();
-    StringBuilder html = new StringBuilder("<div class=\"saelab-analysis\"><b>")
-        .append(HtmlTables.escape(a.title())).append("</b>");
+    StringBuilder html =
+        new StringBuilder("<div class=\"saelab-analysis\"><b>")
+            .append(HtmlTables.escape(a.title()))
+            .append("</b>");
     if (a.plot() != null) {
       html.append("<br>").append(img(a.plot()));
     }
@@ -169,7 +200,10 @@ public final class Renderers {
     return m;
   }
 
-  /** A plot: the 2× PNG (shown at the chart's size, see {@link #metadata}), and SVG only when the plot asks for it. */
+  /**
+   * A plot: the 2× PNG (shown at the chart's size, see {@link #metadata}), and SVG only when the
+   * plot asks for it.
+   */
   public static Map<String, Object> plot(Plot p) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("image/png", Base64.getEncoder().encodeToString(p.png()));
@@ -185,10 +219,19 @@ public final class Renderers {
     return Map.of("image/png", Map.of("width", p.width(), "height", p.height()));
   }
 
-  /** The plot as an {@code <img>} at the chart's logical size (the PNG has {@link Plot#SCALE}× the pixels). */
+  /**
+   * The plot as an {@code <img>} at the chart's logical size (the PNG has {@link Plot#SCALE}× the
+   * pixels).
+   */
   public static String img(Plot p) {
-    return "<img src=\"data:image/png;base64," + Base64.getEncoder().encodeToString(p.png()) + "\" width=\""
-        + p.width() + "\" height=\"" + p.height() + "\" alt=\"" + HtmlTables.escape(String.valueOf(p.chart()
-        .getTitle())) + "\">";
+    return "<img src=\"data:image/png;base64,"
+        + Base64.getEncoder().encodeToString(p.png())
+        + "\" width=\""
+        + p.width()
+        + "\" height=\""
+        + p.height()
+        + "\" alt=\""
+        + HtmlTables.escape(String.valueOf(p.chart().getTitle()))
+        + "\">";
   }
 }

@@ -14,14 +14,45 @@ package dev.saelab.sae;
  * @param neuronpediaId {@code modelId/sourceId} of the SAE's Neuronpedia labels, or null
  * @param centeredStream true if the SAE was trained on TransformerLens's centred residual stream
  *     ({@code center_writing_weights}), as the GPT-2 res-jb SAEs were
- * @param modelName the model the SAE was trained on as the files name it (SAELens {@code model_name}; Gemma Scope:
- *     from a repository folder such as {@code gemma-scope-2b-pt-res} → {@code gemma-2-2b}), or null
+ * @param modelName the model the SAE was trained on as the files name it (SAELens {@code
+ *     model_name}; Gemma Scope: from a repository folder such as {@code gemma-scope-2b-pt-res} →
+ *     {@code gemma-2-2b}), or null
  */
-public record SaeConfig(String format, String architecture, long dIn, long dSae, String hookName, int layer,
-    boolean applyBDecToInput, long k, String neuronpediaId, boolean centeredStream, String modelName) {
+public record SaeConfig(
+    String format,
+    String architecture,
+    long dIn,
+    long dSae,
+    String hookName,
+    int layer,
+    boolean applyBDecToInput,
+    long k,
+    String neuronpediaId,
+    boolean centeredStream,
+    String modelName) {
   /** A config whose files name no model. */
-  public SaeConfig(String format, String architecture, long dIn, long dSae, String hookName, int layer,
-      boolean applyBDecToInput, long k, String neuronpediaId, boolean centeredStream) {
-    this(format, architecture, dIn, dSae, hookName, layer, applyBDecToInput, k, neuronpediaId, centeredStream, null);
+  public SaeConfig(
+      String format,
+      String architecture,
+      long dIn,
+      long dSae,
+      String hookName,
+      int layer,
+      boolean applyBDecToInput,
+      long k,
+      String neuronpediaId,
+      boolean centeredStream) {
+    this(
+        format,
+        architecture,
+        dIn,
+        dSae,
+        hookName,
+        layer,
+        applyBDecToInput,
+        k,
+        neuronpediaId,
+        centeredStream,
+        null);
   }
 }

@@ -13,9 +13,9 @@ import java.util.Optional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * A sparse autoencoder's dictionary: config plus weights read lazily, one tensor at a time, in SAELens's layout
- * ({@code W_enc [d_in, d_sae]}, {@code W_dec [d_sae, d_in]}, {@code b_enc [d_sae]}, {@code b_dec [d_in]},
- * {@code threshold [d_sae]}).
+ * A sparse autoencoder's dictionary: config plus weights read lazily, one tensor at a time, in
+ * SAELens's layout ({@code W_enc [d_in, d_sae]}, {@code W_dec [d_sae, d_in]}, {@code b_enc
+ * [d_sae]}, {@code b_dec [d_in]}, {@code threshold [d_sae]}).
  *
  * <pre>
  * jshell&gt; var sae = SaeDictionary.open(Path.of("datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12"))
@@ -38,7 +38,10 @@ public final class SaeDictionary implements Closeable {
     this.names = names;
   }
 
-  /** Opens a Gemma Scope folder or {@code params.npz}, or a SAELens folder; reads headers and config only. */
+  /**
+   * Opens a Gemma Scope folder or {@code params.npz}, or a SAELens folder; reads headers and config
+   * only.
+   */
   public static SaeDictionary open(Path path) {
     return SaeLoader.open(path);
   }
@@ -58,7 +61,10 @@ public final class SaeDictionary implements Closeable {
     return source.tensors();
   }
 
-  /** Decoder {@code W_dec [d_sae, d_in]}: row i is feature i's direction. Cached after the first read. */
+  /**
+   * Decoder {@code W_dec [d_sae, d_in]}: row i is feature i's direction. Cached after the first
+   * read.
+   */
   public INDArray wDec() {
     return tensor("W_dec");
   }
@@ -83,7 +89,10 @@ public final class SaeDictionary implements Closeable {
     return names.containsKey("threshold") ? Optional.of(tensor("threshold")) : Optional.empty();
   }
 
-  /** The canonical tensor ({@code W_dec}, ...) as float32, transposed to SAELens orientation if stored otherwise. */
+  /**
+   * The canonical tensor ({@code W_dec}, ...) as float32, transposed to SAELens orientation if
+   * stored otherwise.
+   */
   public synchronized INDArray tensor(String canonical) {
     INDArray a = cache.get(canonical);
     if (a != null) {
@@ -91,7 +100,8 @@ public final class SaeDictionary implements Closeable {
     }
     String stored = names.get(canonical);
     if (stored == null) {
-      throw SaeLabException.inFile(path, "SAE has no " + canonical + " (tensors: " + names.values() + ")");
+      throw SaeLabException.inFile(
+          path, "SAE has no " + canonical + " (tensors: " + names.values() + ")");
     }
     a = source.readArray(stored);
     long[] want = expectedShape(canonical);
@@ -99,8 +109,10 @@ public final class SaeDictionary implements Closeable {
       if (a.rank() == 2 && a.shape()[0] == want[1] && a.shape()[1] == want[0]) {
         a = a.transpose().dup('c');
       } else {
-        throw SaeLabException.inTensor(source.path(), stored, "shape " + Arrays.toString(a.shape())
-            + ", expected " + Arrays.toString(want));
+        throw SaeLabException.inTensor(
+            source.path(),
+            stored,
+            "shape " + Arrays.toString(a.shape()) + ", expected " + Arrays.toString(want));
       }
     }
     cache.put(canonical, a);
@@ -111,11 +123,20 @@ public final class SaeDictionary implements Closeable {
     long i = config.dIn();
     long s = config.dSae();
     switch (canonical) {
-      case "W_enc": return new long[] {i, s};
-      case "W_dec": return new long[] {s, i};
-      case "b_dec": return new long[] {i};
-      case "b_enc": case "threshold": case "b_gate": case "b_mag": case "r_mag": return new long[] {s};
-      default: return null;
+      case "W_enc":
+        return new long[] {i, s};
+      case "W_dec":
+        return new long[] {s, i};
+      case "b_dec":
+        return new long[] {i};
+      case "b_enc":
+      case "threshold":
+      case "b_gate":
+      case "b_mag":
+      case "r_mag":
+        return new long[] {s};
+      default:
+        return null;
     }
   }
 
@@ -130,11 +151,26 @@ public final class SaeDictionary implements Closeable {
     source.close();
   }
 
-  /** One line, e.g. {@code SaeDictionary jumprelu d_in=48 d_sae=128 hook=blocks.0.hook_resid_post layer=0 (...)}. */
+  /**
+   * One line, e.g. {@code SaeDictionary jumprelu d_in=48 d_sae=128 hook=blocks.0.hook_resid_post
+   * layer=0 (...)}.
+   */
   @Override
   public String toString() {
-    return "SaeDictionary " + config.architecture() + " d_in=" + config.dIn() + " d_sae=" + config.dSae() + " hook="
-        + config.hookName() + " layer=" + (config.layer() < 0 ? "?" : config.layer()) + " (" + config.format() + ", "
-        + path + ")";
+    return "SaeDictionary "
+        + config.architecture()
+        + " d_in="
+        + config.dIn()
+        + " d_sae="
+        + config.dSae()
+        + " hook="
+        + config.hookName()
+        + " layer="
+        + (config.layer() < 0 ? "?" : config.layer())
+        + " ("
+        + config.format()
+        + ", "
+        + path
+        + ")";
   }
 }

@@ -1,9 +1,9 @@
 package dev.saelab.sae;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.saelab.io.SaeLabException;
 import dev.saelab.io.Json;
 import dev.saelab.io.NpzFile;
+import dev.saelab.io.SaeLabException;
 import dev.saelab.io.SafetensorsFile;
 import dev.saelab.io.TensorInfo;
 import dev.saelab.io.TensorSource;
@@ -15,11 +15,18 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Recognises SAE folders and files (Gemma Scope, SAELens) and builds {@link SaeDictionary} objects. */
+/**
+ * Recognises SAE folders and files (Gemma Scope, SAELens) and builds {@link SaeDictionary} objects.
+ */
 final class SaeLoader {
-  private static final Pattern GEMMA_SCOPE = Pattern.compile(".*layer_(\\d+)/width_(\\w+)/average_l0_(\\d+).*");
+  private static final Pattern GEMMA_SCOPE =
+      Pattern.compile(".*layer_(\\d+)/width_(\\w+)/average_l0_(\\d+).*");
   private static final Pattern HOOK_LAYER = Pattern.compile("blocks\\.(\\d+)\\.");
-  /** Gemma Scope repositories name their model: gemma-scope-2b-pt-res → gemma-2-2b, gemma-scope-9b-it-res → -it. */
+
+  /**
+   * Gemma Scope repositories name their model: gemma-scope-2b-pt-res → gemma-2-2b,
+   * gemma-scope-9b-it-res → -it.
+   */
   private static final Pattern GEMMA_SCOPE_REPO = Pattern.compile("gemma-scope-(\\d+b)-(pt|it)-");
 
   private SaeLoader() {}
@@ -29,11 +36,14 @@ final class SaeLoader {
       if (Files.isRegularFile(path.resolve("params.npz"))) {
         return gemmaScope(path.resolve("params.npz"));
       }
-      if (Files.isRegularFile(path.resolve("cfg.json")) && Files.isRegularFile(path.resolve("sae_weights.safetensors"))) {
+      if (Files.isRegularFile(path.resolve("cfg.json"))
+          && Files.isRegularFile(path.resolve("sae_weights.safetensors"))) {
         return saeLens(path);
       }
-      throw SaeLabException.inFile(path, "not an SAE folder: expected params.npz (Gemma Scope) or cfg.json + "
-          + "sae_weights.safetensors (SAELens)");
+      throw SaeLabException.inFile(
+          path,
+          "not an SAE folder: expected params.npz (Gemma Scope) or cfg.json + "
+              + "sae_weights.safetensors (SAELens)");
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
@@ -45,18 +55,25 @@ final class SaeLoader {
     if (name.endsWith(".safetensors") && Files.isRegularFile(path.resolveSibling("cfg.json"))) {
       return saeLens(path.getParent());
     }
-    throw SaeLabException.inFile(path, "not an SAE file: expected a Gemma Scope params.npz or a SAELens folder");
+    throw SaeLabException.inFile(
+        path, "not an SAE file: expected a Gemma Scope params.npz or a SAELens folder");
   }
 
   private static SaeDictionary gemmaScope(Path npz) {
     NpzFile f = NpzFile.open(npz);
     try {
-      Map<String, String> names = canonicalNames(f, npz, List.of("W_enc", "W_dec", "b_enc", "b_dec", "threshold"));
+      Map<String, String> names =
+          canonicalNames(f, npz, List.of("W_enc", "W_dec", "b_enc", "b_dec", "threshold"));
       TensorInfo dec = f.info(names.get("W_dec"));
       TensorInfo bdec = f.info(names.get("b_dec"));
       if (dec.shape().length != 2 || bdec.shape().length != 1) {
-        throw SaeLabException.inTensor(npz, dec.name(), "W_dec must be 2-D and b_dec 1-D, got " + dec.shapeString()
-            + " and " + bdec.shapeString());
+        throw SaeLabException.inTensor(
+            npz,
+            dec.name(),
+            "W_dec must be 2-D and b_dec 1-D, got "
+                + dec.shapeString()
+                + " and "
+                + bdec.shapeString());
       }
       long dIn = bdec.shape()[0];
       long dSae = dec.shape()[0] == dIn ? dec.shape()[1] : dec.shape()[0];
@@ -64,11 +81,19 @@ final class SaeLoader {
       String unix = npz.toAbsolutePath().toString().replace('\\', '/');
       Matcher m = GEMMA_SCOPE.matcher(unix);
       int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
-      String kind = unix.contains("-att") ? "attn.hook_z" : unix.contains("-mlp") ? "hook_mlp_out" : "hook_resid_post";
+      String kind =
+          unix.contains("-att")
+              ? "attn.hook_z"
+              : unix.contains("-mlp") ? "hook_mlp_out" : "hook_resid_post";
       String hook = layer >= 0 ? "blocks." + layer + "." + kind : null;
       Matcher repo = GEMMA_SCOPE_REPO.matcher(unix);
-      String model = repo.find() ? "gemma-2-" + repo.group(1) + (repo.group(2).equals("it") ? "-it" : "") : null;
-      SaeConfig cfg = new SaeConfig("gemma-scope", "jumprelu", dIn, dSae, hook, layer, false, 0, null, false, model);
+      String model =
+          repo.find()
+              ? "gemma-2-" + repo.group(1) + (repo.group(2).equals("it") ? "-it" : "")
+              : null;
+      SaeConfig cfg =
+          new SaeConfig(
+              "gemma-scope", "jumprelu", dIn, dSae, hook, layer, false, 0, null, false, model);
       return new SaeDictionary(npz.getParent(), cfg, f, names);
     } catch (RuntimeException e) {
       f.close();
@@ -82,30 +107,42 @@ final class SaeLoader {
     if (!cfg.isObject()) {
       throw SaeLabException.inFile(cfgFile, "expected a JSON object");
     }
-    JsonNode meta = cfg.has("metadata") && cfg.get("metadata").isObject() ? cfg.get("metadata") : cfg;
+    JsonNode meta =
+        cfg.has("metadata") && cfg.get("metadata").isObject() ? cfg.get("metadata") : cfg;
     long dIn = Json.requireLong(cfgFile, cfg, "d_in");
     long dSae = Json.requireLong(cfgFile, cfg, "d_sae");
     String arch = Json.optText(cfg, "architecture", null);
     long k = Json.optLong(cfg, "k", 0);
     if (arch == null) {
-      String act = Json.optText(cfg, "activation_fn", Json.optText(cfg, "activation_fn_str", "relu"));
+      String act =
+          Json.optText(cfg, "activation_fn", Json.optText(cfg, "activation_fn_str", "relu"));
       arch = act.equals("topk") ? "topk" : "standard";
       if (arch.equals("topk") && cfg.has("activation_fn_kwargs")) {
         k = Json.optLong(cfg.get("activation_fn_kwargs"), "k", k);
       }
     }
     if (!List.of("standard", "jumprelu", "topk", "batchtopk", "gated").contains(arch)) {
-      throw SaeLabException.inFile(cfgFile, "architecture '" + arch
-          + "' is not supported (expected standard, jumprelu, topk, batchtopk or gated)");
+      throw SaeLabException.inFile(
+          cfgFile,
+          "architecture '"
+              + arch
+              + "' is not supported (expected standard, jumprelu, topk, batchtopk or gated)");
     }
-    String hook = Json.optText(meta, "hook_name", Json.optText(cfg, "hook_name", Json.optText(cfg, "hook_point", null)));
-    boolean applyBDec = cfg.has("apply_b_dec_to_input") ? cfg.get("apply_b_dec_to_input").asBoolean() : true;
+    String hook =
+        Json.optText(
+            meta,
+            "hook_name",
+            Json.optText(cfg, "hook_name", Json.optText(cfg, "hook_point", null)));
+    boolean applyBDec =
+        cfg.has("apply_b_dec_to_input") ? cfg.get("apply_b_dec_to_input").asBoolean() : true;
     String npId = Json.optText(meta, "neuronpedia_id", null);
     JsonNode kwargs = meta.get("model_from_pretrained_kwargs");
-    boolean centred = kwargs != null && kwargs.has("center_writing_weights")
-        ? kwargs.get("center_writing_weights").asBoolean()
-        : Json.optText(meta, "model_class_name", "HookedTransformer").equals("HookedTransformer")
-            && Json.optText(meta, "model_name", "").startsWith("gpt2");
+    boolean centred =
+        kwargs != null && kwargs.has("center_writing_weights")
+            ? kwargs.get("center_writing_weights").asBoolean()
+            : Json.optText(meta, "model_class_name", "HookedTransformer")
+                    .equals("HookedTransformer")
+                && Json.optText(meta, "model_name", "").startsWith("gpt2");
     int layer = -1;
     if (hook != null) {
       Matcher m = HOOK_LAYER.matcher(hook);
@@ -116,15 +153,27 @@ final class SaeLoader {
     Path weights = dir.resolve("sae_weights.safetensors");
     SafetensorsFile f = SafetensorsFile.open(weights);
     try {
-      List<String> need = switch (arch) {
-        case "jumprelu" -> List.of("W_enc", "W_dec", "b_enc", "b_dec", "threshold");
-        case "gated" -> List.of("W_enc", "W_dec", "b_gate", "b_mag", "r_mag", "b_dec");
-        default -> List.of("W_enc", "W_dec", "b_enc", "b_dec");
-      };
+      List<String> need =
+          switch (arch) {
+            case "jumprelu" -> List.of("W_enc", "W_dec", "b_enc", "b_dec", "threshold");
+            case "gated" -> List.of("W_enc", "W_dec", "b_gate", "b_mag", "r_mag", "b_dec");
+            default -> List.of("W_enc", "W_dec", "b_enc", "b_dec");
+          };
       Map<String, String> names = canonicalNames(f, weights, need);
       checkShapes(f, weights, names, dIn, dSae);
-      SaeConfig c = new SaeConfig("saelens", arch, dIn, dSae, hook, layer, applyBDec, k, npId, centred,
-          Json.optText(meta, "model_name", Json.optText(cfg, "model_name", null)));
+      SaeConfig c =
+          new SaeConfig(
+              "saelens",
+              arch,
+              dIn,
+              dSae,
+              hook,
+              layer,
+              applyBDec,
+              k,
+              npId,
+              centred,
+              Json.optText(meta, "model_name", Json.optText(cfg, "model_name", null)));
       return new SaeDictionary(dir, c, f, names);
     } catch (RuntimeException e) {
       f.close();
@@ -132,8 +181,12 @@ final class SaeLoader {
     }
   }
 
-  /** Maps canonical names to stored names, accepting Gemma Scope's lowercase {@code w_enc}/{@code w_dec}. */
-  private static Map<String, String> canonicalNames(TensorSource f, Path file, List<String> required) {
+  /**
+   * Maps canonical names to stored names, accepting Gemma Scope's lowercase {@code w_enc}/{@code
+   * w_dec}.
+   */
+  private static Map<String, String> canonicalNames(
+      TensorSource f, Path file, List<String> required) {
     Map<String, String> names = new LinkedHashMap<>();
     for (TensorInfo t : f.tensors()) {
       String n = t.name();
@@ -142,27 +195,46 @@ final class SaeLoader {
     }
     for (String r : required) {
       if (!names.containsKey(r)) {
-        throw SaeLabException.inFile(file, "missing SAE tensor '" + r + "' (an SAE needs " + required + "; found "
-            + names.values() + ")");
+        throw SaeLabException.inFile(
+            file,
+            "missing SAE tensor '"
+                + r
+                + "' (an SAE needs "
+                + required
+                + "; found "
+                + names.values()
+                + ")");
       }
     }
     return names;
   }
 
-  private static void checkShapes(TensorSource f, Path file, Map<String, String> names, long dIn, long dSae) {
-    SaeDictionary probe = new SaeDictionary(file, new SaeConfig("", "", dIn, dSae, null, -1, false, 0, null, false),
-        f, names);
+  private static void checkShapes(
+      TensorSource f, Path file, Map<String, String> names, long dIn, long dSae) {
+    SaeDictionary probe =
+        new SaeDictionary(
+            file, new SaeConfig("", "", dIn, dSae, null, -1, false, 0, null, false), f, names);
     for (var e : names.entrySet()) {
       long[] want = probe.expectedShape(e.getKey());
       if (want == null) {
         continue;
       }
       long[] got = f.info(e.getValue()).shape();
-      boolean ok = java.util.Arrays.equals(got, want)
-          || (want.length == 2 && got.length == 2 && got[0] == want[1] && got[1] == want[0]);
+      boolean ok =
+          java.util.Arrays.equals(got, want)
+              || (want.length == 2 && got.length == 2 && got[0] == want[1] && got[1] == want[0]);
       if (!ok) {
-        throw SaeLabException.inTensor(file, e.getValue(), "shape " + java.util.Arrays.toString(got) + ", expected "
-            + java.util.Arrays.toString(want) + " for an SAE with d_in=" + dIn + ", d_sae=" + dSae);
+        throw SaeLabException.inTensor(
+            file,
+            e.getValue(),
+            "shape "
+                + java.util.Arrays.toString(got)
+                + ", expected "
+                + java.util.Arrays.toString(want)
+                + " for an SAE with d_in="
+                + dIn
+                + ", d_sae="
+                + dSae);
       }
     }
   }

@@ -49,19 +49,32 @@ class CircuitQueryTest {
   }
 
   CircuitQuery query() {
-    return SaeLab.circuits(gemma, 1).saeIn(in).saeOut(out).progress(Progress.NONE).warnings(w -> { });
+    return SaeLab.circuits(gemma, 1)
+        .saeIn(in)
+        .saeOut(out)
+        .progress(Progress.NONE)
+        .warnings(w -> {});
   }
 
   @Test
   void rankingScreenAndHeadSetReachTheTables() {
-    FeatureTable t = query().heads(HeadSet.of(2, 1, 2)).top(5).rankBy(RankBy.NEG_VALUE).screen(Screen.FP32).qk();
+    FeatureTable t =
+        query().heads(HeadSet.of(2, 1, 2)).top(5).rankBy(RankBy.NEG_VALUE).screen(Screen.FP32).qk();
     List<CircuitTable> want;
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, null)) {
-      want = fc.compute(CircuitSpec.defaults().withKinds(EnumSet.of(CircuitKind.QK)).withHeads(1, 2).withTopK(5)
-          .withRankBy(RankBy.NEG_VALUE), Progress.NONE);
+      want =
+          fc.compute(
+              CircuitSpec.defaults()
+                  .withKinds(EnumSet.of(CircuitKind.QK))
+                  .withHeads(1, 2)
+                  .withTopK(5)
+                  .withRankBy(RankBy.NEG_VALUE),
+              Progress.NONE);
     }
-    List<FeatureEdge> got = t.rows().stream().map(r -> new FeatureEdge(r.rowFeature(), r.colFeature(),
-        (float) r.value())).toList();
+    List<FeatureEdge> got =
+        t.rows().stream()
+            .map(r -> new FeatureEdge(r.rowFeature(), r.colFeature(), (float) r.value()))
+            .toList();
     List<FeatureEdge> expected = want.stream().flatMap(c -> c.edges().stream()).toList();
     assertEquals(expected, got);
     assertEquals(10, got.size(), "heads 1 and 2 once each");
@@ -70,22 +83,39 @@ class CircuitQueryTest {
 
   @Test
   void ropeProfileTakesFeaturePairsAndThePairing() {
-    Analysis a = query().heads(3).pairing(Rope.Pairing.INTERLEAVED).ropeProfile(new FeaturePair(17, 42),
-        new FeaturePair(5, 5));
-    Analysis b = query().heads(3).pairing(Rope.Pairing.INTERLEAVED).ropeProfile(List.of(new FeaturePair(17, 42),
-        new FeaturePair(5, 5)));
+    Analysis a =
+        query()
+            .heads(3)
+            .pairing(Rope.Pairing.INTERLEAVED)
+            .ropeProfile(new FeaturePair(17, 42), new FeaturePair(5, 5));
+    Analysis b =
+        query()
+            .heads(3)
+            .pairing(Rope.Pairing.INTERLEAVED)
+            .ropeProfile(List.of(new FeaturePair(17, 42), new FeaturePair(5, 5)));
     int[] deltas = PositionalProfile.logDeltas(gemma.config().maxPositions(), 50);
-    List<PositionalProfile.Point> want = PositionalProfile.ofSae(gemma.attention(1),
-        Rope.of(gemma.config(), Rope.Pairing.INTERLEAVED), in, in, new int[][] {{17, 42}, {5, 5}}, HeadSet.of(3),
-        deltas, 1.0);
+    List<PositionalProfile.Point> want =
+        PositionalProfile.ofSae(
+            gemma.attention(1),
+            Rope.of(gemma.config(), Rope.Pairing.INTERLEAVED),
+            in,
+            in,
+            new int[][] {{17, 42}, {5, 5}},
+            HeadSet.of(3),
+            deltas,
+            1.0);
     assertEquals(want.size(), a.table().rowCount());
     for (int i = 0; i < want.size(); i++) {
       assertEquals(want.get(i).queryFeature(), a.table().intColumn("query_feature").get(i));
       assertEquals(want.get(i).keyFeature(), a.table().intColumn("key_feature").get(i));
       assertEquals(want.get(i).score(), a.table().doubleColumn("score").get(i), 0.0);
-      assertEquals(a.table().doubleColumn("score").get(i), b.table().doubleColumn("score").get(i), 0.0);
+      assertEquals(
+          a.table().doubleColumn("score").get(i), b.table().doubleColumn("score").get(i), 0.0);
     }
-    assertEquals(-1, query().heads(3).ropeProfile().table().intColumn("query_feature").get(0), "no pairs: b_dec");
+    assertEquals(
+        -1,
+        query().heads(3).ropeProfile().table().intColumn("query_feature").get(0),
+        "no pairs: b_dec");
     assertEquals("17:42", new FeaturePair(17, 42).toString());
     assertThrows(IllegalArgumentException.class, () -> new FeaturePair(-1, 2));
   }
@@ -102,8 +132,10 @@ class CircuitQueryTest {
     for (int i = 0; i < 3; i++) {
       assertEquals(top[i], l.table().intColumn("feature").get(3 + i), "direction 1, rank " + i);
     }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> q.loadings(CircuitKind.QK, 1, HeadSvd.Side.VALUE, 2, 3));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> q.loadings(CircuitKind.QK, 1, HeadSvd.Side.VALUE, 2, 3));
     assertEquals("side value belongs to the OV circuit, not QK", e.getMessage());
   }
 
@@ -111,9 +143,11 @@ class CircuitQueryTest {
   void enumsParseTheFrontEndsText() {
     assertEquals(CircuitKind.OV, CircuitKind.parse("OV"));
     assertEquals(HeadSvd.Side.OUTPUT, HeadSvd.Side.parse("output"));
-    assertEquals("circuit xy: expected qk or ov",
+    assertEquals(
+        "circuit xy: expected qk or ov",
         assertThrows(IllegalArgumentException.class, () -> CircuitKind.parse("xy")).getMessage());
-    assertEquals("side up: expected query, key, value or output",
+    assertEquals(
+        "side up: expected query, key, value or output",
         assertThrows(IllegalArgumentException.class, () -> HeadSvd.Side.parse("up")).getMessage());
   }
 }

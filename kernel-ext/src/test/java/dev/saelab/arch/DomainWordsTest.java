@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * The library speaks its own words: an error raised below the front-ends names the quantity ("top-k 0"), never a
- * command-line flag ("--top 0") or a magic; the command line and the magics translate to their flags.
+ * The library speaks its own words: an error raised below the front-ends names the quantity ("top-k
+ * 0"), never a command-line flag ("--top 0") or a magic; the command line and the magics translate
+ * to their flags.
  */
 class DomainWordsTest {
   static String message(Executable call) {
@@ -30,18 +31,29 @@ class DomainWordsTest {
 
   @Test
   void specAndEnumErrorsNameTheQuantity() {
-    assertEquals("top-k 0: expected a positive number of entries", message(() -> CircuitSpec.defaults().withTopK(0)));
-    assertEquals("position Δ -1: expected a distance ≥ 0 (query after key)",
+    assertEquals(
+        "top-k 0: expected a positive number of entries",
+        message(() -> CircuitSpec.defaults().withTopK(0)));
+    assertEquals(
+        "position Δ -1: expected a distance ≥ 0 (query after key)",
         message(() -> CircuitSpec.defaults().withPosition(-1, Rope.Pairing.ROTATE_HALF)));
-    assertEquals("ranking biggest: expected abs, value or -value", message(() -> RankBy.parse("biggest")));
-    assertEquals("tile screen int4: expected auto, int8 or fp32", message(() -> Screen.parse("int4")));
-    assertEquals("RoPE pairing diagonal: expected rotate-half or interleaved",
+    assertEquals(
+        "ranking biggest: expected abs, value or -value", message(() -> RankBy.parse("biggest")));
+    assertEquals(
+        "tile screen int4: expected auto, int8 or fp32", message(() -> Screen.parse("int4")));
+    assertEquals(
+        "RoPE pairing diagonal: expected rotate-half or interleaved",
         message(() -> Rope.Pairing.parse("diagonal")));
   }
 
-  /** A string literal in a library package holding a flag ({@code "--top "}, {@code "(--layer L"}) or a magic. */
-  private static final Pattern FLAG_IN_LITERAL = Pattern.compile("\"[^\"\\n]*((?<![A-Za-z0-9-])--[a-z]|"
-      + "%(model|sae|labels|qk|ov|rope|svd|feature|scatter|plot|saelab)\\b)[^\"\\n]*\"");
+  /**
+   * A string literal in a library package holding a flag ({@code "--top "}, {@code "(--layer L"})
+   * or a magic.
+   */
+  private static final Pattern FLAG_IN_LITERAL =
+      Pattern.compile(
+          "\"[^\"\\n]*((?<![A-Za-z0-9-])--[a-z]|"
+              + "%(model|sae|labels|qk|ov|rope|svd|feature|scatter|plot|saelab)\\b)[^\"\\n]*\"");
 
   @Test
   void noLibraryStringLiteralNamesAFlag() throws IOException {

@@ -1,9 +1,5 @@
 package dev.saelab.circuits;
 
-import dev.saelab.linalg.FeatureEdge;
-import dev.saelab.linalg.Progress;
-import dev.saelab.linalg.RankBy;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
@@ -70,15 +69,23 @@ class AnalysesTest {
     double[] y = half.rotate(x, Math.PI / 2);
     assertArrayEquals(new double[] {0, 0, 1, 0}, y, 1e-12, "rotate-half pairs 0 with 2");
     Rope inter = new Rope(4, 100, Rope.Pairing.INTERLEAVED);
-    assertArrayEquals(new double[] {0, 1, 0, 0}, inter.rotate(x, Math.PI / 2), 1e-12, "interleaved pairs 0 with 1");
-    assertArrayEquals(new double[] {0, 0, Math.cos(0.1), Math.sin(0.1)}, inter.rotate(new double[] {0, 0, 1, 0}, 1),
-        1e-12, "pair 1 turns by Δ·θ^(-1/2)");
+    assertArrayEquals(
+        new double[] {0, 1, 0, 0},
+        inter.rotate(x, Math.PI / 2),
+        1e-12,
+        "interleaved pairs 0 with 1");
+    assertArrayEquals(
+        new double[] {0, 0, Math.cos(0.1), Math.sin(0.1)},
+        inter.rotate(new double[] {0, 0, 1, 0}, 1),
+        1e-12,
+        "pair 1 turns by Δ·θ^(-1/2)");
     // orthogonal, and R(a)R(b) = R(a+b): the score depends on Δ only
     double[] v = {0.3, -1.2, 2.0, 0.7};
     double[] w = {1.1, 0.4, -0.5, 0.9};
     double norm = Math.sqrt(0.09 + 1.44 + 4 + 0.49);
     double[] rv = half.rotate(v, 7);
-    assertEquals(norm, Math.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2] + rv[3] * rv[3]), 1e-12);
+    assertEquals(
+        norm, Math.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2] + rv[3] * rv[3]), 1e-12);
     assertEquals(dot(half.rotate(v, 9), half.rotate(w, 4)), dot(half.rotate(v, 5), w), 1e-12);
   }
 
@@ -94,10 +101,17 @@ class AnalysesTest {
   void qkTablesAtDistanceOneMatchNumpyForBothPairings() {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).tiles(16, 32)) {
       for (Rope.Pairing p : Rope.Pairing.values()) {
-        List<CircuitTable> t = fc.compute(CircuitSpec.defaults().withTopK(12).withKinds(EnumSet.of(CircuitKind.QK))
-            .withPosition(1, p), Progress.NONE);
+        List<CircuitTable> t =
+            fc.compute(
+                CircuitSpec.defaults()
+                    .withTopK(12)
+                    .withKinds(EnumSet.of(CircuitKind.QK))
+                    .withPosition(1, p),
+                Progress.NONE);
         for (int h = 0; h < 4; h++) {
-          FeatureCircuitsTest.assertMatches(ref.get("rope_tables").get(p.id()).get(h), t.get(h),
+          FeatureCircuitsTest.assertMatches(
+              ref.get("rope_tables").get(p.id()).get(h),
+              t.get(h),
               "QK at Δ=1 " + p.id() + " L1H" + h);
         }
       }
@@ -106,10 +120,19 @@ class AnalysesTest {
 
   @Test
   void ropeNeedsARopeModel() {
-    try (SaeDictionary s = SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"));
+    try (SaeDictionary s =
+            SaeDictionary.open(
+                TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"));
         FeatureCircuits fc = FeatureCircuits.of(gpt2.attention(1), s, s, null)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> fc.compute(
-          CircuitSpec.defaults().withKinds(EnumSet.of(CircuitKind.QK)).withPosition(3, null), Progress.NONE));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  fc.compute(
+                      CircuitSpec.defaults()
+                          .withKinds(EnumSet.of(CircuitKind.QK))
+                          .withPosition(3, null),
+                      Progress.NONE));
       assertTrue(e.getMessage().contains("no rotary position embeddings"), e.getMessage());
     }
   }
@@ -124,29 +147,64 @@ class AnalysesTest {
       assertEquals(rd.get(i).asInt(), deltas[i], "Δ #" + i);
     }
     float[] b = in.bDec().toFloatVector();
-    String[][] cases = {{"profile_bdec", "rotate-half"}, {"profile_bdec_interleaved", "interleaved"}};
+    String[][] cases = {
+      {"profile_bdec", "rotate-half"}, {"profile_bdec_interleaved", "interleaved"}
+    };
     for (String[] c : cases) {
-      List<PositionalProfile.Point> pts = PositionalProfile.of(attn, Rope.of(gemma.config(),
-          Rope.Pairing.parse(c[1])), b, b, HeadSet.all(), deltas, 1.0, -1, -1);
+      List<PositionalProfile.Point> pts =
+          PositionalProfile.of(
+              attn,
+              Rope.of(gemma.config(), Rope.Pairing.parse(c[1])),
+              b,
+              b,
+              HeadSet.all(),
+              deltas,
+              1.0,
+              -1,
+              -1);
       assertEquals(4 * deltas.length, pts.size());
       for (PositionalProfile.Point p : pts) {
-        near(ref.get(c[0]).get(p.head()).get(indexOf(deltas, p.delta())).asDouble(), p.score(), c[0] + " "
-            + p.headName() + " Δ=" + p.delta());
+        near(
+            ref.get(c[0]).get(p.head()).get(indexOf(deltas, p.delta())).asDouble(),
+            p.score(),
+            c[0] + " " + p.headName() + " Δ=" + p.delta());
         assertFalse(p.masked(), "layer 1 is global");
       }
     }
     float[] d17 = in.wDec().getRow(17).toFloatVector();
     float[] d42 = in.wDec().getRow(42).toFloatVector();
-    for (PositionalProfile.Point p : PositionalProfile.of(attn, Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
-        d17, d42, HeadSet.all(), deltas, 1.0, 17, 42)) {
-      near(ref.get("profile_pair_17_42").get(p.head()).get(indexOf(deltas, p.delta())).asDouble(), p.score(),
+    for (PositionalProfile.Point p :
+        PositionalProfile.of(
+            attn,
+            Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
+            d17,
+            d42,
+            HeadSet.all(),
+            deltas,
+            1.0,
+            17,
+            42)) {
+      near(
+          ref.get("profile_pair_17_42").get(p.head()).get(indexOf(deltas, p.delta())).asDouble(),
+          p.score(),
           "pair 17:42 " + p.headName() + " Δ=" + p.delta());
     }
     // planted previous-token head: its b_dec profile peaks at Δ = 1
-    List<PositionalProfile.Point> h3 = PositionalProfile.of(attn, Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
-        b, b, HeadSet.of(3), java.util.stream.IntStream.range(0, 64).toArray(), 1.0, -1, -1);
-    PositionalProfile.Point best = h3.stream().max(java.util.Comparator.comparingDouble(
-        PositionalProfile.Point::score)).orElseThrow();
+    List<PositionalProfile.Point> h3 =
+        PositionalProfile.of(
+            attn,
+            Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
+            b,
+            b,
+            HeadSet.of(3),
+            java.util.stream.IntStream.range(0, 64).toArray(),
+            1.0,
+            -1,
+            -1);
+    PositionalProfile.Point best =
+        h3.stream()
+            .max(java.util.Comparator.comparingDouble(PositionalProfile.Point::score))
+            .orElseThrow();
     assertEquals(1, best.delta());
   }
 
@@ -156,8 +214,17 @@ class AnalysesTest {
     assertTrue(gemma.config().isSliding(0), "the tiny Gemma's layer 0 slides");
     int w = gemma.config().slidingWindow();
     float[] b = in.bDec().toFloatVector();
-    List<PositionalProfile.Point> pts = PositionalProfile.of(attn0, Rope.of(gemma.config(),
-        Rope.Pairing.ROTATE_HALF), b, b, HeadSet.of(0), new int[] {w - 1, w, w + 5}, 1.0, -1, -1);
+    List<PositionalProfile.Point> pts =
+        PositionalProfile.of(
+            attn0,
+            Rope.of(gemma.config(), Rope.Pairing.ROTATE_HALF),
+            b,
+            b,
+            HeadSet.of(0),
+            new int[] {w - 1, w, w + 5},
+            1.0,
+            -1,
+            -1);
     assertFalse(pts.get(0).masked());
     assertTrue(pts.get(1).masked());
     assertTrue(pts.get(2).masked());
@@ -179,7 +246,8 @@ class AnalysesTest {
     AttentionWeights attn = gemma.attention(1);
     for (int h = 0; h < 4; h++) {
       for (CircuitKind kind : CircuitKind.values()) {
-        HeadSvd s = kind == CircuitKind.QK ? HeadSvd.qk(attn, h, false) : HeadSvd.ov(attn, h, false);
+        HeadSvd s =
+            kind == CircuitKind.QK ? HeadSvd.qk(attn, h, false) : HeadSvd.ov(attn, h, false);
         JsonNode sig = ref.get(kind == CircuitKind.QK ? "svd_qk" : "svd_ov").get(h).get("sigma");
         double[] got = s.sigma();
         assertEquals(sig.size(), got.length);
@@ -220,23 +288,37 @@ class AnalysesTest {
     AttentionWeights attn = gemma.attention(1);
     HeadSvd qk = HeadSvd.qk(attn, 1, false);
     JsonNode r = ref.get("svd_qk").get(1);
-    checkLoadings(r.get("loadings_query_k0"), qk.loadings(in.wDec(), HeadSvd.Side.QUERY, 2)[0], "query k0");
-    checkLoadings(r.get("loadings_key_k1"), qk.loadings(in.wDec(), HeadSvd.Side.KEY, 2)[1], "key k1");
-    HeadSvd.Split sp = qk.split(in.wDec().getRow(17).toDoubleVector(), in.wDec().getRow(42).toDoubleVector());
+    checkLoadings(
+        r.get("loadings_query_k0"), qk.loadings(in.wDec(), HeadSvd.Side.QUERY, 2)[0], "query k0");
+    checkLoadings(
+        r.get("loadings_key_k1"), qk.loadings(in.wDec(), HeadSvd.Side.KEY, 2)[1], "key k1");
+    HeadSvd.Split sp =
+        qk.split(in.wDec().getRow(17).toDoubleVector(), in.wDec().getRow(42).toDoubleVector());
     checkSplit(r.get("split_17_42"), sp, "QK 17→42");
     // the split sums to the table entry
     try (FeatureCircuits fc = FeatureCircuits.of(attn, in, in, out)) {
-      near(fc.block(CircuitKind.QK, 1, new int[] {17}, new int[] {42})[0][0], sp.total(), "split total = QK entry");
+      near(
+          fc.block(CircuitKind.QK, 1, new int[] {17}, new int[] {42})[0][0],
+          sp.total(),
+          "split total = QK entry");
       HeadSvd ov = HeadSvd.ov(attn, 2, false);
       JsonNode o = ref.get("svd_ov").get(2);
-      checkLoadings(o.get("loadings_value_k0"), ov.loadings(in.wDec(), HeadSvd.Side.VALUE, 1)[0], "value k0");
-      checkLoadings(o.get("loadings_output_k0"), ov.loadings(out.wEnc().transpose(), HeadSvd.Side.OUTPUT, 1)[0],
+      checkLoadings(
+          o.get("loadings_value_k0"), ov.loadings(in.wDec(), HeadSvd.Side.VALUE, 1)[0], "value k0");
+      checkLoadings(
+          o.get("loadings_output_k0"),
+          ov.loadings(out.wEnc().transpose(), HeadSvd.Side.OUTPUT, 1)[0],
           "output k0");
-      HeadSvd.Split so = ov.split(in.wDec().getRow(5).toDoubleVector(), out.wEnc().getColumn(63).toDoubleVector());
+      HeadSvd.Split so =
+          ov.split(in.wDec().getRow(5).toDoubleVector(), out.wEnc().getColumn(63).toDoubleVector());
       checkSplit(o.get("split_5_63"), so, "OV 5→63");
-      near(fc.block(CircuitKind.OV, 2, new int[] {5}, new int[] {63})[0][0], so.total(), "split total = OV entry");
+      near(
+          fc.block(CircuitKind.OV, 2, new int[] {5}, new int[] {63})[0][0],
+          so.total(),
+          "split total = OV entry");
     }
-    assertThrows(IllegalArgumentException.class, () -> qk.loadings(in.wDec(), HeadSvd.Side.VALUE, 1));
+    assertThrows(
+        IllegalArgumentException.class, () -> qk.loadings(in.wDec(), HeadSvd.Side.VALUE, 1));
   }
 
   static void checkLoadings(JsonNode expected, float[] got, String what) {
@@ -253,7 +335,10 @@ class AnalysesTest {
 
   static void checkSplit(JsonNode expected, HeadSvd.Split got, String what) {
     near(expected.get("total").asDouble(), got.total(), what + " total");
-    assertEquals(expected.get("directions_90").asInt(), got.directionsFor(0.9), what + " directions for 90%");
+    assertEquals(
+        expected.get("directions_90").asInt(),
+        got.directionsFor(0.9),
+        what + " directions for 90%");
     for (int i = 0; i < expected.get("terms").size(); i++) {
       JsonNode t = expected.get("terms").get(i);
       assertEquals(t.get(0).asInt(), got.terms().get(i).k(), what + " term " + i);
@@ -266,11 +351,16 @@ class AnalysesTest {
     AttentionWeights attn = gpt2.attention(1);
     for (int h = 0; h < 4; h++) {
       String[] keys = {"svd_qk", "svd_qk_augmented", "svd_ov"};
-      HeadSvd[] s = {HeadSvd.qk(attn, h, false), HeadSvd.qk(attn, h, true), HeadSvd.ov(attn, h, true)};
+      HeadSvd[] s = {
+        HeadSvd.qk(attn, h, false), HeadSvd.qk(attn, h, true), HeadSvd.ov(attn, h, true)
+      };
       for (int c = 0; c < 3; c++) {
         double[] got = s[c].sigma();
         for (int k = 0; k < got.length; k++) {
-          near(gpt2Ref.get(keys[c]).get(h).get(k).asDouble(), got[k], keys[c] + " L1H" + h + " σ" + k);
+          near(
+              gpt2Ref.get(keys[c]).get(h).get(k).asDouble(),
+              got[k],
+              keys[c] + " L1H" + h + " σ" + k);
         }
       }
       assertEquals(33, s[1].u(0).length, "augmented: d_model + 1");
@@ -284,14 +374,18 @@ class AnalysesTest {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).tiles(16, 32)) {
       String[] keys = {"sum_qk", "sum_ov", "sum_qk_cosine"};
       LayerTable[] got = {
-          fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(5), Progress.NONE),
-          fc.computeSum(CircuitKind.OV, CircuitSpec.defaults().withTopK(5), Progress.NONE),
-          fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(5).withCosine(true), Progress.NONE)};
+        fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(5), Progress.NONE),
+        fc.computeSum(CircuitKind.OV, CircuitSpec.defaults().withTopK(5), Progress.NONE),
+        fc.computeSum(
+            CircuitKind.QK, CircuitSpec.defaults().withTopK(5).withCosine(true), Progress.NONE)
+      };
       // top 12 values from a second run (thresholds need per-head top 5, values the first 12)
       LayerTable[] wide = {
-          fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(12), Progress.NONE),
-          fc.computeSum(CircuitKind.OV, CircuitSpec.defaults().withTopK(12), Progress.NONE),
-          fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(12).withCosine(true), Progress.NONE)};
+        fc.computeSum(CircuitKind.QK, CircuitSpec.defaults().withTopK(12), Progress.NONE),
+        fc.computeSum(CircuitKind.OV, CircuitSpec.defaults().withTopK(12), Progress.NONE),
+        fc.computeSum(
+            CircuitKind.QK, CircuitSpec.defaults().withTopK(12).withCosine(true), Progress.NONE)
+      };
       for (int c = 0; c < 3; c++) {
         JsonNode r = ref.get(keys[c]);
         for (int i = 0; i < r.size(); i++) {
@@ -304,9 +398,13 @@ class AnalysesTest {
           for (int h = 0; h < 4; h++) {
             near(e.get("per_head").get(h).asDouble(), g.perHead()[h], at + " head " + h);
           }
-          assertEquals(e.get("spread").asInt(), g.headSpread(LayerTable.SPREAD_SHARE), at + " spread");
+          assertEquals(
+              e.get("spread").asInt(), g.headSpread(LayerTable.SPREAD_SHARE), at + " spread");
           if (i < 5) {
-            assertEquals(e.get("weak").asBoolean(), got[c].weakInEveryHead(got[c].edges().get(i)), at + " weak");
+            assertEquals(
+                e.get("weak").asBoolean(),
+                got[c].weakInEveryHead(got[c].edges().get(i)),
+                at + " weak");
           }
         }
       }
@@ -316,9 +414,12 @@ class AnalysesTest {
       assertEquals(101, first.col());
       assertEquals(2, first.headSpread(0.8));
       assertTrue(got[0].distributed().contains(first));
-      for (CircuitTable t : fc.compute(CircuitSpec.defaults().withTopK(5).withKinds(EnumSet.of(CircuitKind.QK)),
-          Progress.NONE)) {
-        assertTrue(t.edges().stream().noneMatch(e -> e.row() == 88 && e.col() == 101), t.headName());
+      for (CircuitTable t :
+          fc.compute(
+              CircuitSpec.defaults().withTopK(5).withKinds(EnumSet.of(CircuitKind.QK)),
+              Progress.NONE)) {
+        assertTrue(
+            t.edges().stream().noneMatch(e -> e.row() == 88 && e.col() == 101), t.headName());
       }
     }
   }
@@ -328,10 +429,13 @@ class AnalysesTest {
   @Test
   void cosineTablesMatchNumpy() {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).tiles(16, 32)) {
-      List<CircuitTable> t = fc.compute(CircuitSpec.defaults().withTopK(12).withCosine(true), Progress.NONE);
+      List<CircuitTable> t =
+          fc.compute(CircuitSpec.defaults().withTopK(12).withCosine(true), Progress.NONE);
       for (int h = 0; h < 4; h++) {
-        FeatureCircuitsTest.assertMatches(ref.get("cosine_qk").get(h), t.get(h), "cosine QK L1H" + h);
-        FeatureCircuitsTest.assertMatches(ref.get("cosine_ov").get(h), t.get(4 + h), "cosine OV L1H" + h);
+        FeatureCircuitsTest.assertMatches(
+            ref.get("cosine_qk").get(h), t.get(h), "cosine QK L1H" + h);
+        FeatureCircuitsTest.assertMatches(
+            ref.get("cosine_ov").get(h), t.get(4 + h), "cosine OV L1H" + h);
         assertTrue(Math.abs(t.get(h).edges().get(0).value()) <= 1 + 1e-6);
       }
     }
@@ -340,9 +444,12 @@ class AnalysesTest {
   @Test
   void drillDownPartnersAndNormsMatchNumpy() {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out)) {
-      Object[][] cases = {{"query_17_h1", 17, FeatureCircuits.Role.QUERY, 1},
-          {"key_42_h1", 42, FeatureCircuits.Role.KEY, 1}, {"value_5_h2", 5, FeatureCircuits.Role.VALUE, 2},
-          {"output_63_h2", 63, FeatureCircuits.Role.OUTPUT, 2}};
+      Object[][] cases = {
+        {"query_17_h1", 17, FeatureCircuits.Role.QUERY, 1},
+        {"key_42_h1", 42, FeatureCircuits.Role.KEY, 1},
+        {"value_5_h2", 5, FeatureCircuits.Role.VALUE, 2},
+        {"output_63_h2", 63, FeatureCircuits.Role.OUTPUT, 2}
+      };
       for (Object[] c : cases) {
         FeatureCircuits.Role role = (FeatureCircuits.Role) c[2];
         List<FeatureEdge> got = fc.partners((int) c[1], role, (int) c[3], 5, RankBy.ABS, false);
@@ -356,16 +463,22 @@ class AnalysesTest {
         }
       }
       // the planted pairs are each other's first partners
-      assertEquals(42, fc.partners(17, FeatureCircuits.Role.QUERY, 1, 1, RankBy.ABS, false).get(0).col());
-      assertEquals(5, fc.partners(63, FeatureCircuits.Role.OUTPUT, 2, 1, RankBy.ABS, false).get(0).row());
+      assertEquals(
+          42, fc.partners(17, FeatureCircuits.Role.QUERY, 1, 1, RankBy.ABS, false).get(0).col());
+      assertEquals(
+          5, fc.partners(63, FeatureCircuits.Role.OUTPUT, 2, 1, RankBy.ABS, false).get(0).row());
       double[][] n = fc.norms(17);
       for (int row = 0; row < 4; row++) {
         for (int h = 0; h < 4; h++) {
-          near(ref.get("norms_17").get(row).get(h).asDouble(), n[row][h], "norm " + row + " head " + h);
+          near(
+              ref.get("norms_17").get(row).get(h).asDouble(),
+              n[row][h],
+              "norm " + row + " head " + h);
         }
       }
-      assertThrows(IllegalArgumentException.class, () -> fc.partners(128, FeatureCircuits.Role.QUERY, 0, 3,
-          RankBy.ABS, false));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> fc.partners(128, FeatureCircuits.Role.QUERY, 0, 3, RankBy.ABS, false));
     }
   }
 

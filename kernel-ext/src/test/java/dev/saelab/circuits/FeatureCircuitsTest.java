@@ -1,10 +1,5 @@
 package dev.saelab.circuits;
 
-import dev.saelab.linalg.FeatureEdge;
-import dev.saelab.linalg.Progress;
-import dev.saelab.linalg.RankBy;
-import dev.saelab.linalg.Screen;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saelab.io.SaeLabException;
+import dev.saelab.linalg.FeatureEdge;
+import dev.saelab.linalg.Progress;
+import dev.saelab.linalg.RankBy;
+import dev.saelab.linalg.Screen;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
@@ -23,7 +22,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The shipped datasets against the committed numpy reference (datasets/reference/tables.py → tables.json). */
+/**
+ * The shipped datasets against the committed numpy reference (datasets/reference/tables.py →
+ * tables.json).
+ */
 class FeatureCircuitsTest {
   static ModelWeights gemma;
   static SaeDictionary in;
@@ -52,7 +54,11 @@ class FeatureCircuitsTest {
       JsonNode e = expected.get(i);
       FeatureEdge g = got.edges().get(i);
       String at = what + " rank " + (i + 1);
-      assertEquals(e.get(2).asDouble() * got.scale(), g.value(), 2e-5 * (1 + Math.abs(e.get(2).asDouble())), at);
+      assertEquals(
+          e.get(2).asDouble() * got.scale(),
+          g.value(),
+          2e-5 * (1 + Math.abs(e.get(2).asDouble())),
+          at);
       assertEquals(e.get(0).asInt(), g.row(), at);
       assertEquals(e.get(1).asInt(), g.col(), at);
     }
@@ -60,9 +66,12 @@ class FeatureCircuitsTest {
 
   @Test
   void int8AndFloat32ScreensGiveIdenticalTablesForEveryHeadAndVariant() {
-    for (CircuitSpec spec : new CircuitSpec[] {CircuitSpec.defaults().withTopK(40),
-        CircuitSpec.defaults().withTopK(25).withRankBy(RankBy.NEG_VALUE).withExcludeSelf(true),
-        CircuitSpec.defaults().withTopK(30).withCosine(true).withQueryScale(true)}) {
+    for (CircuitSpec spec :
+        new CircuitSpec[] {
+          CircuitSpec.defaults().withTopK(40),
+          CircuitSpec.defaults().withTopK(25).withRankBy(RankBy.NEG_VALUE).withExcludeSelf(true),
+          CircuitSpec.defaults().withTopK(30).withCosine(true).withQueryScale(true)
+        }) {
       List<List<CircuitTable>> runs = new java.util.ArrayList<>();
       for (Screen s : Screen.values()) {
         try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out).screen(s)) {
@@ -84,13 +93,25 @@ class FeatureCircuitsTest {
         assertMatches(r.get("qk").get(h), t.get(h), "QK L1H" + h);
         assertMatches(r.get("ov").get(h), t.get(4 + h), "OV L1H" + h);
       }
-      List<CircuitTable> distinct = fc.compute(CircuitSpec.defaults().withTopK(12).withExcludeSelf(true)
-          .withKinds(EnumSet.of(CircuitKind.QK)), Progress.NONE);
+      List<CircuitTable> distinct =
+          fc.compute(
+              CircuitSpec.defaults()
+                  .withTopK(12)
+                  .withExcludeSelf(true)
+                  .withKinds(EnumSet.of(CircuitKind.QK)),
+              Progress.NONE);
       for (int h = 0; h < 4; h++) {
         assertMatches(r.get("qk_distinct").get(h), distinct.get(h), "distinct QK L1H" + h);
       }
-      CircuitTable scaled = fc.compute(CircuitSpec.defaults().withTopK(12).withQueryScale(true).withHeads(1)
-          .withKinds(EnumSet.of(CircuitKind.QK)), Progress.NONE).get(0);
+      CircuitTable scaled =
+          fc.compute(
+                  CircuitSpec.defaults()
+                      .withTopK(12)
+                      .withQueryScale(true)
+                      .withHeads(1)
+                      .withKinds(EnumSet.of(CircuitKind.QK)),
+                  Progress.NONE)
+              .get(0);
       assertEquals(r.get("query_scale").asDouble(), scaled.scale(), 1e-12);
       assertMatches(r.get("qk").get(1), scaled, "scaled QK L1H1");
     }
@@ -100,7 +121,7 @@ class FeatureCircuitsTest {
   void plantedPairsComeOutAtRankOne() {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out)) {
       List<CircuitTable> t = fc.compute(CircuitSpec.defaults().withTopK(1), Progress.NONE);
-      FeatureEdge qk = t.get(1).edges().get(0);   // QK head 1: query 17 -> key 42
+      FeatureEdge qk = t.get(1).edges().get(0); // QK head 1: query 17 -> key 42
       assertEquals(17, qk.row());
       assertEquals(42, qk.col());
       FeatureEdge ov = t.get(4 + 2).edges().get(0); // OV head 2: value 5 -> output 63
@@ -115,7 +136,8 @@ class FeatureCircuitsTest {
     JsonNode r = ref.get("gpt2_layer1");
     try (ModelWeights m = ModelWeights.open(d.resolve("tiny-gpt2"));
         SaeDictionary pre = SaeDictionary.open(d.resolve("tiny-saelens/blocks.1.hook_resid_pre"));
-        SaeDictionary post = SaeDictionary.open(d.resolve("tiny-saelens/blocks.1.hook_resid_post"));
+        SaeDictionary post =
+            SaeDictionary.open(d.resolve("tiny-saelens/blocks.1.hook_resid_post"));
         FeatureCircuits fc = FeatureCircuits.of(m.attention(1), pre, pre, post)) {
       List<CircuitTable> t = fc.compute(CircuitSpec.defaults().withTopK(12), Progress.NONE);
       for (int h = 0; h < 4; h++) {
@@ -129,9 +151,16 @@ class FeatureCircuitsTest {
 
   @Test
   void bostockFiltersKeepOrderAndDropRows() {
-    CircuitTable t = new CircuitTable(CircuitKind.QK, 13, 0, RankBy.ABS, 1, List.of(new FeatureEdge(1, 2, -3),
-        new FeatureEdge(4, 4, 2), new FeatureEdge(5, 6, 1)));
-    assertEquals(List.of(new FeatureEdge(1, 2, -3), new FeatureEdge(5, 6, 1)), t.distinct().edges());
+    CircuitTable t =
+        new CircuitTable(
+            CircuitKind.QK,
+            13,
+            0,
+            RankBy.ABS,
+            1,
+            List.of(new FeatureEdge(1, 2, -3), new FeatureEdge(4, 4, 2), new FeatureEdge(5, 6, 1)));
+    assertEquals(
+        List.of(new FeatureEdge(1, 2, -3), new FeatureEdge(5, 6, 1)), t.distinct().edges());
     assertEquals(List.of(new FeatureEdge(5, 6, 1)), t.distinctPositive().edges());
     assertEquals("L13H0", t.headName());
   }
@@ -139,18 +168,32 @@ class FeatureCircuitsTest {
   @Test
   void badRequestsGetClearErrors() {
     try (FeatureCircuits qkOnly = FeatureCircuits.of(gemma.attention(1), in, in, null)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> qkOnly.compute(CircuitSpec.defaults(), Progress.NONE));
-      assertTrue(e.getMessage().contains("the OV circuit needs an output SAE (the SAE on the layer's output stream)"),
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> qkOnly.compute(CircuitSpec.defaults(), Progress.NONE));
+      assertTrue(
+          e.getMessage()
+              .contains(
+                  "the OV circuit needs an output SAE (the SAE on the layer's output stream)"),
           e.getMessage());
-      e = assertThrows(IllegalArgumentException.class, () -> qkOnly.compute(CircuitSpec.defaults().withHeads(9)
-          .withKinds(EnumSet.of(CircuitKind.QK)), Progress.NONE));
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  qkOnly.compute(
+                      CircuitSpec.defaults().withHeads(9).withKinds(EnumSet.of(CircuitKind.QK)),
+                      Progress.NONE));
       assertTrue(e.getMessage().contains("head 9"), e.getMessage());
     }
-    try (SaeDictionary gpt = SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
-      SaeLabException e = assertThrows(SaeLabException.class,
-          () -> FeatureCircuits.of(gemma.attention(1), gpt, gpt, null));
-      assertTrue(e.getMessage().contains("d_in=32") && e.getMessage().contains("d_model=48"), e.getMessage());
+    try (SaeDictionary gpt =
+        SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
+      SaeLabException e =
+          assertThrows(
+              SaeLabException.class, () -> FeatureCircuits.of(gemma.attention(1), gpt, gpt, null));
+      assertTrue(
+          e.getMessage().contains("d_in=32") && e.getMessage().contains("d_model=48"),
+          e.getMessage());
     }
   }
 }

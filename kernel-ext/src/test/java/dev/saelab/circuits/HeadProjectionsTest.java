@@ -14,21 +14,29 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** A head's circuit as a factored product of the projections, giving the same table as FeatureCircuits. */
+/**
+ * A head's circuit as a factored product of the projections, giving the same table as
+ * FeatureCircuits.
+ */
 class HeadProjectionsTest {
   @Test
   void aHeadsProductGivesItsTableAndSharesKvBlocks() {
     Path d = TestFiles.datasets();
     try (ModelWeights m = ModelWeights.open(d.resolve("tiny-gemma2"));
-        SaeDictionary in = SaeDictionary.open(d.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12"));
-        SaeDictionary out = SaeDictionary.open(d.resolve("tiny-gemma-scope/layer_1/width_96/average_l0_9"));
+        SaeDictionary in =
+            SaeDictionary.open(d.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12"));
+        SaeDictionary out =
+            SaeDictionary.open(d.resolve("tiny-gemma-scope/layer_1/width_96/average_l0_9"));
         FeatureCircuits fc = FeatureCircuits.of(m.attention(1), in, in, out)) {
       HeadProjections hp = fc.projections();
       List<CircuitTable> tables = fc.compute(CircuitSpec.defaults().withTopK(12), Progress.NONE);
       for (CircuitKind kind : CircuitKind.values()) {
         for (int h = 0; h < 4; h++) {
           FactoredProduct prod = hp.product(kind, h);
-          assertEquals(tables.get(kind.ordinal() * 4 + h).edges(), prod.topK(12, RankBy.ABS, false), kind + " " + h);
+          assertEquals(
+              tables.get(kind.ordinal() * 4 + h).edges(),
+              prod.topK(12, RankBy.ABS, false),
+              kind + " " + h);
         }
       }
       // heads 0 and 1 read KV head 0: the same key block object, so a workspace prepares it once

@@ -18,26 +18,34 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Written tables get the permissions a plain write would give them, and no temporary file stays behind. */
+/**
+ * Written tables get the permissions a plain write would give them, and no temporary file stays
+ * behind.
+ */
 class TableWriterTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
-  static final List<CircuitTable> TABLE = List.of(new CircuitTable(CircuitKind.QK, 1, 0, RankBy.ABS, 1,
-      List.of(new FeatureEdge(17, 42, 0.5f))));
+  static final List<CircuitTable> TABLE =
+      List.of(
+          new CircuitTable(
+              CircuitKind.QK, 1, 0, RankBy.ABS, 1, List.of(new FeatureEdge(17, 42, 0.5f))));
 
   @Test
   void aNewCsvHasTheSamePermissionsAsAFreshFileInItsFolder() throws IOException {
-    assumeTrue(FileSystems.getDefault().supportedFileAttributeViews().contains("posix"), "POSIX permissions");
+    assumeTrue(
+        FileSystems.getDefault().supportedFileAttributeViews().contains("posix"),
+        "POSIX permissions");
     Path fresh = dir.resolve("fresh.csv");
     try (OutputStream o = Files.newOutputStream(fresh)) {
       o.write('x');
     }
     Path csv = dir.resolve("qk.csv");
     TableWriter.csv(csv, TABLE, null, null);
-    assertEquals(PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)),
+    assertEquals(
+        PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)),
         PosixFilePermissions.toString(Files.getPosixFilePermissions(csv)));
-    assertEquals(List.of("circuit,layer,head,rank,query_feature,key_feature,value", "qk,1,0,1,17,42,0.5"),
+    assertEquals(
+        List.of("circuit,layer,head,rank,query_feature,key_feature,value", "qk,1,0,1,17,42,0.5"),
         Files.readAllLines(csv));
     try (Stream<Path> s = Files.list(dir)) {
       assertEquals(Set.of(fresh, csv), Set.copyOf(s.toList()), "no temporary file left");
@@ -46,7 +54,9 @@ class TableWriterTest {
 
   @Test
   void rewritingAFileKeepsItsPermissions() throws IOException {
-    assumeTrue(FileSystems.getDefault().supportedFileAttributeViews().contains("posix"), "POSIX permissions");
+    assumeTrue(
+        FileSystems.getDefault().supportedFileAttributeViews().contains("posix"),
+        "POSIX permissions");
     Path csv = dir.resolve("qk.csv");
     Files.writeString(csv, "old\n");
     Set<PosixFilePermission> groupReadable = PosixFilePermissions.fromString("rw-r-----");

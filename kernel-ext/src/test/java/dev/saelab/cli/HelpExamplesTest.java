@@ -13,8 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * Every example that {@code saelab ... --help} prints runs and exits 0, and every command's help is made from the
- * schema (no option a parser would reject is advertised: each help lists exactly the options the command parses).
+ * Every example that {@code saelab ... --help} prints runs and exits 0, and every command's help is
+ * made from the schema (no option a parser would reject is advertised: each help lists exactly the
+ * options the command parses).
  */
 class HelpExamplesTest {
   /** The examples of a help text: lines after "Examples:" starting with {@code prefix}. */
@@ -56,7 +57,8 @@ class HelpExamplesTest {
     for (CommandLine cl : allCommands(Main.commandLine(System.out, System.err))) {
       String name = cl.getCommandSpec().qualifiedName(" ");
       if (name.startsWith("saelab notebook")) {
-        continue; // `saelab notebook run` executes notebooks through Jupyter: NotebooksIT runs it on every notebook
+        continue; // `saelab notebook run` executes notebooks through Jupyter: NotebooksIT runs it
+        // on every notebook
       }
       for (String ex : examples(Schema.usage(cl), "saelab ")) {
         List<String> w = words(ex, target);
@@ -73,7 +75,8 @@ class HelpExamplesTest {
     for (CommandLine cl : allCommands(Main.commandLine(System.out, System.err))) {
       String help = Schema.usage(cl);
       for (CommandLine.Model.OptionSpec o : cl.getCommandSpec().options()) {
-        assertTrue(help.contains(o.longestName()), cl.getCommandName() + " help lacks " + o.longestName());
+        assertTrue(
+            help.contains(o.longestName()), cl.getCommandName() + " help lacks " + o.longestName());
       }
       assertFalse(help.contains("%n"), help);
     }

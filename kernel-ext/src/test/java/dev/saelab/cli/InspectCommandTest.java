@@ -19,9 +19,16 @@ public class InspectCommandTest {
   public static String[] run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new String[] {String.valueOf(code), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
+    int code =
+        Main.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new String[] {
+      String.valueOf(code),
+      out.toString(StandardCharsets.UTF_8),
+      err.toString(StandardCharsets.UTF_8)
+    };
   }
 
   @Test
@@ -29,12 +36,19 @@ public class InspectCommandTest {
     String[] r = run("inspect", TestFiles.datasets().toString());
     assertEquals("0", r[0], r[2]);
     String out = r[1];
-    assertTrue(out.contains("model gemma2: d_model=48 n_layers=2 n_heads=4 n_kv_heads=2 d_head=16"), out);
+    assertTrue(
+        out.contains("model gemma2: d_model=48 n_layers=2 n_heads=4 n_kv_heads=2 d_head=16"), out);
     assertTrue(out.contains("layers (S sliding, G global): SG"), out);
     assertTrue(out.contains("model.layers.1.self_attn.q_proj.weight  BF16 [64, 48]"), out);
     assertTrue(out.contains("SAE (gemma-scope) architecture=jumprelu d_in=48 d_sae=128"), out);
-    assertTrue(out.contains("SAE (saelens) architecture=standard d_in=32 d_sae=64 hook=blocks.1.hook_resid_pre"), out);
-    assertTrue(out.contains("127 explanations of 125 features (max index 127), 2 with several explanations"), out);
+    assertTrue(
+        out.contains(
+            "SAE (saelens) architecture=standard d_in=32 d_sae=64 hook=blocks.1.hook_resid_pre"),
+        out);
+    assertTrue(
+        out.contains(
+            "127 explanations of 125 features (max index 127), 2 with several explanations"),
+        out);
     assertTrue(out.contains("model gpt2: d_model=32"), out);
   }
 

@@ -10,23 +10,29 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
- * The offline part of the Binder image build, run from the same script Binder runs ({@code binder/setup.sh}): the
- * packaged jar, a JJava kernelspec (here a stand-in with JJava's kernel.json, since JJava is not on Maven Central)
- * installed by {@code jupyter kernelspec install} into a scratch prefix, and the kernel environment written.
+ * The offline part of the Binder image build, run from the same script Binder runs ({@code
+ * binder/setup.sh}): the packaged jar, a JJava kernelspec (here a stand-in with JJava's
+ * kernel.json, since JJava is not on Maven Central) installed by {@code jupyter kernelspec install}
+ * into a scratch prefix, and the kernel environment written.
  */
 class BinderIT {
   @Test
   void setupScriptInstallsTheKernelspecWithSaeLabOnTheClassPath() throws Exception {
-    Path repo = Path.of(System.getProperty("saelab.notebooks.dir", "../notebooks")).toAbsolutePath().normalize()
-        .getParent();
+    Path repo =
+        Path.of(System.getProperty("saelab.notebooks.dir", "../notebooks"))
+            .toAbsolutePath()
+            .normalize()
+            .getParent();
     Path scratch = Files.createTempDirectory("saelab-binder-it");
     Path jjava = Files.createDirectories(scratch.resolve("jjava"));
-    Files.writeString(jjava.resolve("kernel.json"), "{\"argv\":[\"java\",\"-jar\",\"{resource_dir}/jjava-launcher.jar\","
-        + "\"{resource_dir}/jjava.jar\",\"{connection_file}\"],\"display_name\":\"Java (jjava)\",\"language\":\"java\","
-        + "\"interrupt_mode\":\"message\"}");
+    Files.writeString(
+        jjava.resolve("kernel.json"),
+        "{\"argv\":[\"java\",\"-jar\",\"{resource_dir}/jjava-launcher.jar\",\"{resource_dir}/jjava.jar\",\"{connection_file}\"],\"display_name\":\"Java"
+            + " (jjava)\",\"language\":\"java\",\"interrupt_mode\":\"message\"}");
     Path prefix = scratch.resolve("prefix");
-    ProcessBuilder pb = new ProcessBuilder("bash", repo.resolve("binder/setup.sh").toString())
-        .redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", repo.resolve("binder/setup.sh").toString())
+            .redirectErrorStream(true);
     pb.environment().put("SAELAB_SKIP_BUILD", "1");
     pb.environment().put("SAELAB_JJAVA_DIR", jjava.toString());
     pb.environment().put("SAELAB_PREFIX", prefix.toString());

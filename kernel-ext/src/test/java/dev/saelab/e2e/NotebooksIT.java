@@ -23,9 +23,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every notebook in notebooks/ executed end to end by Debian's nbclient against rapaio-jupyter-kernel 3.0.1 (from
- * Maven Central) with the packaged saelab.jar, through {@code saelab notebook run} — the README's main job. Magic
- * lines run as {@code SaeLab.magic(...)}: the same magic engine, without rapaio's (absent) magic API.
+ * Every notebook in notebooks/ executed end to end by Debian's nbclient against
+ * rapaio-jupyter-kernel 3.0.1 (from Maven Central) with the packaged saelab.jar, through {@code
+ * saelab notebook run} — the README's main job. Magic lines run as {@code SaeLab.magic(...)}: the
+ * same magic engine, without rapaio's (absent) magic API.
  */
 class NotebooksIT {
   static Path notebooks = Path.of(System.getProperty("saelab.notebooks.dir", "../notebooks"));
@@ -40,8 +41,9 @@ class NotebooksIT {
     }
     args.addAll(List.of("--out", out.toString()));
     java.io.ByteArrayOutputStream stdout = new java.io.ByteArrayOutputStream();
-    int code = dev.saelab.cli.Main.run(args.toArray(new String[0]), new java.io.PrintStream(stdout, true),
-        System.err);
+    int code =
+        dev.saelab.cli.Main.run(
+            args.toArray(new String[0]), new java.io.PrintStream(stdout, true), System.err);
     System.out.print(stdout);
     assertEquals(0, code, "saelab notebook run: " + stdout);
   }
@@ -67,7 +69,9 @@ class NotebooksIT {
         Path e = out.resolve(p.getFileName());
         assertTrue(Files.isRegularFile(e), "executed " + e);
         assertEquals(List.of(), NotebookCommand.errors(e), p.getFileName() + " error outputs");
-        assertTrue(Files.isRegularFile(out.resolve(p.getFileName().toString().replace(".ipynb", ".html"))));
+        assertTrue(
+            Files.isRegularFile(
+                out.resolve(p.getFileName().toString().replace(".ipynb", ".html"))));
       }
     }
   }
@@ -84,9 +88,9 @@ class NotebooksIT {
   }
 
   /**
-   * What a reader of the exported HTML sees: every plot (an {@code image/png} output, or a PNG inside an HTML output
-   * such as an Analysis) is an {@code <img>} with a real PNG drawn at least twice the size it is shown at, and no SVG
-   * was emptied by nbconvert's sanitiser.
+   * What a reader of the exported HTML sees: every plot (an {@code image/png} output, or a PNG
+   * inside an HTML output such as an Analysis) is an {@code <img>} with a real PNG drawn at least
+   * twice the size it is shown at, and no SVG was emptied by nbconvert's sanitiser.
    */
   @Test
   void everyPlotIsAVisiblePngInTheConvertedHtml() throws IOException {
@@ -99,7 +103,8 @@ class NotebooksIT {
           if (o.path("data").has("image/png")) {
             plots++;
             JsonNode size = o.path("metadata").path("image/png");
-            assertTrue(size.path("width").asInt() > 0 && size.path("height").asInt() > 0,
+            assertTrue(
+                size.path("width").asInt() > 0 && size.path("height").asInt() > 0,
                 name + ": a PNG output without its display size: " + o.path("metadata"));
           }
           Matcher m = DATA_PNG.matcher(text(o.path("data"), "text/html"));
@@ -119,18 +124,34 @@ class NotebooksIT {
           imgs++;
           byte[] png = Base64.getDecoder().decode(src.group(1));
           assertTrue(png.length > 1000, name + ": image " + imgs + " has " + png.length + " bytes");
-          assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, Arrays.copyOf(png, 8),
+          assertArrayEquals(
+              new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'},
+              Arrays.copyOf(png, 8),
               name + ": image " + imgs + " is not a PNG");
           ByteBuffer ihdr = ByteBuffer.wrap(png);
           int w = intAttribute(tag, "width");
           int h = intAttribute(tag, "height");
-          assertTrue(ihdr.getInt(16) >= 2 * w && ihdr.getInt(20) >= 2 * h, name + ": image " + imgs + " is "
-              + ihdr.getInt(16) + "x" + ihdr.getInt(20) + " px, shown at " + w + "x" + h);
+          assertTrue(
+              ihdr.getInt(16) >= 2 * w && ihdr.getInt(20) >= 2 * h,
+              name
+                  + ": image "
+                  + imgs
+                  + " is "
+                  + ihdr.getInt(16)
+                  + "x"
+                  + ihdr.getInt(20)
+                  + " px, shown at "
+                  + w
+                  + "x"
+                  + h);
         }
-        assertEquals(plots, imgs, name + ": every plot output is an <img> with PNG data in the HTML");
+        assertEquals(
+            plots, imgs, name + ": every plot output is an <img> with PNG data in the HTML");
         Matcher svg = SVG.matcher(html);
         while (svg.find()) {
-          assertTrue(svg.group(1).contains("<"), name + ": an empty <svg> (sanitised away): " + svg.group());
+          assertTrue(
+              svg.group(1).contains("<"),
+              name + ": an empty <svg> (sanitised away): " + svg.group());
         }
         total += plots;
       }
@@ -143,12 +164,18 @@ class NotebooksIT {
     List<JsonNode> o = outputs(executed("00-quickstart.ipynb"));
     List<String> html = o.stream().map(x -> text(x.path("data"), "text/html")).toList();
     List<String> plain = o.stream().map(x -> text(x.path("data"), "text/plain")).toList();
-    assertTrue(plain.stream().anyMatch(t -> t.contains("qk L1H1      1      17") && t.contains("->     42")), plain
-        .toString());
-    assertTrue(plain.stream().anyMatch(t -> t.contains("ov L1H2      1       5") && t.contains("->     63")));
-    assertTrue(html.stream().anyMatch(t -> t.contains("<td>L1H1</td>") && t.contains("saelabSort")));
+    assertTrue(
+        plain.stream()
+            .anyMatch(t -> t.contains("qk L1H1      1      17") && t.contains("->     42")),
+        plain.toString());
+    assertTrue(
+        plain.stream()
+            .anyMatch(t -> t.contains("ov L1H2      1       5") && t.contains("->     63")));
+    assertTrue(
+        html.stream().anyMatch(t -> t.contains("<td>L1H1</td>") && t.contains("saelabSort")));
     assertTrue(o.stream().anyMatch(x -> x.path("data").has("image/png")), "a plot");
-    assertFalse(o.stream().anyMatch(x -> x.path("data").has("image/svg+xml")), "SVG only on request");
+    assertFalse(
+        o.stream().anyMatch(x -> x.path("data").has("image/svg+xml")), "SVG only on request");
     assertFalse(html.stream().anyMatch(t -> t.contains("Exception")), "no exception text");
   }
 }

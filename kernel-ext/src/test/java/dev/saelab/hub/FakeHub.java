@@ -14,10 +14,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A local stand-in for the Hugging Face Hub and Neuronpedia's export bucket, serving the shipped datasets in the
- * Hub's URL layout ({@code /{org}/{name}/resolve/{rev}/{path}}): HEAD with X-Repo-Commit / ETag / X-Linked-Etag /
- * X-Linked-Size, Range requests (206), a redirect of large files to a "CDN" on another host name (127.0.0.1 instead
- * of localhost), 401 for the gated repository without the right token, 404, a truncated body and a wrong hash.
+ * A local stand-in for the Hugging Face Hub and Neuronpedia's export bucket, serving the shipped
+ * datasets in the Hub's URL layout ({@code /{org}/{name}/resolve/{rev}/{path}}): HEAD with
+ * X-Repo-Commit / ETag / X-Linked-Etag / X-Linked-Size, Range requests (206), a redirect of large
+ * files to a "CDN" on another host name (127.0.0.1 instead of localhost), 401 for the gated
+ * repository without the right token, 404, a truncated body and a wrong hash.
  */
 final class FakeHub implements AutoCloseable {
   static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -40,12 +41,15 @@ final class FakeHub implements AutoCloseable {
   /** Repository → local folder; paths inside may be remapped. */
   private Path file(String repo, String path) {
     return switch (repo) {
-      case "tiny/gemma2", "google/gemma-2-2b", "gated/model" -> data.resolve("tiny-gemma2").resolve(path);
+      case "tiny/gemma2", "google/gemma-2-2b", "gated/model" ->
+          data.resolve("tiny-gemma2").resolve(path);
       case "tiny/gpt2" -> data.resolve("tiny-gpt2").resolve(path);
-      case "google/gemma-scope-2b-pt-res", "tiny/scope" -> path.endsWith("params.npz")
-          ? data.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz") : data.resolve("none");
-      case "broken/truncated", "broken/hash" -> data.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12")
-          .resolve(path);
+      case "google/gemma-scope-2b-pt-res", "tiny/scope" ->
+          path.endsWith("params.npz")
+              ? data.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12/params.npz")
+              : data.resolve("none");
+      case "broken/truncated", "broken/hash" ->
+          data.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12").resolve(path);
       default -> data.resolve("none");
     };
   }
@@ -154,7 +158,14 @@ final class FakeHub implements AutoCloseable {
   }
 
   static Map<String, String> props(FakeHub hub, Path cache, String token) {
-    return Map.of("saelab.HF_ENDPOINT", hub.endpoint(), "saelab.HF_HUB_CACHE", cache.toString(), "saelab.HF_TOKEN",
-        token, "saelab.NEURONPEDIA_DATASETS_URL", hub.endpoint());
+    return Map.of(
+        "saelab.HF_ENDPOINT",
+        hub.endpoint(),
+        "saelab.HF_HUB_CACHE",
+        cache.toString(),
+        "saelab.HF_TOKEN",
+        token,
+        "saelab.NEURONPEDIA_DATASETS_URL",
+        hub.endpoint());
   }
 }

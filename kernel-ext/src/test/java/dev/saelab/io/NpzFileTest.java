@@ -26,8 +26,12 @@ class NpzFileTest {
     for (boolean deflate : new boolean[] {false, true}) {
       Map<String, byte[]> m = new LinkedHashMap<>();
       m.put("a", TestFiles.npyF32(new long[] {2, 3}, 1, 2, 3, 4, 5, 6));
-      m.put("b", TestFiles.npy(2, "<f4", false, new long[] {2}, TestFiles.f32(new long[] {2}, 7, 8).data()));
-      ByteBuffer d = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(0.25).putDouble(-1);
+      m.put(
+          "b",
+          TestFiles.npy(
+              2, "<f4", false, new long[] {2}, TestFiles.f32(new long[] {2}, 7, 8).data()));
+      ByteBuffer d =
+          ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(0.25).putDouble(-1);
       m.put("c", TestFiles.npy(1, "<f8", false, new long[] {2}, d.array()));
       m.put("h", TestFiles.npy(1, "<f2", false, new long[] {1}, new byte[] {0x00, 0x3C}));
       Path p = dir.resolve("x" + deflate + ".npz");
@@ -62,16 +66,21 @@ class NpzFileTest {
     Path p = dir.resolve("f.npz");
     TestFiles.npz(p, m, false);
     SaeLabException e = assertThrows(SaeLabException.class, () -> NpzFile.open(p));
-    assertTrue(e.getMessage().contains(p.toString()) && e.getMessage().contains("'W_dec'")
-        && e.getMessage().contains("Fortran order"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(p.toString())
+            && e.getMessage().contains("'W_dec'")
+            && e.getMessage().contains("Fortran order"),
+        e.getMessage());
   }
 
   @Test
   void refusesDamagedArchivesAndMembers() throws IOException {
     Path empty = dir.resolve("empty.npz");
     Files.write(empty, new byte[0]);
-    assertTrue(assertThrows(SaeLabException.class, () -> NpzFile.open(empty)).getMessage()
-        .contains("not a valid npz"));
+    assertTrue(
+        assertThrows(SaeLabException.class, () -> NpzFile.open(empty))
+            .getMessage()
+            .contains("not a valid npz"));
 
     Map<String, byte[]> m = new LinkedHashMap<>();
     byte[] full = TestFiles.npyF32(new long[] {4}, 1, 2, 3, 4);
@@ -79,14 +88,17 @@ class NpzFileTest {
     Path p = dir.resolve("short.npz");
     TestFiles.npz(p, m, false);
     SaeLabException e = assertThrows(SaeLabException.class, () -> NpzFile.open(p));
-    assertTrue(e.getMessage().contains("'short'") && e.getMessage().contains("needs"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'short'") && e.getMessage().contains("needs"), e.getMessage());
 
     m.clear();
     m.put("big", TestFiles.npy(1, ">f4", false, new long[] {1}, new byte[4]));
     Path p2 = dir.resolve("be.npz");
     TestFiles.npz(p2, m, false);
     e = assertThrows(SaeLabException.class, () -> NpzFile.open(p2));
-    assertTrue(e.getMessage().contains("'>f4'") && e.getMessage().contains("little-endian"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'>f4'") && e.getMessage().contains("little-endian"),
+        e.getMessage());
 
     m.clear();
     m.put("junk", "hello world, not numpy".getBytes());

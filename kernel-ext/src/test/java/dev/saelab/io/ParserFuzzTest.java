@@ -16,10 +16,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bounded mutation fuzzing of the safetensors, NPY and NPZ parsers: starting from valid files, flip bytes,
- * overwrite length fields with extreme values, truncate and splice; every outcome must be a clean read or a
- * {@link SaeLabException} (never an ND4J, NIO, zip or Jackson exception, an OOM or a hang). Seeded, so a failure
- * reproduces; the iteration count is set with {@code -Dsaelab.fuzz.iterations}.
+ * Bounded mutation fuzzing of the safetensors, NPY and NPZ parsers: starting from valid files, flip
+ * bytes, overwrite length fields with extreme values, truncate and splice; every outcome must be a
+ * clean read or a {@link SaeLabException} (never an ND4J, NIO, zip or Jackson exception, an OOM or
+ * a hang). Seeded, so a failure reproduces; the iteration count is set with {@code
+ * -Dsaelab.fuzz.iterations}.
  */
 class ParserFuzzTest {
   private static final int ITERATIONS = Integer.getInteger("saelab.fuzz.iterations", 1500);
@@ -47,7 +48,8 @@ class ParserFuzzTest {
     }
   }
 
-  private void fuzz(byte[] seed, String name, Function<Path, TensorSource> opener) throws IOException {
+  private void fuzz(byte[] seed, String name, Function<Path, TensorSource> opener)
+      throws IOException {
     Random rnd = new Random(345);
     Path p = dir.resolve(name);
     for (int it = 0; it < ITERATIONS; it++) {
@@ -62,8 +64,14 @@ class ParserFuzzTest {
       } catch (SaeLabException expected) {
         // a clean, named error
       } catch (Throwable other) {
-        fail("iteration " + it + " input " + Arrays.toString(Arrays.copyOf(b, Math.min(b.length, 64)))
-            + " threw " + other, other);
+        fail(
+            "iteration "
+                + it
+                + " input "
+                + Arrays.toString(Arrays.copyOf(b, Math.min(b.length, 64)))
+                + " threw "
+                + other,
+            other);
       }
     }
   }
@@ -78,31 +86,38 @@ class ParserFuzzTest {
         return b;
       case 1: // truncate
         return Arrays.copyOf(b, rnd.nextInt(b.length));
-      case 2: { // write an extreme little-endian integer somewhere (length fields, offsets)
-        long[] extremes = {0, 1, -1, Integer.MAX_VALUE, Long.MAX_VALUE, 1L << 32, 0xffff, b.length, b.length + 1};
-        long v = extremes[rnd.nextInt(extremes.length)];
-        int at = rnd.nextInt(Math.max(1, b.length - 8));
-        for (int i = 0; i < 8 && at + i < b.length; i++) {
-          b[at + i] = (byte) (v >>> (8 * i));
-        }
-        return b;
-      }
-      case 3: { // replace a digit or quote in a textual header
-        for (int k = 0; k < 3; k++) {
-          int at = rnd.nextInt(b.length);
-          if (Character.isDigit(b[at]) || b[at] == '"' || b[at] == '\'' || b[at] == ',') {
-            b[at] = List.of((byte) '9', (byte) '-', (byte) '"', (byte) '}', (byte) 'e').get(rnd.nextInt(5));
+      case 2:
+        { // write an extreme little-endian integer somewhere (length fields, offsets)
+          long[] extremes = {
+            0, 1, -1, Integer.MAX_VALUE, Long.MAX_VALUE, 1L << 32, 0xffff, b.length, b.length + 1
+          };
+          long v = extremes[rnd.nextInt(extremes.length)];
+          int at = rnd.nextInt(Math.max(1, b.length - 8));
+          for (int i = 0; i < 8 && at + i < b.length; i++) {
+            b[at + i] = (byte) (v >>> (8 * i));
           }
+          return b;
         }
-        return b;
-      }
-      default: { // splice: duplicate a region
-        int from = rnd.nextInt(b.length);
-        int len = rnd.nextInt(Math.min(64, b.length - from) + 1);
-        byte[] out = Arrays.copyOf(b, b.length + len);
-        System.arraycopy(b, from, out, from + len, b.length - from);
-        return out;
-      }
+      case 3:
+        { // replace a digit or quote in a textual header
+          for (int k = 0; k < 3; k++) {
+            int at = rnd.nextInt(b.length);
+            if (Character.isDigit(b[at]) || b[at] == '"' || b[at] == '\'' || b[at] == ',') {
+              b[at] =
+                  List.of((byte) '9', (byte) '-', (byte) '"', (byte) '}', (byte) 'e')
+                      .get(rnd.nextInt(5));
+            }
+          }
+          return b;
+        }
+      default:
+        { // splice: duplicate a region
+          int from = rnd.nextInt(b.length);
+          int len = rnd.nextInt(Math.min(64, b.length - from) + 1);
+          byte[] out = Arrays.copyOf(b, b.length + len);
+          System.arraycopy(b, from, out, from + len, b.length - from);
+          return out;
+        }
     }
   }
 }

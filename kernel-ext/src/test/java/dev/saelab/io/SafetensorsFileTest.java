@@ -33,7 +33,8 @@ class SafetensorsFileTest {
   void readsTheSpecTestVectorByteForByte() throws IOException {
     // safetensors tensor.rs: "attn.0" F32 [1,2,3] values 0..5 -> header length 64, this exact JSON
     String json = "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
-    byte[] bytes = TestFiles.withHeader(json, TestFiles.f32(new long[] {1, 2, 3}, 0, 1, 2, 3, 4, 5).data());
+    byte[] bytes =
+        TestFiles.withHeader(json, TestFiles.f32(new long[] {1, 2, 3}, 0, 1, 2, 3, 4, 5).data());
     assertEquals(64, ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getLong());
     try (SafetensorsFile f = SafetensorsFile.open(write("v.safetensors", bytes))) {
       assertEquals(1, f.tensors().size());
@@ -67,10 +68,12 @@ class SafetensorsFileTest {
     t.put("bf", new Raw("BF16", new long[] {3}, le16(0x3F80, 0xC020, 0x3E20)));
     // F16: 1.0 = 0x3C00, -0.5 = 0xB800, smallest subnormal 2^-24 = 0x0001, 65504 = 0x7BFF
     t.put("h", new Raw("F16", new long[] {4}, le16(0x3C00, 0xB800, 0x0001, 0x7BFF)));
-    ByteBuffer d = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(0.1).putDouble(-3);
+    ByteBuffer d =
+        ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(0.1).putDouble(-3);
     t.put("d", new Raw("F64", new long[] {2}, d.array()));
     t.put("i", new Raw("I64", new long[] {1}, new byte[8]));
-    try (SafetensorsFile f = SafetensorsFile.open(write("t.safetensors", TestFiles.safetensors(t, null)))) {
+    try (SafetensorsFile f =
+        SafetensorsFile.open(write("t.safetensors", TestFiles.safetensors(t, null)))) {
       assertArrayEquals(new float[] {1f, -2.5f, 0.15625f}, f.readFloats("bf"));
       assertArrayEquals(new float[] {1f, -0.5f, 0x1p-24f, 65504f}, f.readFloats("h"));
       assertArrayEquals(new float[] {0.1f, -3f}, f.readFloats("d"));
@@ -116,19 +119,42 @@ class SafetensorsFileTest {
     assertBad(huge.array(), "over the safetensors limit");
     assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",", new byte[0]), "not valid JSON");
     assertBad(TestFiles.withHeader("[1,2]", new byte[0]), "JSON object");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]),
-        "'a'", "unknown dtype 'F33'");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[4]),
-        "'a'", "holds 4 bytes", "needs 8");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-        + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}", new byte[8]), "overlap");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]),
-        "'a'", "without gaps");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,400]}}", new byte[4]),
-        "'a'", "outside the data buffer");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", new byte[4]),
-        "'a'", "non-negative");
-    assertBad(TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", new byte[4]), "'a'", "data_offsets");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]),
+        "'a'",
+        "unknown dtype 'F33'");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[4]),
+        "'a'",
+        "holds 4 bytes",
+        "needs 8");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+            new byte[8]),
+        "overlap");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]),
+        "'a'",
+        "without gaps");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,400]}}", new byte[4]),
+        "'a'",
+        "outside the data buffer");
+    assertBad(
+        TestFiles.withHeader(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", new byte[4]),
+        "'a'",
+        "non-negative");
+    assertBad(
+        TestFiles.withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", new byte[4]),
+        "'a'",
+        "data_offsets");
     byte[] bad = TestFiles.withHeader("{\"\u00e9\":1}", new byte[0]);
     bad[9] = (byte) 0xff; // invalid UTF-8
     assertBad(bad, "UTF-8");
@@ -140,7 +166,9 @@ class SafetensorsFileTest {
     Path idx = dir.resolve("model.safetensors.index.json");
     Files.writeString(idx, "{\"weight_map\":{\"a\":\"s1.safetensors\",\"c\":\"s2.safetensors\"}}");
     SaeLabException e = assertThrows(SaeLabException.class, () -> ShardedSafetensors.open(idx));
-    assertTrue(e.getMessage().contains("s2.safetensors") && e.getMessage().contains(idx.toString()), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("s2.safetensors") && e.getMessage().contains(idx.toString()),
+        e.getMessage());
     Files.writeString(idx, "{\"weight_map\":{\"a\":\"s1.safetensors\",\"zz\":\"s1.safetensors\"}}");
     e = assertThrows(SaeLabException.class, () -> ShardedSafetensors.open(idx));
     assertTrue(e.getMessage().contains("'zz'"), e.getMessage());
@@ -161,7 +189,8 @@ class SafetensorsFileTest {
       float[] q = s.readFloats("model.layers.1.self_attn.q_proj.weight");
       assertEquals(64 * 48, q.length);
       for (float v : q) {
-        assertEquals(0, Float.floatToIntBits(v) & 0xffff, "BF16 values have zero low mantissa bits");
+        assertEquals(
+            0, Float.floatToIntBits(v) & 0xffff, "BF16 values have zero low mantissa bits");
       }
       assertEquals(64L * 48 * 2, s.bytesRead());
     }

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.saelab.api.FeatureTable;
 import dev.saelab.kernel.ijava.IJavaAdapter;
 import dev.saelab.magic.MagicUsageException;
-import dev.saelab.api.FeatureTable;
 import dev.saelab.testutil.TestFiles;
 import io.github.spencerpark.jupyter.kernel.BaseKernel;
 import io.github.spencerpark.jupyter.kernel.LanguageInfo;
@@ -43,7 +43,8 @@ class IJavaAdapterTest {
     TestKernel kernel = new TestKernel();
     Magics magics = new Magics();
     IJavaAdapter.install(kernel, magics);
-    IJavaAdapter.install(kernel, magics); // idempotent: registering twice would not throw, but is skipped
+    IJavaAdapter.install(
+        kernel, magics); // idempotent: registering twice would not throw, but is skipped
     assertEquals("ijava", dev.saelab.api.Notebook.kernel());
     magics.applyLineMagic("model", List.of(D + "/tiny-gemma2", "--layer", "1"));
     magics.applyLineMagic("sae", List.of(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12"));
@@ -51,7 +52,9 @@ class IJavaAdapterTest {
     assertEquals(42, t.rows().get(0).colFeature());
     DisplayData dd = kernel.getRenderer().render(t);
     assertTrue(dd.getData(MIMEType.TEXT_HTML).toString().contains("<td>L1H1</td>"));
-    Exception e = assertThrows(Exception.class, () -> magics.applyLineMagic("qk", List.of("--circuit", "qk")));
+    Exception e =
+        assertThrows(
+            Exception.class, () -> magics.applyLineMagic("qk", List.of("--circuit", "qk")));
     Throwable root = e instanceof MagicUsageException ? e : e.getCause();
     assertTrue(root instanceof MagicUsageException, String.valueOf(e));
     assertTrue(root.getMessage().contains("unknown option '--circuit'"), root.getMessage());

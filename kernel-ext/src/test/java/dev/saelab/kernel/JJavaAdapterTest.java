@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.magic.MagicUsageException;
 import dev.saelab.api.FeatureTable;
 import dev.saelab.api.Plot;
+import dev.saelab.magic.MagicUsageException;
 import dev.saelab.testutil.TestFiles;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -35,17 +35,26 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * JJava 1.0-a6's real kernel library: a BaseKernel with its real MagicsRegistry, the magic parser JJava's Java
- * kernel builds (same pattern) and Renderer; our Extension found through ServiceLoader by the kernel's own
- * installExtensions.
+ * JJava 1.0-a6's real kernel library: a BaseKernel with its real MagicsRegistry, the magic parser
+ * JJava's Java kernel builds (same pattern) and Renderer; our Extension found through ServiceLoader
+ * by the kernel's own installExtensions.
  */
 class JJavaAdapterTest {
   /** A kernel without JShell: evaluation is not needed to test extension, magics and rendering. */
   static final class TestKernel extends BaseKernel {
     TestKernel() {
-      super("test", "1", new LanguageInfo("java", "17", "text/x-java", ".java", "java", "java", "java"), List.of(),
-          null, new JupyterIO(StandardCharsets.UTF_8), new CommManager(), new Renderer(),
-          new MagicParser("(?<=(?:^|=))\\s*%", "%%", new MagicTranspiler()), new MagicsRegistry(), true,
+      super(
+          "test",
+          "1",
+          new LanguageInfo("java", "17", "text/x-java", ".java", "java", "java", "java"),
+          List.of(),
+          null,
+          new JupyterIO(StandardCharsets.UTF_8),
+          new CommManager(),
+          new Renderer(),
+          new MagicParser("(?<=(?:^|=))\\s*%", "%%", new MagicTranspiler()),
+          new MagicsRegistry(),
+          true,
           new StringStyler.Builder().build());
       installNotebookKernel();
     }
@@ -90,7 +99,10 @@ class JJavaAdapterTest {
     dev.saelab.kernel.KernelHost.attach("none", null);
   }
 
-  /** Runs a notebook line the way JJava does: parse the magic, then the transpiled lineMagic(name, args) call. */
+  /**
+   * Runs a notebook line the way JJava does: parse the magic, then the transpiled lineMagic(name,
+   * args) call.
+   */
   static Object run(String line) {
     String code = kernel.getMagicParser().resolveMagics(line);
     Matcher m = Pattern.compile("decode\\(\"([^\"]*)\"\\)").matcher(code);
@@ -104,27 +116,45 @@ class JJavaAdapterTest {
 
   @Test
   void magicsAreRegisteredOnceAndAnswer() {
-    assertTrue(kernel.getMagicsRegistry().getLineMagicNames().containsAll(dev.saelab.magic.SaeLabMagics.NAMES));
+    assertTrue(
+        kernel
+            .getMagicsRegistry()
+            .getLineMagicNames()
+            .containsAll(dev.saelab.magic.SaeLabMagics.NAMES));
     run("%model " + D + "/tiny-gemma2 --layer 1");
-    run("%sae " + D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out "
-        + D + "/tiny-gemma-scope/layer_1/width_96/average_l0_9");
+    run(
+        "%sae "
+            + D
+            + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --sae-out "
+            + D
+            + "/tiny-gemma-scope/layer_1/width_96/average_l0_9");
     Object qk = run("FeatureTable t = %qk --heads 1 --top 3");
     assertInstanceOf(FeatureTable.class, qk);
     assertEquals(17, ((FeatureTable) qk).rows().get(0).rowFeature());
     FeatureTable ov = (FeatureTable) run("%ov --heads 2 --top 3");
     assertEquals(63, ov.rows().get(0).colFeature());
-    // JJava wraps a magic's exception: "Exception occurred while running line magic 'qk': <our one line>"
+    // JJava wraps a magic's exception: "Exception occurred while running line magic 'qk': <our one
+    // line>"
     RuntimeException e = assertThrows(RuntimeException.class, () -> run("%qk --top many"));
     assertInstanceOf(MagicUsageException.class, e.getCause());
     assertTrue(e.getMessage().endsWith("%qk: --top many: expected an integer"), e.getMessage());
-    assertEquals(17, ((FeatureTable) run("%qk --heads 1 --top 1")).rows().get(0).rowFeature(), "still usable");
+    assertEquals(
+        17,
+        ((FeatureTable) run("%qk --heads 1 --top 1")).rows().get(0).rowFeature(),
+        "still usable");
     assertEquals("jjava", dev.saelab.api.Notebook.kernel());
   }
 
   @Test
   void renderersProduceHtmlAndImages() throws Exception {
-    FeatureTable t = (FeatureTable) run("%qk --model " + D + "/tiny-gemma2 --layer 1 --sae-in " + D
-        + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads 1 --top 3");
+    FeatureTable t =
+        (FeatureTable)
+            run(
+                "%qk --model "
+                    + D
+                    + "/tiny-gemma2 --layer 1 --sae-in "
+                    + D
+                    + "/tiny-gemma-scope/layer_0/width_128/average_l0_12 --heads 1 --top 3");
     DisplayData dd = kernel.getRenderer().render(t);
     assertTrue(dd.getData(MIMEType.TEXT_HTML).toString().contains("<td>L1H1</td>"));
     assertTrue(dd.getData(MIMEType.TEXT_PLAIN).toString().contains("L1H1"));
@@ -132,11 +162,20 @@ class JJavaAdapterTest {
     DisplayData img = kernel.getRenderer().render(p);
     assertTrue(img.hasDataForType(MIMEType.IMAGE_PNG));
     assertFalse(img.hasDataForType(MIMEType.IMAGE_SVG), "SVG only on request");
-    java.lang.reflect.Field meta = DisplayData.class.getDeclaredField("metadata"); // no getter in 1.0-a6
+    java.lang.reflect.Field meta =
+        DisplayData.class.getDeclaredField("metadata"); // no getter in 1.0-a6
     meta.setAccessible(true);
-    assertEquals(Map.of("width", 720, "height", 420), ((Map<?, ?>) meta.get(img)).get("image/png"),
+    assertEquals(
+        Map.of("width", 720, "height", 420),
+        ((Map<?, ?>) meta.get(img)).get("image/png"),
         "shown at its logical size");
-    assertTrue(kernel.getRenderer().render(p.withSvg()).getData(MIMEType.IMAGE_SVG).toString().contains("<svg"));
+    assertTrue(
+        kernel
+            .getRenderer()
+            .render(p.withSvg())
+            .getData(MIMEType.IMAGE_SVG)
+            .toString()
+            .contains("<svg"));
     DisplayData table = kernel.getRenderer().render(t.toTablesaw());
     assertTrue(table.getData(MIMEType.TEXT_HTML).toString().contains("saelabSort"));
   }

@@ -1,13 +1,11 @@
 package dev.saelab.kernel;
 
-
-import dev.saelab.api.FeatureTable;
-import dev.saelab.api.SaeLab;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.saelab.api.FeatureTable;
+import dev.saelab.api.SaeLab;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
@@ -21,7 +19,9 @@ import java.util.concurrent.CancellationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The Java API a notebook uses: SaeLab, CircuitQuery, FeatureTable, progress bars, interruption. */
+/**
+ * The Java API a notebook uses: SaeLab, CircuitQuery, FeatureTable, progress bars, interruption.
+ */
 class NotebookTest {
   static final String D = TestFiles.datasets().toString();
 
@@ -56,10 +56,13 @@ class NotebookTest {
     assertEquals(qk.rows(), viaMagic.rows());
     Path csv = dir.resolve("qk.csv");
     qk.writeCsv(csv);
-    assertTrue(Files.readAllLines(csv).get(1).startsWith("qk,1,1,1,17,42,"), Files.readAllLines(csv).get(1));
+    assertTrue(
+        Files.readAllLines(csv).get(1).startsWith("qk,1,1,1,17,42,"),
+        Files.readAllLines(csv).get(1));
     assertThrows(IllegalArgumentException.class, () -> both.writeCsv(dir.resolve("mixed.csv")));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> SaeLab.circuits(model, 1).saeIn(sae0).ov());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> SaeLab.circuits(model, 1).saeIn(sae0).ov());
     assertTrue(e.getMessage().contains("saeOut"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> SaeLab.circuits(model, 5));
     assertTrue(e.getMessage().contains("0..1"), e.getMessage());
@@ -74,7 +77,9 @@ class NotebookTest {
     bar.update("qk L1H0", 0, 10);
     bar.update("qk L1H0", 1, 10); // within 200 ms: dropped
     bar.update("qk L1H0", 10, 10); // finished: always shown
-    assertEquals(List.of("display qk L1H0 0% (0/10 tiles)", "update id-1 qk L1H0 100% (10/10 tiles)"), sink.events);
+    assertEquals(
+        List.of("display qk L1H0 0% (0/10 tiles)", "update id-1 qk L1H0 100% (10/10 tiles)"),
+        sink.events);
     String html = ProgressBar.bundle("qk", 3, 4).get("text/html").toString();
     assertTrue(html.contains("<progress value=\"3\" max=\"4\""), html);
   }
@@ -88,7 +93,8 @@ class NotebookTest {
       SaeDictionary sae0 = SaeLab.sae(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12");
       SaeLab.circuits(model, 1).saeIn(sae0).top(3).qk();
       assertTrue(sink.events.get(0).startsWith("display "), sink.events.toString());
-      assertTrue(sink.events.get(sink.events.size() - 1).contains("done 100%"), sink.events.toString());
+      assertTrue(
+          sink.events.get(sink.events.size() - 1).contains("done 100%"), sink.events.toString());
     } finally {
       KernelHost.attach("none", null);
     }
@@ -99,7 +105,8 @@ class NotebookTest {
     ModelWeights model = SaeLab.model(D + "/tiny-gemma2");
     SaeDictionary sae0 = SaeLab.sae(D + "/tiny-gemma-scope/layer_0/width_128/average_l0_12");
     Thread.currentThread().interrupt(); // what a kernel's interrupt does to the executing thread
-    assertThrows(CancellationException.class, () -> SaeLab.circuits(model, 1).saeIn(sae0).top(3).qk());
+    assertThrows(
+        CancellationException.class, () -> SaeLab.circuits(model, 1).saeIn(sae0).top(3).qk());
     Thread.interrupted();
     assertEquals(12, SaeLab.circuits(model, 1).saeIn(sae0).top(3).qk().size());
   }

@@ -19,7 +19,10 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Labels are shown only beside the SAE they belong to: model, Neuronpedia source and indices are compared. */
+/**
+ * Labels are shown only beside the SAE they belong to: model, Neuronpedia source and indices are
+ * compared.
+ */
 class LabelMatchTest {
   static final Path D = TestFiles.datasets();
   static final Path SAE0 = D.resolve("tiny-gemma-scope/layer_0/width_128/average_l0_12");
@@ -39,8 +42,18 @@ class LabelMatchTest {
   }
 
   static SaeConfig gemmaScope(String model, int layer, long dSae) {
-    return new SaeConfig("gemma-scope", "jumprelu", 2304, dSae, layer < 0 ? null : "blocks." + layer
-        + ".hook_resid_post", layer, false, 0, null, false, model);
+    return new SaeConfig(
+        "gemma-scope",
+        "jumprelu",
+        2304,
+        dSae,
+        layer < 0 ? null : "blocks." + layer + ".hook_resid_post",
+        layer,
+        false,
+        0,
+        null,
+        false,
+        model);
   }
 
   static SaeConfig saeLens(String model, String hook, int layer, long dSae, String npId) {
@@ -69,50 +82,100 @@ class LabelMatchTest {
     assertFalse(msg.contains("\n"), msg);
     e = assertThrows(SaeLabException.class, () -> check(LABELS0, GPT2_SAE));
     assertTrue(e.getMessage().contains("model tiny-gemma2 vs tiny-gpt2"), e.getMessage());
-    e = assertThrows(SaeLabException.class, () -> LabelMatch.check(labels("gpt2-small", "12-res-jb", 5),
-        gemmaScope("gemma-2-2b", 12, 16384), "sae12"));
+    e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(
+                    labels("gpt2-small", "12-res-jb", 5),
+                    gemmaScope("gemma-2-2b", 12, 16384),
+                    "sae12"));
     assertTrue(e.getMessage().contains("model gpt2-small vs gemma-2-2b"), e.getMessage());
   }
 
   @Test
   void anIndexAtOrBeyondDSaeIsRefused() {
-    SaeLabException e = assertThrows(SaeLabException.class, () -> LabelMatch.check(
-        labels("tiny-gemma2", "0-tinyscope-res-128", 3, 128), gemmaScope(null, 0, 128), "sae0"));
+    SaeLabException e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(
+                    labels("tiny-gemma2", "0-tinyscope-res-128", 3, 128),
+                    gemmaScope(null, 0, 128),
+                    "sae0"));
     assertTrue(e.getMessage().endsWith("feature index 128 >= d_sae 128"), e.getMessage());
     // an SAE that names nothing still has its width
-    e = assertThrows(SaeLabException.class, () -> LabelMatch.check(labels(null, null, 70),
-        saeLens(null, null, -1, 64, null), "anon"));
+    e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(
+                    labels(null, null, 70), saeLens(null, null, -1, 64, null), "anon"));
     assertTrue(e.getMessage().contains("feature index 70 >= d_sae 64"), e.getMessage());
   }
 
   @Test
   void anotherLayerWidthOrSourceIsRefused() {
     SaeConfig sae12 = gemmaScope("gemma-2-2b", 12, 16384);
-    SaeLabException e = assertThrows(SaeLabException.class, () -> LabelMatch.check(
-        labels("gemma-2-2b", "13-gemmascope-res-16k", 1), sae12, "sae12"));
-    assertTrue(e.getMessage().contains("layer 13 (source 13-gemmascope-res-16k) vs 12"), e.getMessage());
-    e = assertThrows(SaeLabException.class, () -> LabelMatch.check(
-        labels("gemma-2-2b", "12-gemmascope-res-65k", 1), sae12, "sae12"));
-    assertTrue(e.getMessage().contains("width 65k (source 12-gemmascope-res-65k) vs d_sae 16384"), e.getMessage());
+    SaeLabException e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(labels("gemma-2-2b", "13-gemmascope-res-16k", 1), sae12, "sae12"));
+    assertTrue(
+        e.getMessage().contains("layer 13 (source 13-gemmascope-res-16k) vs 12"), e.getMessage());
+    e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(labels("gemma-2-2b", "12-gemmascope-res-65k", 1), sae12, "sae12"));
+    assertTrue(
+        e.getMessage().contains("width 65k (source 12-gemmascope-res-65k) vs d_sae 16384"),
+        e.getMessage());
     e = assertThrows(SaeLabException.class, () -> check(LABELS0, SAE1));
-    assertTrue(e.getMessage().contains("layer 0") && e.getMessage().contains("width 128")
-        && e.getMessage().contains("feature index 127 >= d_sae 96"), e.getMessage());
-    e = assertThrows(SaeLabException.class, () -> LabelMatch.check(labels("tiny-gpt2", "1-res-post-tiny", 1),
-        saeLens("tiny-gpt2", "blocks.1.hook_resid_pre", 1, 64, "tiny-gpt2/1-res-tiny"), "pre"));
+    assertTrue(
+        e.getMessage().contains("layer 0")
+            && e.getMessage().contains("width 128")
+            && e.getMessage().contains("feature index 127 >= d_sae 96"),
+        e.getMessage());
+    e =
+        assertThrows(
+            SaeLabException.class,
+            () ->
+                LabelMatch.check(
+                    labels("tiny-gpt2", "1-res-post-tiny", 1),
+                    saeLens("tiny-gpt2", "blocks.1.hook_resid_pre", 1, 64, "tiny-gpt2/1-res-tiny"),
+                    "pre"));
     assertTrue(e.getMessage().contains("source 1-res-post-tiny vs 1-res-tiny"), e.getMessage());
   }
 
   @Test
   void matchingIdsInOtherFormsAreAccepted() {
-    assertEquals(Optional.empty(), LabelMatch.check(labels("gemma-2-2b", "12-gemmascope-res-16k", 16383),
-        gemmaScope("google/gemma-2-2b", 12, 16384), "sae12"));
-    assertEquals(Optional.empty(), LabelMatch.check(labels("gemma-2-2b", "20-gemmascope-res-1m__l0-101", 7),
-        gemmaScope(null, 20, 1 << 20), "sae20"));
+    assertEquals(
+        Optional.empty(),
+        LabelMatch.check(
+            labels("gemma-2-2b", "12-gemmascope-res-16k", 16383),
+            gemmaScope("google/gemma-2-2b", 12, 16384),
+            "sae12"));
+    assertEquals(
+        Optional.empty(),
+        LabelMatch.check(
+            labels("gemma-2-2b", "20-gemmascope-res-1m__l0-101", 7),
+            gemmaScope(null, 20, 1 << 20),
+            "sae20"));
     // res-jb numbers blocks.11.hook_resid_post as source 12 (the input of block 12)
-    assertEquals(Optional.empty(), LabelMatch.check(labels("gpt2-small", "12-res-jb", 1),
-        saeLens("gpt2", "blocks.11.hook_resid_post", 11, 24576, null), "jb11"));
-    assertEquals(Optional.empty(), LabelMatch.check(labels("gpt2-small", "8-res_post_32k-oai", 1),
-        saeLens("gpt2-small", "blocks.8.hook_resid_post", 8, 32768, null), "oai8"));
+    assertEquals(
+        Optional.empty(),
+        LabelMatch.check(
+            labels("gpt2-small", "12-res-jb", 1),
+            saeLens("gpt2", "blocks.11.hook_resid_post", 11, 24576, null),
+            "jb11"));
+    assertEquals(
+        Optional.empty(),
+        LabelMatch.check(
+            labels("gpt2-small", "8-res_post_32k-oai", 1),
+            saeLens("gpt2-small", "blocks.8.hook_resid_post", 8, 32768, null),
+            "oai8"));
     assertEquals("gemma22b", LabelMatch.model("hf://google/Gemma_2-2B"));
   }
 
@@ -131,7 +194,8 @@ class LabelMatchTest {
     assertTrue(w.contains("SAE " + sae) && w.contains("the SAE names no model or layer"), w);
     assertFalse(w.contains("\n"), w);
     // an export that names nothing warns the same way
-    Optional<String> none = LabelMatch.check(labels(null, null, 1), gemmaScope("gemma-2-2b", 12, 16384), "sae12");
+    Optional<String> none =
+        LabelMatch.check(labels(null, null, 1), gemmaScope("gemma-2-2b", 12, 16384), "sae12");
     assertTrue(none.orElseThrow().contains("the export names no model or source"), none.toString());
   }
 }

@@ -18,8 +18,9 @@ class NeuronpediaLabelsTest {
 
   @Test
   void realLayer12ExportCountsAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
-        "data/neuronpedia/gemma-2-2b_12-gemmascope-res-16k.json"));
+    FeatureLabels l =
+        NeuronpediaLabels.read(
+            TestFiles.sharedFile("data/neuronpedia/gemma-2-2b_12-gemmascope-res-16k.json"));
     assertEquals("gemma-2-2b", l.modelId());
     assertEquals("12-gemmascope-res-16k", l.sourceId());
     assertEquals(16348, l.explanationCount());
@@ -27,13 +28,16 @@ class NeuronpediaLabelsTest {
     assertEquals(36, l.missing(16384).size());
     assertTrue(l.label(0).orElseThrow().startsWith("references to labeled data"), l.label(0).get());
     assertFalse(l.label(0).get().startsWith(" "));
-    assertEquals("https://www.neuronpedia.org/gemma-2-2b/12-gemmascope-res-16k/7", l.url(7).orElseThrow());
+    assertEquals(
+        "https://www.neuronpedia.org/gemma-2-2b/12-gemmascope-res-16k/7", l.url(7).orElseThrow());
   }
 
   @Test
   void realLayer13ExportHasDuplicatesAndGaps() {
-    FeatureLabels l = NeuronpediaLabels.read(TestFiles.sharedFile(
-        "data/neuronpedia/gemma-2-2b_13-gemmascope-res-16k.json"), FeatureLabels.Policy.FIRST);
+    FeatureLabels l =
+        NeuronpediaLabels.read(
+            TestFiles.sharedFile("data/neuronpedia/gemma-2-2b_13-gemmascope-res-16k.json"),
+            FeatureLabels.Policy.FIRST);
     assertEquals(16168, l.featureCount());
     assertEquals(16170, l.maxIndex());
     assertEquals(180, l.duplicated().size());
@@ -45,7 +49,8 @@ class NeuronpediaLabelsTest {
 
   @Test
   void bulkExportFolderWithSeveralExplanationsPerFeature() {
-    Path folder = TestFiles.datasets().resolve("tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96");
+    Path folder =
+        TestFiles.datasets().resolve("tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96");
     FeatureLabels newest = NeuronpediaLabels.read(folder);
     assertEquals("1-tinyscope-res-96", newest.sourceId());
     assertEquals(95, newest.featureCount());
@@ -60,10 +65,14 @@ class NeuronpediaLabelsTest {
   @Test
   void oneExportHoldsOneSaesLabelsAndTheBulkLayoutNamesThem() throws IOException {
     Path f = dir.resolve("mixed.json");
-    Files.writeString(f, "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
-        + "\"index\":\"0\"},{\"modelId\":\"gpt2-small\",\"layer\":\"12-gemmascope-res-16k\",\"index\":\"1\"}]}");
+    Files.writeString(
+        f,
+        "{\"explanations\":[{\"modelId\":\"gemma-2-2b\",\"layer\":\"12-gemmascope-res-16k\","
+            + "\"index\":\"0\"},{\"modelId\":\"gpt2-small\",\"layer\":\"12-gemmascope-res-16k\",\"index\":\"1\"}]}");
     SaeLabException e = assertThrows(SaeLabException.class, () -> NeuronpediaLabels.read(f));
-    assertTrue(e.getMessage().contains("explanations[1]: modelId \"gpt2-small\" differs from \"gemma-2-2b\""),
+    assertTrue(
+        e.getMessage()
+            .contains("explanations[1]: modelId \"gpt2-small\" differs from \"gemma-2-2b\""),
         e.getMessage());
     Path bulk = Files.createDirectories(dir.resolve("v1/gpt2-small/8-res-jb/explanations"));
     Files.writeString(bulk.resolve("batch-0.jsonl"), "{\"index\":\"3\",\"description\":\"x\"}\n");
@@ -76,10 +85,14 @@ class NeuronpediaLabelsTest {
   @Test
   void nonNumericIndexAndBrokenFilesAreNamed() throws IOException {
     Path f = dir.resolve("labels.json");
-    Files.writeString(f, "{\"explanations\":[{\"index\":\"0\",\"description\":\"a\"},{\"index\":\"x7\"}]}");
+    Files.writeString(
+        f, "{\"explanations\":[{\"index\":\"0\",\"description\":\"a\"},{\"index\":\"x7\"}]}");
     SaeLabException e = assertThrows(SaeLabException.class, () -> NeuronpediaLabels.read(f));
-    assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("explanations[1]")
-        && e.getMessage().contains("\"x7\""), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(f.toString())
+            && e.getMessage().contains("explanations[1]")
+            && e.getMessage().contains("\"x7\""),
+        e.getMessage());
     Files.writeString(f, "");
     e = assertThrows(SaeLabException.class, () -> NeuronpediaLabels.read(f));
     assertTrue(e.getMessage().contains("empty"), e.getMessage());

@@ -39,15 +39,21 @@ class FactoredProductTest {
     assertEquals(3500 - 50, p.entries(true));
     for (Screen s : Screen.values()) {
       try (FactoredProduct.Workspace ws = new FactoredProduct.Workspace(16, 32, true, s)) {
-        assertEquals(TopKProductTest.reference(l, r, 25, RankBy.VALUE, true), p.topK(25, RankBy.VALUE, true, ws,
-            null), s.toString());
-        assertEquals(TopKProductTest.reference(l, r, 10, RankBy.ABS, false), p.topK(10, RankBy.ABS, false, ws,
-            null), s.toString());
+        assertEquals(
+            TopKProductTest.reference(l, r, 25, RankBy.VALUE, true),
+            p.topK(25, RankBy.VALUE, true, ws, null),
+            s.toString());
+        assertEquals(
+            TopKProductTest.reference(l, r, 10, RankBy.ABS, false),
+            p.topK(10, RankBy.ABS, false, ws, null),
+            s.toString());
         assertEquals(2 * 5 * 2, ws.stats().tiles(), "two calls over a 5 × 2 grid of tiles");
         assertTrue(ws.stats().rescored() >= 35);
       }
     }
-    assertEquals(TopKProductTest.reference(l, r, 7, RankBy.NEG_VALUE, false), p.topK(7, RankBy.NEG_VALUE, false));
+    assertEquals(
+        TopKProductTest.reference(l, r, 7, RankBy.NEG_VALUE, false),
+        p.topK(7, RankBy.NEG_VALUE, false));
   }
 
   @Test
@@ -55,8 +61,9 @@ class FactoredProductTest {
     Random rnd = new Random(3);
     double[][] l = random(rnd, 6, 4);
     double[][] r = random(rnd, 5, 4);
-    List<FeatureEdge> all = new FactoredProduct(TopKProductTest.nd(l), TopKProductTest.nd(r)).topK(
-        Integer.MAX_VALUE, RankBy.ABS, true);
+    List<FeatureEdge> all =
+        new FactoredProduct(TopKProductTest.nd(l), TopKProductTest.nd(r))
+            .topK(Integer.MAX_VALUE, RankBy.ABS, true);
     assertEquals(30 - 5, all.size());
     assertEquals(TopKProductTest.reference(l, r, 100, RankBy.ABS, true), all);
   }
@@ -67,8 +74,10 @@ class FactoredProductTest {
     INDArray b = TopKProductTest.nd(new double[][] {{1, 2, 3}});
     assertThrows(IllegalArgumentException.class, () -> new FactoredProduct(a, b));
     FactoredProduct p = new FactoredProduct(a, a);
-    assertEquals("top-k 0: expected a positive number of entries",
-        assertThrows(IllegalArgumentException.class, () -> p.topK(0, RankBy.ABS, false)).getMessage());
+    assertEquals(
+        "top-k 0: expected a positive number of entries",
+        assertThrows(IllegalArgumentException.class, () -> p.topK(0, RankBy.ABS, false))
+            .getMessage());
     FactoredProduct.Workspace ws = new FactoredProduct.Workspace(8, 8, true, Screen.FP32);
     ws.close();
     assertThrows(IllegalStateException.class, () -> p.topK(1, RankBy.ABS, false, ws, null));

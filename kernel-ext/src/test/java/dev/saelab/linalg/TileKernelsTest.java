@@ -12,7 +12,8 @@ class TileKernelsTest {
   @Test
   void vectorAndScalarScannersAgreeEverywhere() {
     TileKernels best = TileKernels.best();
-    assertTrue(best instanceof VectorTileKernels, "tests run with --add-modules jdk.incubator.vector");
+    assertTrue(
+        best instanceof VectorTileKernels, "tests run with --add-modules jdk.incubator.vector");
     TileKernels scalar = new TileKernels.ScalarTileKernels();
     Random rnd = new Random(345);
     int cols = 77;
@@ -25,7 +26,9 @@ class TileKernelsTest {
       int from = rnd.nextInt(cols + 1);
       float t = (float) (rnd.nextGaussian() * 1.5);
       RankBy by = RankBy.values()[trial % 3];
-      assertEquals(scalar.next(b, row * cols, from, cols, t, by), best.next(b, row * cols, from, cols, t, by),
+      assertEquals(
+          scalar.next(b, row * cols, from, cols, t, by),
+          best.next(b, row * cols, from, cols, t, by),
           "trial " + trial);
     }
   }

@@ -19,10 +19,12 @@ class TopKProductTest {
   }
 
   /**
-   * Plain double-precision reference: every entry (the double product rounded to float), sorted by key, then row,
-   * then column. Inputs must be float32 values so that the engine sees the same numbers.
+   * Plain double-precision reference: every entry (the double product rounded to float), sorted by
+   * key, then row, then column. Inputs must be float32 values so that the engine sees the same
+   * numbers.
    */
-  static List<FeatureEdge> reference(double[][] l, double[][] r, int k, RankBy by, boolean exclDiag) {
+  static List<FeatureEdge> reference(
+      double[][] l, double[][] r, int k, RankBy by, boolean exclDiag) {
     List<double[]> all = new ArrayList<>();
     for (int i = 0; i < l.length; i++) {
       for (int j = 0; j < r.length; j++) {
@@ -33,12 +35,15 @@ class TopKProductTest {
         for (int t = 0; t < l[i].length; t++) {
           s += l[i][t] * r[j][t];
         }
-        float v = (float) s; // the engine's value: the exact product of the float32 rows, rounded once
+        float v =
+            (float) s; // the engine's value: the exact product of the float32 rows, rounded once
         all.add(new double[] {by.key(v), i, j, v});
       }
     }
-    all.sort(Comparator.<double[]>comparingDouble(a -> -a[0]).thenComparingDouble(a -> a[1])
-        .thenComparingDouble(a -> a[2]));
+    all.sort(
+        Comparator.<double[]>comparingDouble(a -> -a[0])
+            .thenComparingDouble(a -> a[1])
+            .thenComparingDouble(a -> a[2]));
     List<FeatureEdge> out = new ArrayList<>();
     for (double[] a : all.subList(0, Math.min(k, all.size()))) {
       out.add(new FeatureEdge((int) a[1], (int) a[2], (float) a[3]));
@@ -62,14 +67,23 @@ class TopKProductTest {
     INDArray r = nd(m);
     TopKProduct e = new TopKProduct(2, 2, true);
     // |value|: four 5s, ties broken by row then column: (0,0) (0,1) (1,1) (2,0), then 4 at (2,2)
-    assertEquals(List.of(new FeatureEdge(0, 0, 5), new FeatureEdge(0, 1, -5), new FeatureEdge(1, 1, 5),
-        new FeatureEdge(2, 0, -5), new FeatureEdge(2, 2, 4)), e.topK(l, r, 5, RankBy.ABS, false, null, null));
+    assertEquals(
+        List.of(
+            new FeatureEdge(0, 0, 5),
+            new FeatureEdge(0, 1, -5),
+            new FeatureEdge(1, 1, 5),
+            new FeatureEdge(2, 0, -5),
+            new FeatureEdge(2, 2, 4)),
+        e.topK(l, r, 5, RankBy.ABS, false, null, null));
     // without self pairs: (0,1) (2,0) then 3 at (1,2)
-    assertEquals(List.of(new FeatureEdge(0, 1, -5), new FeatureEdge(2, 0, -5), new FeatureEdge(1, 2, -3)),
+    assertEquals(
+        List.of(new FeatureEdge(0, 1, -5), new FeatureEdge(2, 0, -5), new FeatureEdge(1, 2, -3)),
         e.topK(l, r, 3, RankBy.ABS, true, null, null));
-    assertEquals(List.of(new FeatureEdge(0, 0, 5), new FeatureEdge(1, 1, 5), new FeatureEdge(2, 2, 4)),
+    assertEquals(
+        List.of(new FeatureEdge(0, 0, 5), new FeatureEdge(1, 1, 5), new FeatureEdge(2, 2, 4)),
         e.topK(l, r, 3, RankBy.VALUE, false, null, null));
-    assertEquals(List.of(new FeatureEdge(0, 1, -5), new FeatureEdge(2, 0, -5), new FeatureEdge(1, 2, -3)),
+    assertEquals(
+        List.of(new FeatureEdge(0, 1, -5), new FeatureEdge(2, 0, -5), new FeatureEdge(1, 2, -3)),
         e.topK(l, r, 3, RankBy.NEG_VALUE, false, null, null));
     assertEquals(9, e.topK(l, r, 50, RankBy.ABS, false, null, null).size());
     e.release();
@@ -125,7 +139,9 @@ class TopKProductTest {
     java.util.Arrays.fill(r[5], 0);
     l[7][0] = 1e4f; // one huge element: every other element of the row quantises to 0
     r[9][dim - 1] = -3e3f;
-    for (int t = 0; t < dim; t++) { // r[11] = r[12] + one ulp somewhere: near-ties through the screen
+    for (int t = 0;
+        t < dim;
+        t++) { // r[11] = r[12] + one ulp somewhere: near-ties through the screen
       r[12][t] = r[11][t];
     }
     r[12][0] = Math.nextUp((float) r[11][0]);
@@ -133,7 +149,8 @@ class TopKProductTest {
       List<FeatureEdge> want = reference(l, r, 200, by, false);
       for (int tc : new int[] {1, 127, 128, 129, 300}) {
         TopKProduct e = new TopKProduct(64, tc, true, Screen.INT8);
-        assertEquals(want, e.topK(nd(l), nd(r), 200, by, false, null, null), by + " tile cols " + tc);
+        assertEquals(
+            want, e.topK(nd(l), nd(r), 200, by, false, null, null), by + " tile cols " + tc);
         e.release();
       }
     }
@@ -149,7 +166,10 @@ class TopKProductTest {
     for (double[][] m : new double[][][] {l, r}) {
       for (double[] row : m) {
         for (int t = 0; t < dim; t++) {
-          row[t] = (float) rnd.nextGaussian(); // isotropic: the norm bound prunes nothing, the screen must work
+          row[t] =
+              (float)
+                  rnd.nextGaussian(); // isotropic: the norm bound prunes nothing, the screen must
+          // work
         }
       }
     }
@@ -159,8 +179,8 @@ class TopKProductTest {
     e.release();
     assertEquals(reference(l, r, 100, RankBy.ABS, false), got);
     assertEquals(0, st.skipped());
-    org.junit.jupiter.api.Assertions.assertTrue(st.rescored() < 0.002 * n * n,
-        "rescored " + st.rescored() + " of " + (long) n * n);
+    org.junit.jupiter.api.Assertions.assertTrue(
+        st.rescored() < 0.002 * n * n, "rescored " + st.rescored() + " of " + (long) n * n);
   }
 
   @Test
@@ -179,34 +199,42 @@ class TopKProductTest {
     }
     FactoredProduct.Stats pruned = new FactoredProduct.Stats();
     FactoredProduct.Stats full = new FactoredProduct.Stats();
-    List<FeatureEdge> a = new TopKProduct(32, 32, true).topK(nd(l), nd(r), 20, RankBy.ABS, false, pruned, null);
-    List<FeatureEdge> b = new TopKProduct(32, 32, false).topK(nd(l), nd(r), 20, RankBy.ABS, false, full, null);
+    List<FeatureEdge> a =
+        new TopKProduct(32, 32, true).topK(nd(l), nd(r), 20, RankBy.ABS, false, pruned, null);
+    List<FeatureEdge> b =
+        new TopKProduct(32, 32, false).topK(nd(l), nd(r), 20, RankBy.ABS, false, full, null);
     assertEquals(b, a);
     assertEquals(0, full.skipped());
     assertEquals(full.tiles(), pruned.tiles());
-    org.junit.jupiter.api.Assertions.assertTrue(pruned.skipped() > pruned.tiles() / 2,
+    org.junit.jupiter.api.Assertions.assertTrue(
+        pruned.skipped() > pruned.tiles() / 2,
         "skipped " + pruned.skipped() + " of " + pruned.tiles());
   }
 
   @Test
-  void interruptsAtAnyMomentEitherCancelOrGiveTheExactTableAndTheEngineStaysUsable() throws Exception {
+  void interruptsAtAnyMomentEitherCancelOrGiveTheExactTableAndTheEngineStaysUsable()
+      throws Exception {
     Random rnd = new Random(3);
     double[][] l = randomRows(rnd, 1500, 64, false);
     double[][] r = randomRows(rnd, 1500, 64, false);
     INDArray ln = nd(l);
     INDArray rn = nd(r);
     List<FeatureEdge> want = reference(l, r, 40, RankBy.ABS, false);
-    TopKProduct e = new TopKProduct(64, 256, true, Screen.INT8); // ~550 small tiles: interrupts land mid-scan
+    TopKProduct e =
+        new TopKProduct(64, 256, true, Screen.INT8); // ~550 small tiles: interrupts land mid-scan
     int cancelled = 0;
     for (int trial = 0; trial < 12; trial++) {
-      java.util.concurrent.atomic.AtomicReference<Object> result = new java.util.concurrent.atomic.AtomicReference<>();
-      Thread t = new Thread(() -> {
-        try {
-          result.set(e.topK(ln, rn, 40, RankBy.ABS, false, null, null));
-        } catch (java.util.concurrent.CancellationException c) {
-          result.set(c);
-        }
-      });
+      java.util.concurrent.atomic.AtomicReference<Object> result =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  result.set(e.topK(ln, rn, 40, RankBy.ABS, false, null, null));
+                } catch (java.util.concurrent.CancellationException c) {
+                  result.set(c);
+                }
+              });
       t.start();
       Thread.sleep(trial * 7L);
       t.interrupt();
@@ -227,7 +255,8 @@ class TopKProductTest {
     INDArray l = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 64, 4);
     Thread.currentThread().interrupt();
     try {
-      org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.CancellationException.class,
+      org.junit.jupiter.api.Assertions.assertThrows(
+          java.util.concurrent.CancellationException.class,
           () -> new TopKProduct(8, 8, true).topK(l, l, 5, RankBy.ABS, false, null, null));
     } finally {
       Thread.interrupted();

@@ -12,15 +12,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every example {@code %saelab help} prints runs: each magic's examples in a fresh session that first ran the
- * loading magics' own examples and the {@code %qk} examples (so {@code %plot top} has a table). A magic is the
- * command without {@code saelab}: the shared commands' examples are the command line's, with {@code %NAME}.
+ * Every example {@code %saelab help} prints runs: each magic's examples in a fresh session that
+ * first ran the loading magics' own examples and the {@code %qk} examples (so {@code %plot top} has
+ * a table). A magic is the command without {@code saelab}: the shared commands' examples are the
+ * command line's, with {@code %NAME}.
  */
 class MagicHelpExamplesTest {
-  /** The examples of magic {@code name} ({@code %saelab help} lists every magic's: keep only its own). */
+  /**
+   * The examples of magic {@code name} ({@code %saelab help} lists every magic's: keep only its
+   * own).
+   */
   static List<String> examples(String name) {
     return dev.saelab.cli.HelpExamplesTestAccess.examples(SaeLabMagics.help(name), "%").stream()
-        .filter(e -> e.equals("%" + name) || e.startsWith("%" + name + " ")).toList();
+        .filter(e -> e.equals("%" + name) || e.startsWith("%" + name + " "))
+        .toList();
   }
 
   static Object run(SaeLabMagics m, String example, Path target) {
@@ -32,7 +37,7 @@ class MagicHelpExamplesTest {
   void everyMagicExampleRuns(@TempDir Path target) {
     int ran = 0;
     for (String name : SaeLabMagics.NAMES) {
-      SaeLabMagics m = new SaeLabMagics(w -> { });
+      SaeLabMagics m = new SaeLabMagics(w -> {});
       for (String pre : List.of("model", "sae", "labels", "qk")) {
         for (String ex : examples(pre)) {
           run(m, ex, target);
@@ -51,8 +56,14 @@ class MagicHelpExamplesTest {
     for (String name : Schema.SHARED.keySet()) {
       String magic = SaeLabMagics.help(name);
       assertTrue(magic.startsWith("Usage: %" + name), magic);
-      String cli = dev.saelab.cli.Main.run(new String[] {name, "--help"}, new java.io.PrintStream(
-          java.io.OutputStream.nullOutputStream()), System.err) == 0 ? cliHelp(name) : "";
+      String cli =
+          dev.saelab.cli.Main.run(
+                      new String[] {name, "--help"},
+                      new java.io.PrintStream(java.io.OutputStream.nullOutputStream()),
+                      System.err)
+                  == 0
+              ? cliHelp(name)
+              : "";
       assertEquals(body(cli).replace("  saelab " + name, "  %" + name), body(magic), name);
     }
   }
@@ -69,8 +80,10 @@ class MagicHelpExamplesTest {
 
   private static String cliHelp(String name) {
     java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    dev.saelab.cli.Main.run(new String[] {name, "--help"}, new java.io.PrintStream(out, true,
-        java.nio.charset.StandardCharsets.UTF_8), System.err);
+    dev.saelab.cli.Main.run(
+        new String[] {name, "--help"},
+        new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
+        System.err);
     return out.toString(java.nio.charset.StandardCharsets.UTF_8);
   }
 

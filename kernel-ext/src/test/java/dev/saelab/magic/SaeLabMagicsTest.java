@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.saelab.io.SaeLabException;
-import dev.saelab.circuits.CircuitKind;
-import dev.saelab.circuits.FeatureCircuits;
-import dev.saelab.model.ModelWeights;
 import dev.saelab.api.FeatureTable;
 import dev.saelab.api.Plot;
+import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.io.SaeLabException;
+import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 import dev.saelab.testutil.TestFiles;
 import java.nio.file.Files;
@@ -32,7 +32,8 @@ class SaeLabMagicsTest {
   @BeforeEach
   void load() throws Exception {
     m = new SaeLabMagics();
-    assertInstanceOf(ModelWeights.class, m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
+    assertInstanceOf(
+        ModelWeights.class, m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
     assertInstanceOf(SaeDictionary.class, m.eval("sae", List.of(SAE0, "--sae-out", SAE1)));
     m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json"));
   }
@@ -42,26 +43,36 @@ class SaeLabMagicsTest {
     FeatureTable qk = (FeatureTable) m.eval("qk", List.of("--heads", "1", "--top", "5"));
     assertEquals(5, qk.size());
     FeatureTable.Row r = qk.rows().get(0);
-    assertEquals(List.of(17, 42, 1, 1), List.of(r.rowFeature(), r.colFeature(), r.head(), r.rank()));
+    assertEquals(
+        List.of(17, 42, 1, 1), List.of(r.rowFeature(), r.colFeature(), r.head(), r.rank()));
     assertEquals("L1H1", r.headName());
     assertFalse(r.rowLabel().isEmpty(), "query feature 17 has a label in the shipped export");
     FeatureTable ov = (FeatureTable) m.eval("ov", List.of("--heads", "2", "--top", "3"));
-    assertEquals(List.of(5, 63), List.of(ov.rows().get(0).rowFeature(), ov.rows().get(0).colFeature()));
+    assertEquals(
+        List.of(5, 63), List.of(ov.rows().get(0).rowFeature(), ov.rows().get(0).colFeature()));
     assertEquals(CircuitKind.OV, ov.singleKind());
     FeatureTable all = (FeatureTable) m.eval("qk", List.of("--top", "2", "--distinct-positive"));
     assertEquals(4, all.circuitTables().size());
-    assertTrue(all.rows().stream().allMatch(x -> x.value() > 0 && x.rowFeature() != x.colFeature()));
+    assertTrue(
+        all.rows().stream().allMatch(x -> x.value() > 0 && x.rowFeature() != x.colFeature()));
   }
 
   @Test
   void labelsOfAnotherSaeAreRefusedAndUnconfirmedOnesWarnOnce(@TempDir Path dir) throws Exception {
     Path gpt2 = dir.resolve("tiny-gpt2-labels.json");
-    Files.writeString(gpt2, "{\"explanations\":[{\"modelId\":\"tiny-gpt2\",\"layer\":\"1-res-tiny\",\"index\":\"3\","
-        + "\"description\":\"planted GPT-2 query\"}]}");
+    Files.writeString(
+        gpt2,
+        "{\"explanations\":[{\"modelId\":\"tiny-gpt2\",\"layer\":\"1-res-tiny\",\"index\":\"3\","
+            + "\"description\":\"planted GPT-2 query\"}]}");
     m.eval("labels", List.of(gpt2.toString()));
-    SaeLabException e = assertThrows(SaeLabException.class, () -> m.eval("qk", List.of("--heads", "1", "--top", "1")));
-    assertTrue(e.getMessage().contains(gpt2.toString()) && e.getMessage().contains(SAE0)
-        && e.getMessage().contains("model tiny-gpt2 vs a Gemma model"), e.getMessage());
+    SaeLabException e =
+        assertThrows(
+            SaeLabException.class, () -> m.eval("qk", List.of("--heads", "1", "--top", "1")));
+    assertTrue(
+        e.getMessage().contains(gpt2.toString())
+            && e.getMessage().contains(SAE0)
+            && e.getMessage().contains("model tiny-gpt2 vs a Gemma model"),
+        e.getMessage());
     assertFalse(e.getMessage().contains("\n"), e.getMessage());
     List<String> warnings = new ArrayList<>();
     SaeLabMagics w = new SaeLabMagics(warnings::add);
@@ -74,8 +85,10 @@ class SaeLabMagicsTest {
     w.eval("qk", List.of("--heads", "1", "--top", "1"));
     w.eval("ov", List.of("--sae-out", SAE1, "--heads", "2", "--top", "1"));
     assertEquals(1, warnings.size(), warnings.toString());
-    assertTrue(warnings.get(0).startsWith("warning: cannot confirm that labels ")
-        && warnings.get(0).contains("the SAE names no model or layer"), warnings.get(0));
+    assertTrue(
+        warnings.get(0).startsWith("warning: cannot confirm that labels ")
+            && warnings.get(0).contains("the SAE names no model or layer"),
+        warnings.get(0));
   }
 
   @Test
@@ -84,23 +97,28 @@ class SaeLabMagicsTest {
     FeatureTable b = (FeatureTable) m.eval("qk", List.of("--top", "30", "--screen", "fp32"));
     assertEquals(4 * 30, a.size());
     assertEquals(a.circuitTables(), b.circuitTables());
-    MagicUsageException e = assertThrows(MagicUsageException.class,
-        () -> m.eval("ov", List.of("--screen", "int2")));
+    MagicUsageException e =
+        assertThrows(MagicUsageException.class, () -> m.eval("ov", List.of("--screen", "int2")));
     assertTrue(e.getMessage().contains("expected auto, int8 or fp32"), e.getMessage());
   }
 
   @Test
   void wrongArgumentsGiveOneLineWithTheChoicesAndKeepTheSession() throws Exception {
-    MagicUsageException e = assertThrows(MagicUsageException.class,
-        () -> m.eval("qk", List.of("--rank-by", "biggest")));
+    MagicUsageException e =
+        assertThrows(
+            MagicUsageException.class, () -> m.eval("qk", List.of("--rank-by", "biggest")));
     assertTrue(e.getMessage().contains("abs") && e.getMessage().contains("-value"), e.getMessage());
     assertFalse(e.getMessage().contains("\n"));
     assertEquals(0, e.getStackTrace().length, "no stack trace for a usage error");
     e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--bogus")));
-    assertTrue(e.getMessage().contains("--heads") && e.getMessage().contains("--top"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("--heads") && e.getMessage().contains("--top"), e.getMessage());
     e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--heads", "9")));
     assertTrue(e.getMessage().contains("0..3"), e.getMessage());
-    e = assertThrows(MagicUsageException.class, () -> m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "7")));
+    e =
+        assertThrows(
+            MagicUsageException.class,
+            () -> m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "7")));
     assertTrue(e.getMessage().contains("0..1"), e.getMessage());
     e = assertThrows(MagicUsageException.class, () -> m.eval("plot", List.of("pie")));
     assertTrue(e.getMessage().contains("top, block or norms"), e.getMessage());
@@ -115,9 +133,11 @@ class SaeLabMagicsTest {
   @Test
   void missingPiecesAreNamed() {
     SaeLabMagics fresh = new SaeLabMagics();
-    MagicUsageException e = assertThrows(MagicUsageException.class, () -> fresh.eval("qk", List.of()));
+    MagicUsageException e =
+        assertThrows(MagicUsageException.class, () -> fresh.eval("qk", List.of()));
     assertTrue(e.getMessage().contains("%model"), e.getMessage());
-    Exception e2 = assertThrows(Exception.class, () -> fresh.eval("sae", List.of(D + "/no-such-sae")));
+    Exception e2 =
+        assertThrows(Exception.class, () -> fresh.eval("sae", List.of(D + "/no-such-sae")));
     assertTrue(e2.getMessage().contains("no-such-sae"), e2.getMessage());
   }
 
@@ -136,7 +156,11 @@ class SaeLabMagicsTest {
 
   @Test
   void plotsComeFromTheSameProjections() throws Exception {
-    Plot block = (Plot) m.eval("plot", List.of("block", "qk", "--head", "1", "--rows", "16:19", "--cols", "41:44"));
+    Plot block =
+        (Plot)
+            m.eval(
+                "plot",
+                List.of("block", "qk", "--head", "1", "--rows", "16:19", "--cols", "41:44"));
     assertTrue(block.png().length > 1000);
     try (ModelWeights model = ModelWeights.open(java.nio.file.Path.of(D, "tiny-gemma2"));
         SaeDictionary in = SaeDictionary.open(java.nio.file.Path.of(SAE0));
@@ -152,14 +176,20 @@ class SaeLabMagicsTest {
 
   @Test
   void splitHonoursQuotes() {
-    assertEquals(List.of("sae", "/a b/c", "--out", "x"), SaeLabMagics.split("sae \"/a b/c\"  --out 'x'"));
+    assertEquals(
+        List.of("sae", "/a b/c", "--out", "x"), SaeLabMagics.split("sae \"/a b/c\"  --out 'x'"));
     assertThrows(MagicUsageException.class, () -> SaeLabMagics.split("sae \"open"));
   }
 
   @Test
   void analysisMagicsReturnPlotsAndTables() throws Exception {
-    dev.saelab.api.Analysis rope = (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "3"));
-    assertTrue(dev.saelab.render.Renderers.bundle(rope).get("text/html").toString().contains("data:image/png;base64,"));
+    dev.saelab.api.Analysis rope =
+        (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "3"));
+    assertTrue(
+        dev.saelab.render.Renderers.bundle(rope)
+            .get("text/html")
+            .toString()
+            .contains("data:image/png;base64,"));
     var t = rope.table();
     int best = 0;
     for (int i = 1; i < t.rowCount(); i++) {
@@ -167,43 +197,66 @@ class SaeLabMagicsTest {
         best = i;
       }
     }
-    assertEquals(1, t.intColumn("delta").get(best), "the planted previous-token head peaks at Δ = 1");
-    dev.saelab.api.Analysis sum = (dev.saelab.api.Analysis) m.eval("qk", List.of("--heads", "sum",
-        "--top", "5"));
+    assertEquals(
+        1, t.intColumn("delta").get(best), "the planted previous-token head peaks at Δ = 1");
+    dev.saelab.api.Analysis sum =
+        (dev.saelab.api.Analysis) m.eval("qk", List.of("--heads", "sum", "--top", "5"));
     assertEquals(88, sum.table().intColumn("query_feature").get(0));
     assertEquals(101, sum.table().intColumn("key_feature").get(0));
     assertTrue(sum.table().booleanColumn("weak_in_every_head").get(0));
     dev.saelab.api.Analysis spec = (dev.saelab.api.Analysis) m.eval("svd", List.of());
     assertEquals(2 * 4 * 16, spec.table().rowCount());
-    dev.saelab.api.Analysis load = (dev.saelab.api.Analysis) m.eval("svd", List.of("--circuit", "ov",
-        "--head", "2", "--side", "output", "--directions", "1", "--top", "3"));
+    dev.saelab.api.Analysis load =
+        (dev.saelab.api.Analysis)
+            m.eval(
+                "svd",
+                List.of(
+                    "--circuit",
+                    "ov",
+                    "--head",
+                    "2",
+                    "--side",
+                    "output",
+                    "--directions",
+                    "1",
+                    "--top",
+                    "3"));
     assertEquals(3, load.table().rowCount());
-    dev.saelab.api.Analysis f = (dev.saelab.api.Analysis) m.eval("feature", List.of("17", "--heads", "1",
-        "--top", "1"));
+    dev.saelab.api.Analysis f =
+        (dev.saelab.api.Analysis) m.eval("feature", List.of("17", "--heads", "1", "--top", "1"));
     assertEquals(42, f.table().intColumn("partner").get(0));
-    dev.saelab.api.Analysis sc = (dev.saelab.api.Analysis) m.eval("scatter", List.of("--head", "0"));
+    dev.saelab.api.Analysis sc =
+        (dev.saelab.api.Analysis) m.eval("scatter", List.of("--head", "0"));
     assertTrue(sc.title().contains("r = "));
-    FeatureTable pos = (FeatureTable) m.eval("qk", List.of("--heads", "3", "--position", "1", "--cosine", "--top",
-        "2"));
+    FeatureTable pos =
+        (FeatureTable)
+            m.eval("qk", List.of("--heads", "3", "--position", "1", "--cosine", "--top", "2"));
     assertTrue(Math.abs(pos.rows().get(0).value()) <= 1.0001);
-    MagicUsageException e = assertThrows(MagicUsageException.class, () -> m.eval("feature", List.of("--heads", "1")));
+    MagicUsageException e =
+        assertThrows(MagicUsageException.class, () -> m.eval("feature", List.of("--heads", "1")));
     assertTrue(e.getMessage().contains("expected a feature index first"), e.getMessage());
     e = assertThrows(MagicUsageException.class, () -> m.eval("svd", List.of("--side", "query")));
     assertTrue(e.getMessage().contains("--circuit qk|ov, --head H"), e.getMessage());
-    e = assertThrows(MagicUsageException.class, () -> m.eval("qk", List.of("--pairing", "diagonal",
-        "--position", "1")));
+    e =
+        assertThrows(
+            MagicUsageException.class,
+            () -> m.eval("qk", List.of("--pairing", "diagonal", "--position", "1")));
     assertTrue(e.getMessage().contains("expected rotate-half or interleaved"), e.getMessage());
   }
 
   /** {@code Object.toString}'s {@code ClassName@1b6d3586}, or an array's {@code [D@…}. */
-  static final java.util.regex.Pattern HASH = java.util.regex.Pattern.compile("[\\w$\\[;]@\\p{XDigit}{4,}");
+  static final java.util.regex.Pattern HASH =
+      java.util.regex.Pattern.compile("[\\w$\\[;]@\\p{XDigit}{4,}");
 
   /** The HTML a reader sees as text: no data-v sort keys (exact on purpose) and no images. */
   static String visible(String html) {
     return html.replaceAll("data-v=\"[^\"]*\"", "").replaceAll("<img[^>]*>", "");
   }
 
-  /** The most significant digits of any decimal number in the text ("0.0081928": 5; "9.278945922851562": 16). */
+  /**
+   * The most significant digits of any decimal number in the text ("0.0081928": 5;
+   * "9.278945922851562": 16).
+   */
   static int maxSignificantDigits(String text) {
     java.util.regex.Matcher d = java.util.regex.Pattern.compile("\\d+\\.\\d+").matcher(text);
     int max = 0;
@@ -215,27 +268,36 @@ class SaeLabMagicsTest {
 
   @Test
   void everyObjectAMagicOrTheApiReturnsHasAReadableSummary() throws Exception {
-    m.eval("labels", List.of("--labels-out", D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96"));
+    m.eval(
+        "labels",
+        List.of("--labels-out", D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96"));
     java.util.Map<String, Object> returned = new java.util.LinkedHashMap<>();
     returned.put("%model", m.eval("model", List.of(D + "/tiny-gemma2", "--layer", "1")));
     returned.put("%sae", m.eval("sae", List.of(SAE0, "--sae-out", SAE1)));
-    returned.put("%labels", m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json")));
-    returned.put("%labels --out", m.eval("labels", List.of("--labels-out",
-        D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96")));
+    returned.put(
+        "%labels",
+        m.eval("labels", List.of(D + "/tiny-neuronpedia/tiny-gemma2_0-tinyscope-res-128.json")));
+    returned.put(
+        "%labels --out",
+        m.eval(
+            "labels",
+            List.of("--labels-out", D + "/tiny-neuronpedia/v1/tiny-gemma2/1-tinyscope-res-96")));
     returned.put("%saelab status", m.eval("saelab", List.of("status")));
     returned.put("%qk --help", m.eval("qk", List.of("--help")));
     returned.put("%qk", m.eval("qk", List.of("--heads", "1", "--top", "3")));
     returned.put("%ov", m.eval("ov", List.of("--heads", "2", "--top", "3")));
     returned.put("%qk --heads sum", m.eval("qk", List.of("--heads", "sum", "--top", "3")));
     returned.put("%plot top", m.eval("plot", List.of("top")));
-    returned.put("%plot block", m.eval("plot", List.of("block", "ov", "--head", "2", "--rows", "0:4", "--cols",
-        "60:64")));
+    returned.put(
+        "%plot block",
+        m.eval("plot", List.of("block", "ov", "--head", "2", "--rows", "0:4", "--cols", "60:64")));
     returned.put("%plot norms", m.eval("plot", List.of("norms", "--head", "1")));
     returned.put("%rope", m.eval("rope", List.of("--heads", "1")));
     returned.put("%rope --pairs", m.eval("rope", List.of("--pairs", "17:42", "--heads", "1")));
     returned.put("%svd", m.eval("svd", List.of("--heads", "1")));
-    returned.put("%svd --side", m.eval("svd", List.of("--circuit", "qk", "--head", "1", "--side", "key", "--top",
-        "3")));
+    returned.put(
+        "%svd --side",
+        m.eval("svd", List.of("--circuit", "qk", "--head", "1", "--side", "key", "--top", "3")));
     returned.put("%feature", m.eval("feature", List.of("17", "--heads", "1", "--top", "2")));
     returned.put("%scatter", m.eval("scatter", List.of("--head", "0")));
     ModelWeights model = (ModelWeights) returned.get("%model");
@@ -243,7 +305,9 @@ class SaeLabMagicsTest {
     returned.put("attention(1)", attn);
     returned.put("HeadSvd.qk", dev.saelab.circuits.HeadSvd.qk(attn, 1, true));
     returned.put("HeadSvd.ov", dev.saelab.circuits.HeadSvd.ov(attn, 2, false));
-    returned.put("split", dev.saelab.circuits.HeadSvd.qk(attn, 1, false).split(new double[48], new double[48]));
+    returned.put(
+        "split",
+        dev.saelab.circuits.HeadSvd.qk(attn, 1, false).split(new double[48], new double[48]));
     returned.put("circuits(...)", dev.saelab.api.SaeLab.circuits(model, 1).heads(1).top(5));
     returned.put("%qk .toTablesaw()", ((FeatureTable) returned.get("%qk")).toTablesaw());
     for (var e : returned.entrySet()) {
@@ -252,48 +316,80 @@ class SaeLabMagicsTest {
       String html = visible(String.valueOf(b.getOrDefault("text/html", "")));
       for (String shown : List.of(plain, html)) {
         assertFalse(HASH.matcher(shown).find(), e.getKey() + " shows an identity hash: " + shown);
-        // HeadSvd.Split is a plain data record: its toString keeps Java's full doubles (no identity hash)
-        assertTrue(e.getKey().equals("split") || maxSignificantDigits(shown) <= 6, e.getKey()
-            + " shows a long number: " + shown);
+        // HeadSvd.Split is a plain data record: its toString keeps Java's full doubles (no identity
+        // hash)
+        assertTrue(
+            e.getKey().equals("split") || maxSignificantDigits(shown) <= 6,
+            e.getKey() + " shows a long number: " + shown);
       }
       assertFalse(plain.isBlank(), e.getKey());
       if (!e.getKey().equals("split") && !e.getKey().startsWith("circuits")) {
-        assertTrue(dev.saelab.render.Renderers.canRender(e.getValue()), e.getKey() + ": adapters register it");
-        assertTrue(html.contains("<table") || html.contains("<pre>") || b.containsKey("image/png"), e.getKey()
-            + " has an HTML or image form: " + b.keySet());
+        assertTrue(
+            dev.saelab.render.Renderers.canRender(e.getValue()),
+            e.getKey() + ": adapters register it");
+        assertTrue(
+            html.contains("<table") || html.contains("<pre>") || b.containsKey("image/png"),
+            e.getKey() + " has an HTML or image form: " + b.keySet());
       }
     }
     String modelText = returned.get("%model").toString();
-    for (String want : List.of("gemma2", "n_layers=2", "d_model=48", "n_heads=4", "n_kv_heads=2", "d_head=16",
-        "tiny-gemma2")) {
+    for (String want :
+        List.of(
+            "gemma2",
+            "n_layers=2",
+            "d_model=48",
+            "n_heads=4",
+            "n_kv_heads=2",
+            "d_head=16",
+            "tiny-gemma2")) {
       assertTrue(modelText.contains(want), modelText);
     }
     String modelHtml = dev.saelab.render.Renderers.bundle(model).get("text/html").toString();
-    assertTrue(modelHtml.contains("<th style=\"cursor:auto;position:static\">n_kv_heads</th><td>2</td>"), modelHtml);
+    assertTrue(
+        modelHtml.contains("<th style=\"cursor:auto;position:static\">n_kv_heads</th><td>2</td>"),
+        modelHtml);
     String sae = returned.get("%sae").toString(); // the last one opened: --out
-    assertTrue(sae.contains("d_in=48") && sae.contains("d_sae=96") && sae.contains("layer=1")
-        && sae.contains("width_96"), sae);
+    assertTrue(
+        sae.contains("d_in=48")
+            && sae.contains("d_sae=96")
+            && sae.contains("layer=1")
+            && sae.contains("width_96"),
+        sae);
     String labels = returned.get("%labels").toString();
-    assertTrue(labels.startsWith("FeatureLabels ") && labels.contains("features (max index ")
-        && labels.contains("tiny-gemma2_0-tinyscope-res-128.json"), labels);
-    assertTrue(returned.get("attention(1)").toString().contains("W_Q [48, 64]"), returned.get("attention(1)")
-        .toString());
-    assertTrue(returned.get("HeadSvd.qk").toString().startsWith("HeadSvd QK L1H1 (bias-augmented): 16 singular"),
+    assertTrue(
+        labels.startsWith("FeatureLabels ")
+            && labels.contains("features (max index ")
+            && labels.contains("tiny-gemma2_0-tinyscope-res-128.json"),
+        labels);
+    assertTrue(
+        returned.get("attention(1)").toString().contains("W_Q [48, 64]"),
+        returned.get("attention(1)").toString());
+    assertTrue(
+        returned
+            .get("HeadSvd.qk")
+            .toString()
+            .startsWith("HeadSvd QK L1H1 (bias-augmented): 16 singular"),
         returned.get("HeadSvd.qk").toString());
   }
 
   @Test
   void analysisValuesAreShownWithFiveSignificantDigits() throws Exception {
-    dev.saelab.api.Analysis rope = (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "1"));
+    dev.saelab.api.Analysis rope =
+        (dev.saelab.api.Analysis) m.eval("rope", List.of("--heads", "1"));
     double score = rope.table().doubleColumn("score").get(0);
     String shown = String.format(java.util.Locale.ROOT, "%.5g", score);
     String html = dev.saelab.render.Renderers.bundle(rope).get("text/html").toString();
-    assertTrue(html.contains(">" + shown + "</td>"), shown + " in " + visible(html).substring(0, 2000));
+    assertTrue(
+        html.contains(">" + shown + "</td>"), shown + " in " + visible(html).substring(0, 2000));
     assertTrue(html.contains("data-v=\"" + score + "\""), "the exact value stays the sort key");
     String text = dev.saelab.render.Renderers.bundle(rope).get("text/plain").toString();
     assertTrue(text.contains(" " + shown + " "), text);
-    assertFalse(text.contains(Double.toString(score)) && Double.toString(score).length() > shown.length(), text);
-    assertEquals(Double.toString(score), rope.table().doubleColumn("score").getString(0).replace(".0E", "E"),
+    assertFalse(
+        text.contains(Double.toString(score)) && Double.toString(score).length() > shown.length(),
+        text);
+    assertEquals(
+        Double.toString(score),
+        rope.table().doubleColumn("score").getString(0).replace(".0E", "E"),
         "the analysis's own table keeps Tablesaw's formatting");
   }
 }

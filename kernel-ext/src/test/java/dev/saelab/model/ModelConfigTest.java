@@ -14,8 +14,21 @@ class ModelConfigTest {
   }
 
   static ModelConfig with(ModelConfig c, double normEps, boolean postAttnNorm, boolean[] sliding) {
-    return new ModelConfig(c.modelType(), c.dModel(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.dHead(), c.norm(),
-        normEps, c.ropeTheta(), c.queryScale(), c.attnSoftcap(), c.slidingWindow(), sliding, postAttnNorm,
+    return new ModelConfig(
+        c.modelType(),
+        c.dModel(),
+        c.nLayers(),
+        c.nHeads(),
+        c.nKvHeads(),
+        c.dHead(),
+        c.norm(),
+        normEps,
+        c.ropeTheta(),
+        c.queryScale(),
+        c.attnSoftcap(),
+        c.slidingWindow(),
+        sliding,
+        postAttnNorm,
         c.maxPositions());
   }
 

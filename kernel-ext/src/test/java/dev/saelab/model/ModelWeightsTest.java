@@ -58,7 +58,8 @@ class ModelWeightsTest {
   void gpt2SplitsFusedConv1dAttention() {
     try (ModelWeights m = ModelWeights.open(TestFiles.datasets().resolve("tiny-gpt2"))) {
       AttentionWeights a = m.attention(1);
-      float[] cAttn = m.tensors().readFloats("h.1.attn.c_attn.weight"); // [32, 96], Conv1D [in, out]
+      float[] cAttn =
+          m.tensors().readFloats("h.1.attn.c_attn.weight"); // [32, 96], Conv1D [in, out]
       assertEquals(cAttn[5 * 96 + 8 * 2 + 3], a.W_Q().getFloat(2, 5, 3));
       assertEquals(cAttn[5 * 96 + 32 + 8 * 2 + 3], a.W_K().getFloat(2, 5, 3));
       assertEquals(cAttn[5 * 96 + 64 + 8 * 2 + 3], a.W_V().getFloat(2, 5, 3));
@@ -72,8 +73,10 @@ class ModelWeightsTest {
   @Test
   void llamaFamilyAndBadConfigs() throws IOException {
     Path cfg = dir.resolve("config.json");
-    Files.writeString(cfg, "{\"model_type\":\"qwen2\",\"hidden_size\":64,\"num_hidden_layers\":3,"
-        + "\"num_attention_heads\":8,\"num_key_value_heads\":2,\"use_sliding_window\":false,\"sliding_window\":4096}");
+    Files.writeString(
+        cfg,
+        "{\"model_type\":\"qwen2\",\"hidden_size\":64,\"num_hidden_layers\":3,"
+            + "\"num_attention_heads\":8,\"num_key_value_heads\":2,\"use_sliding_window\":false,\"sliding_window\":4096}");
     ModelConfig c = ModelConfig.read(cfg);
     assertEquals(8, c.dHead());
     assertEquals(NormKind.RMS, c.norm());
@@ -82,25 +85,32 @@ class ModelWeightsTest {
     assertFalse(c.isSliding(2));
     Files.writeString(cfg, "{\"model_type\":\"bert\"}");
     SaeLabException e = assertThrows(SaeLabException.class, () -> ModelConfig.read(cfg));
-    assertTrue(e.getMessage().contains("'bert'") && e.getMessage().contains(cfg.toString()), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'bert'") && e.getMessage().contains(cfg.toString()),
+        e.getMessage());
     Files.writeString(cfg, "{\"model_type\":\"llama\",\"hidden_size\":\"big\"}");
     e = assertThrows(SaeLabException.class, () -> ModelConfig.read(cfg));
     assertTrue(e.getMessage().contains("'hidden_size'"), e.getMessage());
-    Files.writeString(cfg, "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,"
-        + "\"num_attention_heads\":6,\"num_key_value_heads\":4}");
+    Files.writeString(
+        cfg,
+        "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,"
+            + "\"num_attention_heads\":6,\"num_key_value_heads\":4}");
     e = assertThrows(SaeLabException.class, () -> ModelConfig.read(cfg));
     assertTrue(e.getMessage().contains("multiple"), e.getMessage());
   }
 
   @Test
   void tensorWithWrongShapeIsNamed() throws IOException {
-    Files.writeString(dir.resolve("config.json"), "{\"model_type\":\"gpt2\",\"n_embd\":4,\"n_layer\":1,\"n_head\":2}");
+    Files.writeString(
+        dir.resolve("config.json"),
+        "{\"model_type\":\"gpt2\",\"n_embd\":4,\"n_layer\":1,\"n_head\":2}");
     var t = new java.util.LinkedHashMap<String, TestFiles.Raw>();
     t.put("h.0.attn.c_attn.weight", TestFiles.f32(new long[] {4, 4}, new float[16]));
     Files.write(dir.resolve("model.safetensors"), TestFiles.safetensors(t, null));
     try (ModelWeights m = ModelWeights.open(dir)) {
       SaeLabException e = assertThrows(SaeLabException.class, () -> m.attention(0));
-      assertTrue(e.getMessage().contains("'h.0.attn.c_attn.weight'") && e.getMessage().contains("[4, 12]"),
+      assertTrue(
+          e.getMessage().contains("'h.0.attn.c_attn.weight'") && e.getMessage().contains("[4, 12]"),
           e.getMessage());
       e = assertThrows(SaeLabException.class, () -> m.attention(3));
       assertTrue(e.getMessage().contains("out of range"), e.getMessage());

@@ -36,8 +36,10 @@ class SaeDictionaryTest {
       assertTrue(s.threshold().isPresent());
     }
     // bare params.npz, DEFLATED members
-    try (SaeDictionary s = SaeDictionary.open(
-        TestFiles.datasets().resolve("tiny-gemma-scope/layer_1/width_96/average_l0_9/params.npz"))) {
+    try (SaeDictionary s =
+        SaeDictionary.open(
+            TestFiles.datasets()
+                .resolve("tiny-gemma-scope/layer_1/width_96/average_l0_9/params.npz"))) {
       assertEquals(96, s.config().dSae());
       assertArrayEquals(new long[] {96, 48}, s.wDec().shape());
     }
@@ -45,7 +47,8 @@ class SaeDictionaryTest {
 
   @Test
   void readsTheShippedSaeLensFolder() {
-    try (SaeDictionary s = SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
+    try (SaeDictionary s =
+        SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
       SaeConfig c = s.config();
       assertEquals("saelens", c.format());
       assertEquals("standard", c.architecture());
@@ -72,8 +75,10 @@ class SaeDictionaryTest {
   @Test
   void legacySaeLensConfigWithTopk() throws IOException {
     Path d = Files.createDirectories(dir.resolve("old"));
-    Files.writeString(d.resolve("cfg.json"), "{\"d_in\": 3, \"d_sae\": 5, \"hook_point\": \"blocks.4.hook_resid_pre\","
-        + " \"activation_fn_str\": \"topk\", \"activation_fn_kwargs\": {\"k\": 2}}");
+    Files.writeString(
+        d.resolve("cfg.json"),
+        "{\"d_in\": 3, \"d_sae\": 5, \"hook_point\": \"blocks.4.hook_resid_pre\","
+            + " \"activation_fn_str\": \"topk\", \"activation_fn_kwargs\": {\"k\": 2}}");
     Map<String, TestFiles.Raw> t = new java.util.LinkedHashMap<>();
     t.put("W_enc", TestFiles.f32(new long[] {3, 5}, TestFiles.seq(15, 1)));
     t.put("W_dec", TestFiles.f32(new long[] {5, 3}, TestFiles.seq(15, 1)));
@@ -95,7 +100,9 @@ class SaeDictionaryTest {
     Path p = dir.resolve("params.npz");
     TestFiles.npz(p, m, false);
     SaeLabException e = assertThrows(SaeLabException.class, () -> SaeDictionary.open(p));
-    assertTrue(e.getMessage().contains(p.toString()) && e.getMessage().contains("'W_dec'"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(p.toString()) && e.getMessage().contains("'W_dec'"),
+        e.getMessage());
   }
 
   @Test
@@ -105,22 +112,31 @@ class SaeDictionaryTest {
     Path p = dir.resolve("params.npz");
     TestFiles.npz(p, m, false);
     SaeLabException e = assertThrows(SaeLabException.class, () -> SaeDictionary.open(p));
-    assertTrue(e.getMessage().contains("'threshold'") && e.getMessage().contains("expected [5]"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("'threshold'") && e.getMessage().contains("expected [5]"),
+        e.getMessage());
   }
 
   @Test
   void folderThatIsNoSaeIsRefused() {
     SaeLabException e = assertThrows(SaeLabException.class, () -> SaeDictionary.open(dir));
-    assertTrue(e.getMessage().contains("params.npz") && e.getMessage().contains(dir.toString()), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("params.npz") && e.getMessage().contains(dir.toString()),
+        e.getMessage());
   }
 
   @Test
   void mismatchedSaeAndModelWidthsNameBoth() {
     try (ModelWeights m = ModelWeights.open(TestFiles.datasets().resolve("tiny-gemma2"));
-        SaeDictionary s = SaeDictionary.open(TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
-      SaeLabException e = assertThrows(SaeLabException.class,
-          () -> m.requireWidth(s.config().dIn(), "SAE " + s.path()));
-      assertTrue(e.getMessage().contains("d_in=32") && e.getMessage().contains("d_model=48"), e.getMessage());
+        SaeDictionary s =
+            SaeDictionary.open(
+                TestFiles.datasets().resolve("tiny-saelens/blocks.1.hook_resid_pre"))) {
+      SaeLabException e =
+          assertThrows(
+              SaeLabException.class, () -> m.requireWidth(s.config().dIn(), "SAE " + s.path()));
+      assertTrue(
+          e.getMessage().contains("d_in=32") && e.getMessage().contains("d_model=48"),
+          e.getMessage());
     }
   }
 }

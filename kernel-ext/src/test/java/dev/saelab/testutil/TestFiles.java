@@ -15,7 +15,10 @@ import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
-/** Test-only writers for safetensors, NPY and NPZ, following each spec, plus the shared/ and datasets/ folders. */
+/**
+ * Test-only writers for safetensors, NPY and NPZ, following each spec, plus the shared/ and
+ * datasets/ folders.
+ */
 public final class TestFiles {
   private TestFiles() {}
 
@@ -30,13 +33,19 @@ public final class TestFiles {
   }
 
   /**
-   * A file or folder under {@link #shared()}: data from outside the repository, absent beside a fresh clone. When it
-   * is absent the calling test is skipped (a JUnit assumption) with a message naming it.
+   * A file or folder under {@link #shared()}: data from outside the repository, absent beside a
+   * fresh clone. When it is absent the calling test is skipped (a JUnit assumption) with a message
+   * naming it.
    */
   public static Path sharedFile(String relative) {
     Path p = shared().resolve(relative);
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(p), () -> "needs " + p.toAbsolutePath().normalize()
-        + ", which is absent (data from outside the repository; -Dsaelab.shared.dir=DIR names the shared/ folder)");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Files.exists(p),
+        () ->
+            "needs "
+                + p.toAbsolutePath().normalize()
+                + ", which is absent (data from outside the repository; -Dsaelab.shared.dir=DIR"
+                + " names the shared/ folder)");
     return p;
   }
 
@@ -59,8 +68,12 @@ public final class TestFiles {
     boolean first = true;
     if (metadata != null) {
       h.append("\"__metadata__\":{");
-      h.append(String.join(",", metadata.entrySet().stream()
-          .map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"").toList()));
+      h.append(
+          String.join(
+              ",",
+              metadata.entrySet().stream()
+                  .map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"")
+                  .toList()));
       h.append("}");
       first = false;
     }
@@ -71,9 +84,17 @@ public final class TestFiles {
         h.append(",");
       }
       first = false;
-      h.append("\"").append(e.getKey()).append("\":{\"dtype\":\"").append(r.dtype()).append("\",\"shape\":")
-          .append(Arrays.toString(r.shape()).replace(" ", "")).append(",\"data_offsets\":[").append(off).append(",")
-          .append(off + r.data().length).append("]}");
+      h.append("\"")
+          .append(e.getKey())
+          .append("\":{\"dtype\":\"")
+          .append(r.dtype())
+          .append("\",\"shape\":")
+          .append(Arrays.toString(r.shape()).replace(" ", ""))
+          .append(",\"data_offsets\":[")
+          .append(off)
+          .append(",")
+          .append(off + r.data().length)
+          .append("]}");
       off += r.data().length;
       data.writeBytes(r.data());
     }
@@ -85,7 +106,8 @@ public final class TestFiles {
   public static byte[] withHeader(String header, byte[] data) {
     byte[] hb = header.getBytes(StandardCharsets.UTF_8);
     int pad = (8 - hb.length % 8) % 8;
-    ByteBuffer b = ByteBuffer.allocate(8 + hb.length + pad + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b =
+        ByteBuffer.allocate(8 + hb.length + pad + data.length).order(ByteOrder.LITTLE_ENDIAN);
     b.putLong(hb.length + pad).put(hb);
     for (int i = 0; i < pad; i++) {
       b.put((byte) ' ');
@@ -96,15 +118,28 @@ public final class TestFiles {
 
   /** NPY bytes (version 1 or 2) for a float32 C-order array, or with any header dict given. */
   public static byte[] npy(int version, String descr, boolean fortran, long[] shape, byte[] data) {
-    String shp = shape.length == 1 ? "(" + shape[0] + ",)" : Arrays.toString(shape).replace('[', '(').replace(']', ')');
-    String dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shp
-        + ", }";
+    String shp =
+        shape.length == 1
+            ? "(" + shape[0] + ",)"
+            : Arrays.toString(shape).replace('[', '(').replace(']', ')');
+    String dict =
+        "{'descr': '"
+            + descr
+            + "', 'fortran_order': "
+            + (fortran ? "True" : "False")
+            + ", 'shape': "
+            + shp
+            + ", }";
     int pre = version == 1 ? 10 : 12;
     int total = pre + dict.length() + 1;
     int pad = (64 - total % 64) % 64;
     String padded = dict + " ".repeat(pad) + "\n";
-    ByteBuffer b = ByteBuffer.allocate(pre + padded.length() + data.length).order(ByteOrder.LITTLE_ENDIAN);
-    b.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) version).put((byte) 0);
+    ByteBuffer b =
+        ByteBuffer.allocate(pre + padded.length() + data.length).order(ByteOrder.LITTLE_ENDIAN);
+    b.put((byte) 0x93)
+        .put("NUMPY".getBytes(StandardCharsets.US_ASCII))
+        .put((byte) version)
+        .put((byte) 0);
     if (version == 1) {
       b.putShort((short) padded.length());
     } else {
@@ -120,8 +155,10 @@ public final class TestFiles {
   }
 
   /** Writes an npz with the given members (name without .npy → npy bytes), STORED or DEFLATED. */
-  public static void npz(Path file, Map<String, byte[]> members, boolean deflate) throws IOException {
-    try (OutputStream os = Files.newOutputStream(file); ZipOutputStream z = new ZipOutputStream(os)) {
+  public static void npz(Path file, Map<String, byte[]> members, boolean deflate)
+      throws IOException {
+    try (OutputStream os = Files.newOutputStream(file);
+        ZipOutputStream z = new ZipOutputStream(os)) {
       for (var e : members.entrySet()) {
         ZipEntry ze = new ZipEntry(e.getKey() + ".npy");
         if (!deflate) {
@@ -149,11 +186,15 @@ public final class TestFiles {
     return m;
   }
 
-  /** A standard SAELens SAE folder whose cfg.json names no model, hook or Neuronpedia id; returns {@code dir}. */
+  /**
+   * A standard SAELens SAE folder whose cfg.json names no model, hook or Neuronpedia id; returns
+   * {@code dir}.
+   */
   public static Path anonymousSaeLens(Path dir, int dIn, int dSae) throws IOException {
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve("cfg.json"), "{\"d_in\": " + dIn + ", \"d_sae\": " + dSae
-        + ", \"architecture\": \"standard\"}");
+    Files.writeString(
+        dir.resolve("cfg.json"),
+        "{\"d_in\": " + dIn + ", \"d_sae\": " + dSae + ", \"architecture\": \"standard\"}");
     Map<String, Raw> t = new LinkedHashMap<>();
     t.put("W_enc", f32(new long[] {dIn, dSae}, seq(dIn * dSae, 0.01f)));
     t.put("W_dec", f32(new long[] {dSae, dIn}, seq(dIn * dSae, 0.02f)));

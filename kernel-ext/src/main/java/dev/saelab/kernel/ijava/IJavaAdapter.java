@@ -1,9 +1,9 @@
 package dev.saelab.kernel.ijava;
 
-import dev.saelab.kernel.KernelAdapter;
-import dev.saelab.magic.SaeLabMagics;
 import dev.saelab.kernel.DisplaySink;
+import dev.saelab.kernel.KernelAdapter;
 import dev.saelab.kernel.KernelHost;
+import dev.saelab.magic.SaeLabMagics;
 import dev.saelab.render.Renderers;
 import io.github.spencerpark.jupyter.kernel.BaseKernel;
 import io.github.spencerpark.jupyter.kernel.display.DisplayData;
@@ -17,9 +17,10 @@ import java.util.UUID;
 import java.util.WeakHashMap;
 
 /**
- * IJava 1.3.0 (basekernel 2.3.0): no auto-load, so {@code SaeLab.init()} (or IJava's startup script) installs the
- * renderers, the line magics and the display sink. The kernel and its {@code getMagics()} are reached reflectively
- * because IJava's own classes were never published to Maven Central.
+ * IJava 1.3.0 (basekernel 2.3.0): no auto-load, so {@code SaeLab.init()} (or IJava's startup
+ * script) installs the renderers, the line magics and the display sink. The kernel and its {@code
+ * getMagics()} are reached reflectively because IJava's own classes were never published to Maven
+ * Central.
  */
 public final class IJavaAdapter implements KernelAdapter {
   private static final Set<Object> INSTALLED = Collections.newSetFromMap(new WeakHashMap<>());
@@ -32,7 +33,10 @@ public final class IJavaAdapter implements KernelAdapter {
   @Override
   public boolean installIntoRunningKernel() {
     try {
-      Object k = Class.forName("io.github.spencerpark.ijava.IJava").getMethod("getKernelInstance").invoke(null);
+      Object k =
+          Class.forName("io.github.spencerpark.ijava.IJava")
+              .getMethod("getKernelInstance")
+              .invoke(null);
       if (!(k instanceof BaseKernel kernel)) {
         return false;
       }
@@ -44,7 +48,10 @@ public final class IJavaAdapter implements KernelAdapter {
     }
   }
 
-  /** Installs into a basekernel kernel and its magics registry (public for tests with a real basekernel). */
+  /**
+   * Installs into a basekernel kernel and its magics registry (public for tests with a real
+   * basekernel).
+   */
   public static void install(BaseKernel kernel, Magics magics) {
     synchronized (INSTALLED) {
       if (!INSTALLED.add(kernel)) {
@@ -66,16 +73,18 @@ public final class IJavaAdapter implements KernelAdapter {
   private static void register(Renderer r, Class<?> type) {
     r.createRegistration((Class) type)
         .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
-        .register((data, ctx) -> {
-          Map<String, Object> bundle = Renderers.bundle(data);
-          for (Map.Entry<String, Object> e : bundle.entrySet()) {
-            if (!e.getKey().equals("text/plain")) {
-              ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
-            }
-          }
-          ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
-          Renderers.metadata(data).forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
-        });
+        .register(
+            (data, ctx) -> {
+              Map<String, Object> bundle = Renderers.bundle(data);
+              for (Map.Entry<String, Object> e : bundle.entrySet()) {
+                if (!e.getKey().equals("text/plain")) {
+                  ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
+                }
+              }
+              ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
+              Renderers.metadata(data)
+                  .forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
+            });
   }
 
   private static DisplayData toDisplayData(Map<String, Object> bundle) {
@@ -86,7 +95,8 @@ public final class IJavaAdapter implements KernelAdapter {
     return dd;
   }
 
-  private static DisplayData toDisplayData(Map<String, Object> bundle, Map<String, Object> metadata) {
+  private static DisplayData toDisplayData(
+      Map<String, Object> bundle, Map<String, Object> metadata) {
     DisplayData dd = toDisplayData(bundle);
     metadata.forEach(dd::putMetaData);
     return dd;

@@ -1,9 +1,9 @@
 package dev.saelab.kernel.jjava;
 
-import dev.saelab.kernel.KernelAdapter;
-import dev.saelab.magic.SaeLabMagics;
 import dev.saelab.kernel.DisplaySink;
+import dev.saelab.kernel.KernelAdapter;
 import dev.saelab.kernel.KernelHost;
+import dev.saelab.magic.SaeLabMagics;
 import dev.saelab.render.Renderers;
 import java.util.Collections;
 import java.util.Map;
@@ -18,9 +18,10 @@ import org.dflib.jjava.jupyter.kernel.display.mime.MIMEType;
 import org.dflib.jjava.jupyter.kernel.magic.MagicsRegistry;
 
 /**
- * JJava (≥ 1.0-a6): installed automatically through the {@link Extension} service when the jar reaches the kernel's
- * classpath ({@code %maven}, {@code %jars}, {@code JJAVA_CLASSPATH}); registers the renderers, the line magics and
- * the display sink. Uses only the API subset stable from 1.0-a6 to HEAD (no {@code setDisplayId}, no MagicsArgs).
+ * JJava (≥ 1.0-a6): installed automatically through the {@link Extension} service when the jar
+ * reaches the kernel's classpath ({@code %maven}, {@code %jars}, {@code JJAVA_CLASSPATH});
+ * registers the renderers, the line magics and the display sink. Uses only the API subset stable
+ * from 1.0-a6 to HEAD (no {@code setDisplayId}, no MagicsArgs).
  */
 public final class JJavaAdapter implements Extension, KernelAdapter {
   private static final Set<BaseKernel> INSTALLED = Collections.newSetFromMap(new WeakHashMap<>());
@@ -54,7 +55,8 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
     MagicsRegistry m = kernel.getMagicsRegistry();
     SaeLabMagics magics = SaeLabMagics.shared();
     for (String name : SaeLabMagics.NAMES) {
-      m.registerLineMagic(name, (BaseKernel kk, java.util.List<String> args) -> magics.eval(name, args));
+      m.registerLineMagic(
+          name, (BaseKernel kk, java.util.List<String> args) -> magics.eval(name, args));
     }
     KernelHost.attach("jjava", new Sink(kernel));
   }
@@ -63,16 +65,19 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
   private static void register(Renderer r, Class<?> type) {
     r.createRegistration((Class) type)
         .preferring(MIMEType.TEXT_HTML, MIMEType.IMAGE_PNG, MIMEType.IMAGE_SVG)
-        .register((data, ctx) -> {
-          Map<String, Object> bundle = Renderers.bundle(data); // once: a plot's bundle encodes its PNG
-          for (Map.Entry<String, Object> e : bundle.entrySet()) {
-            if (!e.getKey().equals("text/plain")) {
-              ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
-            }
-          }
-          ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
-          Renderers.metadata(data).forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
-        });
+        .register(
+            (data, ctx) -> {
+              Map<String, Object> bundle =
+                  Renderers.bundle(data); // once: a plot's bundle encodes its PNG
+              for (Map.Entry<String, Object> e : bundle.entrySet()) {
+                if (!e.getKey().equals("text/plain")) {
+                  ctx.renderIfRequested(MIMEType.parse(e.getKey()), () -> e.getValue());
+                }
+              }
+              ctx.getOutputContainer().putText(String.valueOf(bundle.get("text/plain")));
+              Renderers.metadata(data)
+                  .forEach(ctx.getOutputContainer()::putMetaData); // a plot's PNG display size
+            });
   }
 
   static DisplayData toDisplayData(Map<String, Object> bundle) {
@@ -83,7 +88,8 @@ public final class JJavaAdapter implements Extension, KernelAdapter {
     return dd;
   }
 
-  private static DisplayData toDisplayData(Map<String, Object> bundle, Map<String, Object> metadata) {
+  private static DisplayData toDisplayData(
+      Map<String, Object> bundle, Map<String, Object> metadata) {
     DisplayData dd = toDisplayData(bundle);
     metadata.forEach(dd::putMetaData);
     return dd;

@@ -10,9 +10,9 @@ import org.rapaio.jupyter.kernel.display.DisplayTransformer;
 import org.rapaio.jupyter.kernel.display.spi.DisplayProvider;
 
 /**
- * rapaio-jupyter-kernel (3.0.1): renderers through its {@code DisplayProvider} service. rapaio has no public API for
- * magics, so there the Java API ({@code SaeLab}) is the interface; {@code SaeLab.magic("qk --heads 1")} runs the
- * same magic engine.
+ * rapaio-jupyter-kernel (3.0.1): renderers through its {@code DisplayProvider} service. rapaio has
+ * no public API for magics, so there the Java API ({@code SaeLab}) is the interface; {@code
+ * SaeLab.magic("qk --heads 1")} runs the same magic engine.
  */
 public final class RapaioDisplayProvider implements DisplayProvider {
   @Override
@@ -53,7 +53,11 @@ public final class RapaioDisplayProvider implements DisplayProvider {
 
     @Override
     public boolean canRender(String mime) {
-      return mime == null || mime.isBlank() || mime.contains("html") || mime.contains("png") || mime.contains("svg")
+      return mime == null
+          || mime.isBlank()
+          || mime.contains("html")
+          || mime.contains("png")
+          || mime.contains("svg")
           || mime.contains("text");
     }
 
