@@ -4,7 +4,7 @@
 Run: /usr/bin/python3 datasets/reference/analyses.py   (writes datasets/reference/analyses.json)
 
 Everything is computed densely in float64 from the stored files (read by tables.py's own readers), straight from
-formats-and-math.md: RoPE at a distance with an explicit rotation matrix, the decoder-bias positional profile, each
+kernel-ext/docs/math.md (§8–12): RoPE at a distance with an explicit rotation matrix, the decoder-bias positional profile, each
 head's QK/OV matrix and numpy's SVD of it (not the QR route SAE Lab takes), feature loadings, per-direction splits,
 tables summed over heads with per-head breakdowns, cosine-normalised tables, drill-down partners, feature norms and
 the QK-OV scatter. The Java tests compare against the committed JSON.

@@ -4,7 +4,7 @@
 Run: /usr/bin/python3 datasets/reference/tables.py   (writes datasets/reference/tables.json)
 
 Reads the shipped files with numpy alone (its own safetensors/BF16 and npz reading), computes every head's full
-QK and OV matrices in float64 exactly as formats-and-math.md §3 states, and keeps the top entries by |value|
+QK and OV matrices in float64 exactly as kernel-ext/docs/math.md §2–3 states, and keeps the top entries by |value|
 (ties: row, then column). The Java tests compare against the committed JSON.
 """
 import json

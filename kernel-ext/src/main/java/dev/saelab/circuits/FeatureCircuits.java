@@ -21,13 +21,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * its {@link FactoredProduct}. This class keeps the engine settings (screen, tiles) and the running
  * tile statistics.
  *
- * <p>Math (formats-and-math.md §3): input-side SAE decoder rows are folded through the layer's
- * input norm ({@code D̃ = D ⊙ (1+w)} for Gemma, {@code D ⊙ w} for Llama, centred then scaled for
- * GPT-2's LayerNorm) and projected: {@code Q = D̃·W_Q}, {@code K = D̃_key·W_K}, {@code V = D̃·W_V}.
- * Output-side SAE encoder columns are folded through Gemma's post-attention norm ({@code Ẽ = E ⊙
- * (1+w_post)}; centred for SAEs trained on the centred GPT-2 stream) and projected back through
- * W_O: {@code P = Ẽ·W_Oᵀ}. Then for query head h reading KV head g: {@code QK_h[i,j] = q_i^h ·
- * k_j^g} and {@code OV_h[i,j] = v_i^g · p_j^h} (value i writes output j).
+ * <p>Math (kernel-ext/docs/math.md §2–3): input-side SAE decoder rows are folded through the
+ * layer's input norm ({@code D̃ = D ⊙ (1+w)} for Gemma, {@code D ⊙ w} for Llama, centred then
+ * scaled for GPT-2's LayerNorm) and projected: {@code Q = D̃·W_Q}, {@code K = D̃_key·W_K}, {@code V
+ * = D̃·W_V}. Output-side SAE encoder columns are folded through Gemma's post-attention norm ({@code
+ * Ẽ = E ⊙ (1+w_post)}; centred for SAEs trained on the centred GPT-2 stream) and projected back
+ * through W_O: {@code P = Ẽ·W_Oᵀ}. Then for query head h reading KV head g: {@code QK_h[i,j] =
+ * q_i^h · k_j^g} and {@code OV_h[i,j] = v_i^g · p_j^h} (value i writes output j).
  *
  * <pre>
  * jshell&gt; var fc = FeatureCircuits.of(model.attention(13), sae12, sae12, sae13)

@@ -16,7 +16,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 /**
  * Singular value decomposition of one head's QK or OV circuit as a bilinear form on residual
  * directions (Franco &amp; Crovella, "Sparse Attention Decomposition Applied to Circuit Tracing",
- * formats-and-math.md §6): {@code W = A·Bᵀ = U·Σ·Vᵀ}, rank d_head.
+ * kernel-ext/docs/math.md §11): {@code W = A·Bᵀ = U·Σ·Vᵀ}, rank d_head.
  *
  * <ul>
  *   <li>QK: {@code A = N_in·W_Q^h}, {@code B = N_in·W_K^g}, so {@code x_dest·W·x_srcᵀ} is the

@@ -6,8 +6,8 @@ import java.util.List;
 /**
  * A circuit summed over the heads of a layer: the pairs whose score is large in total, each with
  * its per-head breakdown. Attention algorithms spread over several heads (parameter-decomposition
- * work, formats-and-math.md §7) show up here as pairs that are strong in total but weak in every
- * single head.
+ * work, kernel-ext/docs/math.md §10) show up here as pairs that are strong in total but weak in
+ * every single head.
  *
  * @param kind QK or OV
  * @param layer the layer

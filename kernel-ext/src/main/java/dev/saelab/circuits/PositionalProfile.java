@@ -13,8 +13,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * How a head's QK score between two fixed directions changes with the distance Δ between query and
  * key: for query direction x and key direction y (residual-stream vectors), {@code score_h(Δ) =
  * (R(Δ)·q_h)·k_g} with {@code q_h = fold(x)·W_Q^h}, {@code k_g = fold(y)·W_K^g} and {@code fold}
- * the layer's input norm gain (§3). The post's plot uses the input SAE's decoder bias b_dec as both
- * directions; any pair of SAE features works too.
+ * the layer's input norm gain (kernel-ext/docs/math.md §3, §8). The post's plot uses the input
+ * SAE's decoder bias b_dec as both directions; any pair of SAE features works too.
  *
  * <p>On sliding-window layers (Gemma 2's even layers) a distance of {@code sliding_window} or more
  * is never attended: such points are marked {@link Point#masked()}.

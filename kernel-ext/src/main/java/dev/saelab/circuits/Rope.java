@@ -11,7 +11,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * every query by R(Δ) and keeps the keys. R(Δ) rotates each pair of dimensions {@code (a_j, b_j)}
  * by the angle {@code Δ·θ^(−2j/d_head)}.
  *
- * <p>Pairing (formats-and-math.md §2.1, §4): {@link Pairing#ROTATE_HALF} pairs dimension j with j +
+ * <p>Pairing (kernel-ext/docs/math.md §8): {@link Pairing#ROTATE_HALF} pairs dimension j with j +
  * d_head/2, as Hugging Face's Gemma, Llama and Mistral do; {@link Pairing#INTERLEAVED} pairs 2j
  * with 2j + 1, as the original RoPE paper and J Bostock's positional plot do (which is not what
  * Gemma computes).

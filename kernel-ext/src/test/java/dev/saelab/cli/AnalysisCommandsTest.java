@@ -461,4 +461,32 @@ class AnalysisCommandsTest {
             "scatter", "--model", MODEL, "--layer", "1", "--sae-in", IN, "--out", dir.toString());
     assertTrue(r[2].contains("needs --sae-out"), r[2]);
   }
+
+  @Test
+  void aHugeTopGivesTheWholeTableAndRepeatedHeadsAreComputedOnce() throws Exception {
+    Path csv = dir.resolve("all.csv");
+    ok(
+        "qk",
+        "--model",
+        MODEL,
+        "--layer",
+        "1",
+        "--sae-in",
+        IN,
+        "--heads",
+        "1,1",
+        "--top",
+        "2000000000",
+        "--out",
+        csv.toString(),
+        "--quiet");
+    List<String> l = lines(csv);
+    assertEquals(1 + 128 * 128, l.size(), "every entry of head 1's 128 x 128 table, once");
+    assertTrue(l.stream().skip(1).allMatch(x -> x.startsWith("qk,1,1,")), "only head 1");
+    assertEquals(
+        java.nio.file.Files.getPosixFilePermissions(
+            java.nio.file.Files.createFile(dir.resolve("fresh"))),
+        java.nio.file.Files.getPosixFilePermissions(csv),
+        "written as a new file would be (the umask)");
+  }
 }
