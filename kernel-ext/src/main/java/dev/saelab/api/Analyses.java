@@ -2,6 +2,7 @@ package dev.saelab.api;
 
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.FeatureRole;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
@@ -178,7 +179,7 @@ public final class Analyses {
   public static Analysis feature(
       FeatureCircuits fc,
       int feature,
-      List<FeatureCircuits.Role> roles,
+      List<FeatureRole> roles,
       int[] heads,
       int top,
       RankBy rankBy,
@@ -195,7 +196,7 @@ public final class Analyses {
             IntColumn.create("partner"),
             DoubleColumn.create("value"),
             StringColumn.create("partner_label"));
-    for (FeatureCircuits.Role role : roles) {
+    for (FeatureRole role : roles) {
       for (int h : heads) {
         int rank = 1;
         for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy, cosine)) {
@@ -226,10 +227,7 @@ public final class Analyses {
    * are outputs and an output's are values.
    */
   public static FeatureLabels partnerLabels(
-      FeatureCircuits.Role role,
-      FeatureLabels inLabels,
-      FeatureLabels keyLabels,
-      FeatureLabels outLabels) {
+      FeatureRole role, FeatureLabels inLabels, FeatureLabels keyLabels, FeatureLabels outLabels) {
     return switch (role) {
       case QUERY -> keyLabels;
       case VALUE -> outLabels;

@@ -4,6 +4,7 @@ import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.CircuitTable;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.FeatureRole;
 import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
@@ -338,10 +339,10 @@ public final class CircuitQuery {
    */
   public Analysis feature(int feature, int top) {
     try (FeatureCircuits fc = open()) {
-      List<FeatureCircuits.Role> roles =
+      List<FeatureRole> roles =
           saeOut == null
-              ? List.of(FeatureCircuits.Role.QUERY, FeatureCircuits.Role.KEY)
-              : List.of(FeatureCircuits.Role.values());
+              ? List.of(FeatureRole.QUERY, FeatureRole.KEY)
+              : List.of(FeatureRole.values());
       int[] heads = spec.heads().resolve(model.config());
       return Analyses.feature(
           fc,

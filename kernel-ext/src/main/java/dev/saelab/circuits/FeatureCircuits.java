@@ -12,13 +12,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Per-head feature-to-feature QK and OV tables of one attention layer, from weights alone, and the
- * analyses on the same projections (summed tables, partners, norms, QK–OV scatter, dense blocks).
- * The projections themselves are {@link HeadProjections}; each head's table is the exact top-k of
- * its {@link FactoredProduct}. This class keeps the engine settings (screen, tiles) and the running
+ * entry point of the analyses on the same projections: summed tables ({@link SummedCircuit}),
+ * drill-down ({@link DrillDown}), QK–OV scatter ({@link QkOvScatter}), dense blocks. The
+ * projections themselves are {@link HeadProjections}; each head's table is the exact top-k of its
+ * {@link FactoredProduct}. This class keeps the engine settings (screen, tiles) and the running
  * tile statistics.
  *
  * <p>Math (kernel-ext/docs/math.md §2–3): input-side SAE decoder rows are folded through the
@@ -104,6 +104,11 @@ public final class FeatureCircuits implements AutoCloseable {
       boolean centerOutput) {
     return new FeatureCircuits(
         HeadProjections.fromArrays(attn, decoder, keyDecoder, encoderRows, centerOutput));
+  }
+
+  /** The layer's attention weights. */
+  public AttentionWeights attention() {
+    return attn;
   }
 
   /** The projections the analyses work on. */
@@ -288,300 +293,39 @@ public final class FeatureCircuits implements AutoCloseable {
     return out;
   }
 
-  private double scale(CircuitKind kind, CircuitSpec spec) {
+  double scale(CircuitKind kind, CircuitSpec spec) {
     return kind == CircuitKind.QK && spec.queryScale() ? attn.config().queryScale() : 1.0;
   }
 
   /**
-   * The circuit summed over all heads of the layer: {@code Σ_h QK_h} (or {@code Σ_h OV_h}),
-   * computed as one product of the heads' concatenated blocks, with each top pair's per-head
-   * breakdown and the per-head tables' thresholds (so {@link LayerTable#distributed()} lists pairs
-   * strong in total and weak in every head). Honours the spec's top-k, ranking, self-pair
-   * exclusion, query scale, RoPE distance and cosine variant (cosine of the concatenated vectors);
-   * ignores its head list.
+   * The circuit summed over all heads of the layer, with each top pair's per-head breakdown and
+   * "weak in every head" ({@link SummedCircuit}).
    */
   public LayerTable computeSum(CircuitKind kind, CircuitSpec spec, Progress progress) {
-    ModelConfig c = attn.config();
-    int nh = c.nHeads();
-    int dh = c.dHead();
-    double scale = scale(kind, spec);
-    boolean excl = spec.excludeSelf() && kind == CircuitKind.QK && sameQkSae;
-    if (kind == CircuitKind.OV && p == null) {
-      throw new IllegalArgumentException(
-          "the OV circuit needs an output SAE (the SAE on the layer's output stream)");
-    }
-    long rows = kind == CircuitKind.QK ? q.rows() : v.rows();
-    long cols = kind == CircuitKind.QK ? k.rows() : p.rows();
-    MemoryEstimate.requireHeap(
-        MemoryEstimate.summedTable(
-            nh,
-            Math.min(spec.topK(), FactoredProduct.entries(rows, cols, excl)),
-            FactoredProduct.workers()),
-        "top-k " + spec.topK() + " summed over the heads of layer " + attn.layer());
-    // Per-head tables first: their last entries are the thresholds of "weak in every head".
-    double[] thresholds = new double[nh];
-    List<CircuitTable> perHead =
-        compute(spec.withKinds(java.util.EnumSet.of(kind)).withHeads(HeadSet.all()), progress);
-    for (CircuitTable t : perHead) {
-      List<FeatureEdge> e = t.edges();
-      thresholds[t.head()] =
-          e.size() < spec.topK()
-              ? Double.NEGATIVE_INFINITY
-              : spec.rankBy().key((double) e.get(e.size() - 1).value());
-    }
-    // Each head's sides with the RoPE rotation (as its own table uses them), concatenated; cosine
-    // comes after.
-    List<INDArray> owned = new ArrayList<>();
-    INDArray[] lefts = new INDArray[nh];
-    INDArray[] rights = new INDArray[nh];
-    List<HeadProjections.Operands> heads = new ArrayList<>();
-    try {
-      for (int h = 0; h < nh; h++) {
-        HeadProjections.Operands o = proj.operands(kind, h, spec.withCosine(false));
-        heads.add(o);
-        lefts[h] = o.left;
-        rights[h] = o.right;
-      }
-      owned.add(Nd4j.hstack(lefts));
-      owned.add(Nd4j.hstack(rights));
-    } finally {
-      heads.forEach(HeadProjections.Operands::close);
-    }
-    INDArray left = owned.get(0);
-    INDArray right = owned.get(1);
-    try {
-      INDArray l = left;
-      INDArray r = right;
-      if (spec.cosine()) {
-        l = HeadProjections.unitRows(left);
-        r = HeadProjections.unitRows(right);
-        owned.add(l);
-        owned.add(r);
-      }
-      String stage = kind.id() + " L" + attn.layer() + " sum";
-      List<FeatureEdge> top;
-      try (FactoredProduct.Workspace ws =
-          new FactoredProduct.Workspace(tileRows(), tileCols(), spec.prune(), screen())) {
-        long rowsTotal = (l.rows() + tileRows() - 1) / tileRows();
-        long[] done = {0};
-        top =
-            new FactoredProduct(l, r)
-                .topK(
-                    spec.topK(),
-                    spec.rankBy(),
-                    excl,
-                    ws,
-                    () -> progress.update(stage, ++done[0], rowsTotal));
-        stats.add(ws.stats());
-      }
-      List<LayerTable.Edge> edges = new ArrayList<>(top.size());
-      for (FeatureEdge e : top) {
-        float[] lr = left.getRow(e.row()).toFloatVector();
-        float[] rr = right.getRow(e.col()).toFloatVector();
-        double ln = 0;
-        double rn = 0;
-        for (int i = 0; i < lr.length; i++) {
-          ln += (double) lr[i] * lr[i];
-          rn += (double) rr[i] * rr[i];
-        }
-        double norm = spec.cosine() ? Math.sqrt(ln) * Math.sqrt(rn) : 1.0;
-        double[] parts = new double[nh];
-        double[] own = new double[nh];
-        for (int h = 0; h < nh; h++) {
-          double dot = 0;
-          double a = 0;
-          double b = 0;
-          for (int i = h * dh; i < (h + 1) * dh; i++) {
-            dot += (double) lr[i] * rr[i];
-            a += (double) lr[i] * lr[i];
-            b += (double) rr[i] * rr[i];
-          }
-          parts[h] = norm > 0 ? dot / norm * scale : 0;
-          double hn = Math.sqrt(a) * Math.sqrt(b);
-          own[h] = spec.cosine() ? (hn > 0 ? dot / hn : 0) * scale : dot * scale;
-        }
-        edges.add(new LayerTable.Edge(e.row(), e.col(), e.value() * scale, parts, own));
-      }
-      return new LayerTable(kind, attn.layer(), spec.rankBy(), scale, edges, thresholds);
-    } finally {
-      owned.forEach(INDArray::close);
-    }
-  }
-
-  /** The role a feature plays in a drill-down. */
-  public enum Role {
-    /** As the query (QK row): which keys it attends to. */
-    QUERY,
-    /** As the key (QK column): which queries attend to it. */
-    KEY,
-    /** As the value (OV row): which output features it writes. */
-    VALUE,
-    /** As the output (OV column, an output-SAE feature): which values write it. */
-    OUTPUT;
-
-    /** Parses {@code query}, {@code key}, {@code value} or {@code output}. */
-    public static Role parse(String s) {
-      try {
-        return valueOf(s.toUpperCase(java.util.Locale.ROOT));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("role " + s + ": expected query, key, value or output");
-      }
-    }
-
-    /** {@code query}, {@code key}, {@code value} or {@code output}. */
-    public String id() {
-      return name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    /**
-     * Whether the feature is the row of its circuit (query, value) rather than the column (key,
-     * output).
-     */
-    public boolean isRow() {
-      return this == QUERY || this == VALUE;
-    }
-
-    /** The other feature of an edge this role's feature is part of. */
-    public int partner(FeatureEdge e) {
-      return isRow() ? e.col() : e.row();
-    }
-
-    /** The circuit this role belongs to. */
-    public CircuitKind kind() {
-      return this == QUERY || this == KEY ? CircuitKind.QK : CircuitKind.OV;
-    }
+    return SummedCircuit.compute(this, kind, spec, progress);
   }
 
   /**
    * A feature's strongest partners in one head: as a query, the keys it attends to most; as a key,
    * the queries attending to it; as a value, the output features it writes; as an output, the
-   * values writing it. Edges keep the circuit's orientation ({@code row} = query/value feature,
-   * {@code col} = key/output feature).
+   * values writing it ({@link DrillDown}). Edges keep the circuit's orientation.
    */
   public List<FeatureEdge> partners(
-      int feature, Role role, int head, int k, RankBy rankBy, boolean cosine) {
-    if (k < 1) {
-      throw new IllegalArgumentException("top-k " + k + ": expected a positive number of partners");
-    }
-    INDArray[] s = proj.rawSides(role.kind(), head);
-    boolean rowSide = role.isRow();
-    INDArray own = rowSide ? s[0] : s[1];
-    INDArray others = rowSide ? s[1] : s[0];
-    if (feature < 0 || feature >= own.rows()) {
-      throw new IllegalArgumentException(
-          "feature "
-              + feature
-              + " out of range 0.."
-              + (own.rows() - 1)
-              + " for the "
-              + role.id()
-              + " side");
-    }
-    double[] scores;
-    try (INDArray x = own.getRow(feature).dup().reshape(own.columns(), 1);
-        INDArray m = others.mmul(x)) {
-      scores = m.toDoubleVector();
-      if (cosine) {
-        double xn = x.norm2Number().doubleValue();
-        double[] on = others.norm2(1).toDoubleVector();
-        for (int i = 0; i < scores.length; i++) {
-          double d = xn * on[i];
-          scores[i] = d > 0 ? scores[i] / d : 0;
-        }
-      }
-    }
-    Integer[] idx = new Integer[scores.length];
-    for (int i = 0; i < idx.length; i++) {
-      idx[i] = i;
-    }
-    final double[] sf = scores;
-    java.util.Arrays.sort(
-        idx,
-        java.util.Comparator.comparingDouble((Integer i) -> -rankBy.key(sf[i]))
-            .thenComparingInt(i -> i));
-    List<FeatureEdge> out = new ArrayList<>();
-    for (int i = 0; i < Math.min(k, idx.length); i++) {
-      int o = idx[i];
-      float val = (float) scores[o];
-      out.add(rowSide ? new FeatureEdge(feature, o, val) : new FeatureEdge(o, feature, val));
-    }
-    return out;
+      int feature, FeatureRole role, int head, int k, RankBy rankBy, boolean cosine) {
+    return DrillDown.partners(proj, feature, role, head, k, rankBy, cosine);
   }
 
   /**
-   * A feature's projection norms per head: rows {@code q} (‖q_i^h‖), {@code k} (‖k_i^g‖, key side),
-   * {@code v} (‖v_i^g‖) for input-SAE feature i, and {@code p} (‖p_i^h‖) for output-SAE feature i
-   * (NaN when there is no output SAE or it is narrower); {@code out[row][head]}.
+   * A feature's projection norms per head, {@code out[row][head]} with rows q, k, v, p ({@link
+   * DrillDown}).
    */
   public double[][] norms(int feature) {
-    ModelConfig c = attn.config();
-    int nh = c.nHeads();
-    int dh = c.dHead();
-    if (feature < 0 || feature >= q.rows()) {
-      throw new IllegalArgumentException(
-          "feature " + feature + " out of range 0.." + (q.rows() - 1));
-    }
-    double[][] out = new double[4][nh];
-    for (int h = 0; h < nh; h++) {
-      int g = c.kvHead(h);
-      out[0][h] = headView(q, h, dh).getRow(feature).norm2Number().doubleValue();
-      out[1][h] =
-          feature < k.rows()
-              ? headView(k, g, dh).getRow(feature).norm2Number().doubleValue()
-              : Double.NaN;
-      out[2][h] = headView(v, g, dh).getRow(feature).norm2Number().doubleValue();
-      out[3][h] =
-          p != null && feature < p.rows()
-              ? headView(p, h, dh).getRow(feature).norm2Number().doubleValue()
-              : Double.NaN;
-    }
-    return out;
+    return DrillDown.norms(proj, feature);
   }
 
-  /**
-   * The post's QK–OV scatter for one head: per input-SAE feature j, {@code x_j} = mean over query
-   * features of {@code QK[i, j]} (j as key) and {@code y_j} = mean over output features of {@code
-   * |OV[j, o]|} (j as value), and their Pearson correlation. Needs the same SAE on the key and
-   * value side and an output SAE; the |OV| means run through the full value × output product in row
-   * blocks (never held whole).
-   */
+  /** The post's QK–OV scatter for one head ({@link QkOvScatter#of}). */
   public QkOvScatter qkOvScatter(int head) {
-    ModelConfig c = attn.config();
-    int dh = c.dHead();
-    int g = c.kvHead(head);
-    if (p == null) {
-      throw new IllegalArgumentException(
-          "the QK-OV scatter needs an output SAE (the SAE on the layer's output" + " stream)");
-    }
-    if (!sameQkSae) {
-      throw new IllegalArgumentException(
-          "the QK-OV scatter pairs key and value features: use one SAE for both");
-    }
-    INDArray qh = headView(q, head, dh);
-    INDArray kg = headView(k, g, dh);
-    INDArray vg = headView(v, g, dh);
-    INDArray ph = headView(p, head, dh);
-    double[] x;
-    try (INDArray meanQ = qh.mean(0).reshape(dh, 1);
-        INDArray xs = kg.mmul(meanQ)) {
-      x = xs.toDoubleVector();
-    }
-    int n = vg.rows();
-    double[] y = new double[n];
-    try (INDArray pt = ph.transpose().dup('c')) {
-      for (int r0 = 0; r0 < n; r0 += 2048) {
-        int r1 = Math.min(n, r0 + 2048);
-        try (INDArray blk = vg.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.all()).mmul(pt);
-            INDArray a = org.nd4j.linalg.ops.transforms.Transforms.abs(blk, false);
-            INDArray m = a.mean(1)) {
-          System.arraycopy(m.toDoubleVector(), 0, y, r0, r1 - r0);
-        }
-        if (Thread.currentThread().isInterrupted()) {
-          throw new java.util.concurrent.CancellationException("QK-OV scatter interrupted");
-        }
-      }
-    }
-    return new QkOvScatter(attn.layer(), head, x, y, QkOvScatter.pearson(x, y));
+    return QkOvScatter.of(proj, head);
   }
 
   /**

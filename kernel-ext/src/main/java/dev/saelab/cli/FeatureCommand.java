@@ -3,6 +3,7 @@ package dev.saelab.cli;
 import dev.saelab.api.Analyses;
 import dev.saelab.api.Analysis;
 import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.FeatureRole;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.linalg.FeatureEdge;
@@ -54,7 +55,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
       description =
           "which roles (default query,key, and value,output with --sae-out: the OV circuit needs"
               + " it)")
-  List<FeatureCircuits.Role> roles;
+  List<FeatureRole> roles;
 
   @Option(
       names = "--heads",
@@ -91,10 +92,10 @@ public final class FeatureCommand extends CliCommand implements Shared {
 
   /** {@code query}, {@code key}, {@code value} or {@code output}. */
   public static final class RoleConverter
-      implements picocli.CommandLine.ITypeConverter<FeatureCircuits.Role> {
+      implements picocli.CommandLine.ITypeConverter<FeatureRole> {
     @Override
-    public FeatureCircuits.Role convert(String s) {
-      return Converters.domain(s.strip(), FeatureCircuits.Role::parse);
+    public FeatureRole convert(String s) {
+      return Converters.domain(s.strip(), FeatureRole::parse);
     }
   }
 
@@ -111,13 +112,13 @@ public final class FeatureCommand extends CliCommand implements Shared {
     return feature;
   }
 
-  private List<FeatureCircuits.Role> roles(Layer l) {
+  private List<FeatureRole> roles(Layer l) {
     if (roles != null) {
       return roles;
     }
     return l.saeOut() != null
-        ? List.of(FeatureCircuits.Role.values())
-        : List.of(FeatureCircuits.Role.QUERY, FeatureCircuits.Role.KEY);
+        ? List.of(FeatureRole.values())
+        : List.of(FeatureRole.QUERY, FeatureRole.KEY);
   }
 
   private int[] heads(Layer l) {
@@ -128,8 +129,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
   }
 
   private FeatureCircuits open(Layer l) {
-    if (roles(l).contains(FeatureCircuits.Role.VALUE)
-        || roles(l).contains(FeatureCircuits.Role.OUTPUT)) {
+    if (roles(l).contains(FeatureRole.VALUE) || roles(l).contains(FeatureRole.OUTPUT)) {
       l.requireSaeOut("the value and output roles (OV circuit)");
     }
     return Queries.of(l, err::println).open();
@@ -166,8 +166,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
             inputs,
             true,
             roles != null
-                && (roles.contains(FeatureCircuits.Role.VALUE)
-                    || roles.contains(FeatureCircuits.Role.OUTPUT)),
+                && (roles.contains(FeatureRole.VALUE) || roles.contains(FeatureRole.OUTPUT)),
             err::println)) {
       return write(in);
     }
@@ -179,7 +178,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
     int feature = feature();
     try (FeatureCircuits fc = open(in)) {
       var c = in.model().config();
-      List<FeatureCircuits.Role> rs = roles(in);
+      List<FeatureRole> rs = roles(in);
       boolean labels = in.labelsIn() != null || in.labelsOut() != null;
       StringBuilder sb =
           new StringBuilder(
@@ -187,7 +186,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
                   + (labels ? ",partner_label" : "")
                   + "\n");
       int rows = 0;
-      for (FeatureCircuits.Role role : rs) {
+      for (FeatureRole role : rs) {
         FeatureLabels pl =
             Analyses.partnerLabels(role, in.labelsIn(), in.keyLabels(), in.labelsOut());
         for (int h : heads(in)) {

@@ -445,16 +445,16 @@ class AnalysesTest {
   void drillDownPartnersAndNormsMatchNumpy() {
     try (FeatureCircuits fc = FeatureCircuits.of(gemma.attention(1), in, in, out)) {
       Object[][] cases = {
-        {"query_17_h1", 17, FeatureCircuits.Role.QUERY, 1},
-        {"key_42_h1", 42, FeatureCircuits.Role.KEY, 1},
-        {"value_5_h2", 5, FeatureCircuits.Role.VALUE, 2},
-        {"output_63_h2", 63, FeatureCircuits.Role.OUTPUT, 2}
+        {"query_17_h1", 17, FeatureRole.QUERY, 1},
+        {"key_42_h1", 42, FeatureRole.KEY, 1},
+        {"value_5_h2", 5, FeatureRole.VALUE, 2},
+        {"output_63_h2", 63, FeatureRole.OUTPUT, 2}
       };
       for (Object[] c : cases) {
-        FeatureCircuits.Role role = (FeatureCircuits.Role) c[2];
+        FeatureRole role = (FeatureRole) c[2];
         List<FeatureEdge> got = fc.partners((int) c[1], role, (int) c[3], 5, RankBy.ABS, false);
         JsonNode r = ref.get("partners").get((String) c[0]);
-        boolean rowSide = role == FeatureCircuits.Role.QUERY || role == FeatureCircuits.Role.VALUE;
+        boolean rowSide = role == FeatureRole.QUERY || role == FeatureRole.VALUE;
         for (int i = 0; i < 5; i++) {
           FeatureEdge e = got.get(i);
           assertEquals(r.get(i).get(0).asInt(), rowSide ? e.col() : e.row(), c[0] + " #" + i);
@@ -463,10 +463,8 @@ class AnalysesTest {
         }
       }
       // the planted pairs are each other's first partners
-      assertEquals(
-          42, fc.partners(17, FeatureCircuits.Role.QUERY, 1, 1, RankBy.ABS, false).get(0).col());
-      assertEquals(
-          5, fc.partners(63, FeatureCircuits.Role.OUTPUT, 2, 1, RankBy.ABS, false).get(0).row());
+      assertEquals(42, fc.partners(17, FeatureRole.QUERY, 1, 1, RankBy.ABS, false).get(0).col());
+      assertEquals(5, fc.partners(63, FeatureRole.OUTPUT, 2, 1, RankBy.ABS, false).get(0).row());
       double[][] n = fc.norms(17);
       for (int row = 0; row < 4; row++) {
         for (int h = 0; h < 4; h++) {
@@ -478,7 +476,7 @@ class AnalysesTest {
       }
       assertThrows(
           IllegalArgumentException.class,
-          () -> fc.partners(128, FeatureCircuits.Role.QUERY, 0, 3, RankBy.ABS, false));
+          () -> fc.partners(128, FeatureRole.QUERY, 0, 3, RankBy.ABS, false));
     }
   }
 
