@@ -7,7 +7,6 @@ import dev.saelab.circuits.FeatureRole;
 import dev.saelab.circuits.TableWriter;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.linalg.FeatureEdge;
-import dev.saelab.linalg.RankBy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -57,13 +56,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
               + " it)")
   List<FeatureRole> roles;
 
-  @Option(
-      names = "--heads",
-      paramLabel = "all|0,3",
-      defaultValue = "all",
-      converter = Converters.HeadsConverter.class,
-      description = "query heads (default all)")
-  Heads heads;
+  @Mixin Options.HeadsOption heads;
 
   @Option(
       names = "--top",
@@ -73,13 +66,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
       description = "partners per head and role (default ${DEFAULT-VALUE})")
   int top;
 
-  @Option(
-      names = "--rank-by",
-      paramLabel = "abs|value|-value",
-      defaultValue = "abs",
-      converter = Converters.RankByConverter.class,
-      description = "ranking key (default ${DEFAULT-VALUE})")
-  RankBy rankBy;
+  @Mixin Options.RankByOption rankBy;
 
   @Option(names = "--cosine", description = "cosine-normalised values")
   boolean cosine;
@@ -122,10 +109,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
   }
 
   private int[] heads(Layer l) {
-    if (heads.sum()) {
-      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
-    }
-    return heads.resolve(l.model().config().nHeads());
+    return heads.list(l.model().config().nHeads());
   }
 
   private FeatureCircuits open(Layer l) {
@@ -146,7 +130,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
               roles(l),
               heads(l),
               top,
-              rankBy,
+              rankBy.value(),
               cosine,
               l.labelsIn(),
               l.keyLabels(),
@@ -191,7 +175,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
             Analyses.partnerLabels(role, in.labelsIn(), in.keyLabels(), in.labelsOut());
         for (int h : heads(in)) {
           int rank = 1;
-          for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy, cosine)) {
+          for (FeatureEdge e : fc.partners(feature, role, h, top, rankBy.value(), cosine)) {
             int partner = role.partner(e);
             sb.append(in.layer())
                 .append(',')

@@ -3,6 +3,7 @@ package dev.saelab.cli;
 import dev.saelab.api.Analyses;
 import dev.saelab.api.Analysis;
 import dev.saelab.api.Plots;
+import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.Rope;
 import dev.saelab.circuits.TableWriter;
@@ -44,21 +45,9 @@ public final class RopeCommand extends CliCommand implements Shared {
       description = "query:key feature pairs, e.g. 17:42,5:5 (default: b_dec with itself)")
   Converters.Pairs pairs;
 
-  @Option(
-      names = "--heads",
-      paramLabel = "all|0,3",
-      defaultValue = "all",
-      converter = Converters.HeadsConverter.class,
-      description = "query heads (default all)")
-  Heads heads;
+  @Mixin Options.HeadsOption heads;
 
-  @Option(
-      names = "--pairing",
-      paramLabel = "rotate-half|interleaved",
-      defaultValue = "rotate-half",
-      converter = Converters.PairingConverter.class,
-      description = "RoPE dimension pairing (default rotate-half)")
-  Rope.Pairing pairing;
+  @Mixin Options.PairingOption pairing;
 
   @Option(
       names = "--deltas",
@@ -77,13 +66,7 @@ public final class RopeCommand extends CliCommand implements Shared {
       description = "log-spaced distances (default ${DEFAULT-VALUE})")
   int points;
 
-  @Option(
-      names = "--scale",
-      paramLabel = "raw|query",
-      defaultValue = "raw",
-      converter = Converters.ScaleConverter.class,
-      description = "query: × the model's query scale")
-  Converters.Scale scale;
+  @Mixin Options.ScaleOption scale;
 
   @Option(
       names = "--out",
@@ -100,11 +83,8 @@ public final class RopeCommand extends CliCommand implements Shared {
   }
 
   private List<PositionalProfile.Point> compute(Layer l) {
-    if (heads.sum()) {
-      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
-    }
     ModelConfig c = l.model().config();
-    Rope rope = Rope.of(c, pairing);
+    Rope rope = Rope.of(c, pairing.value());
     int[] ds =
         deltas.values() != null
             ? deltas.values()
@@ -115,14 +95,9 @@ public final class RopeCommand extends CliCommand implements Shared {
         l.requireSaeIn(),
         l.keySae(),
         pairs == null ? null : pairs.pairs(),
-        checkedHeads(c.nHeads()),
+        HeadSet.of(heads.list(c.nHeads())),
         ds,
-        scale == Converters.Scale.QUERY ? c.queryScale() : 1.0);
-  }
-
-  private dev.saelab.circuits.HeadSet checkedHeads(int nHeads) {
-    heads.resolve(nHeads);
-    return heads.set();
+        scale.query() ? c.queryScale() : 1.0);
   }
 
   private int window(Layer l) {
@@ -161,7 +136,8 @@ public final class RopeCommand extends CliCommand implements Shared {
             .append('\n');
       }
       TableWriter.write(file, sb);
-      out.println("wrote " + file + " (" + pts.size() + " points, " + pairing.id() + " pairing)");
+      out.println(
+          "wrote " + file + " (" + pts.size() + " points, " + pairing.value().id() + " pairing)");
       if (plot != null) {
         Plots.save(Plots.ropeProfile(pts, window(in)), plot);
         out.println("wrote " + plot);

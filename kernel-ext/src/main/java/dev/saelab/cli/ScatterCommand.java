@@ -31,13 +31,7 @@ import picocli.CommandLine.Option;
 public final class ScatterCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
-  @Option(
-      names = "--heads",
-      paramLabel = "all|0,3",
-      defaultValue = "all",
-      converter = Converters.HeadsConverter.class,
-      description = "query heads written to the CSV files (default all)")
-  Heads heads;
+  @Mixin Options.HeadsOption heads;
 
   @Option(
       names = "--head",
@@ -64,10 +58,7 @@ public final class ScatterCommand extends CliCommand implements Shared {
   }
 
   private int[] heads(Layer l) {
-    if (heads.sum()) {
-      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
-    }
-    int[] hs = heads.resolve(l.model().config().nHeads());
+    int[] hs = heads.list(l.model().config().nHeads());
     if (head != null && java.util.Arrays.stream(hs).noneMatch(h -> h == head)) {
       throw new IllegalArgumentException("--head " + head + " is not among --heads " + heads);
     }

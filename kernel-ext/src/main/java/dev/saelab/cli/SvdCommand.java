@@ -53,13 +53,7 @@ import picocli.CommandLine.Option;
 public final class SvdCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
-  @Option(
-      names = "--heads",
-      paramLabel = "all|0,3",
-      defaultValue = "all",
-      converter = Converters.HeadsConverter.class,
-      description = "query heads (default all)")
-  Heads heads;
+  @Mixin Options.HeadsOption heads;
 
   @Option(
       names = "--circuit",
@@ -138,10 +132,7 @@ public final class SvdCommand extends CliCommand implements Shared {
   }
 
   private int[] heads(Layer l) {
-    if (heads.sum()) {
-      throw new IllegalArgumentException("--heads sum: expected all or a list of heads");
-    }
-    int[] hs = heads.resolve(l.model().config().nHeads());
+    int[] hs = heads.list(l.model().config().nHeads());
     if (head == null) {
       return hs;
     }

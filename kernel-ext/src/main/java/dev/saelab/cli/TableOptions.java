@@ -4,10 +4,9 @@ import dev.saelab.api.CircuitQuery;
 import dev.saelab.circuits.CircuitKind;
 import dev.saelab.circuits.CircuitSpec;
 import dev.saelab.circuits.HeadSet;
-import dev.saelab.circuits.Rope;
-import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
 import java.util.Set;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -15,15 +14,7 @@ import picocli.CommandLine.Option;
  * once.
  */
 public final class TableOptions {
-  @Option(
-      names = "--heads",
-      paramLabel = "all|sum|0,3",
-      defaultValue = "all",
-      converter = Converters.HeadsConverter.class,
-      description =
-          "query heads (default all); sum: the layer's circuit summed over heads, with head_spread"
-              + " (heads carrying 80%%) and weak_in_every_head (in no head's own top K)")
-  Heads heads;
+  @Mixin Options.HeadsOption heads;
 
   @Option(
       names = "--top",
@@ -33,25 +24,12 @@ public final class TableOptions {
       description = "entries per head and circuit (default ${DEFAULT-VALUE})")
   int top;
 
-  @Option(
-      names = "--rank-by",
-      paramLabel = "abs|value|-value",
-      defaultValue = "abs",
-      converter = Converters.RankByConverter.class,
-      description = "ranking key (default ${DEFAULT-VALUE})")
-  RankBy rankBy;
+  @Mixin Options.RankByOption rankBy;
 
   @Option(names = "--exclude-self", description = "drop self pairs (i = j; QK with one SAE)")
   boolean excludeSelf;
 
-  @Option(
-      names = "--scale",
-      paramLabel = "raw|query",
-      defaultValue = "raw",
-      converter = Converters.ScaleConverter.class,
-      description =
-          "query: QK values × the model's query scale (1/√d_head; Gemma: query_pre_attn_scalar^-½)")
-  Converters.Scale scale;
+  @Mixin Options.ScaleOption scale;
 
   @Option(
       names = "--cosine",
@@ -65,15 +43,7 @@ public final class TableOptions {
       description = "QK with the query DELTA tokens after the key, through the model's RoPE")
   Integer position;
 
-  @Option(
-      names = "--pairing",
-      paramLabel = "rotate-half|interleaved",
-      defaultValue = "rotate-half",
-      converter = Converters.PairingConverter.class,
-      description =
-          "RoPE dimension pairing: rotate-half (Gemma, Llama; default) or interleaved (the post's"
-              + " plot)")
-  Rope.Pairing pairing;
+  @Mixin Options.PairingOption pairing;
 
   @Option(
       names = "--screen",
@@ -121,12 +91,12 @@ public final class TableOptions {
     return CircuitSpec.defaults()
         .withKinds(kinds)
         .withTopK(top)
-        .withRankBy(rankBy)
+        .withRankBy(rankBy.value())
         .withExcludeSelf(excludeSelf)
-        .withQueryScale(scale == Converters.Scale.QUERY)
+        .withQueryScale(scale.query())
         .withPrune(!noPrune)
         .withCosine(cosine)
-        .withPosition(position, pairing)
+        .withPosition(position, pairing.value())
         .withHeads(checked(nHeads));
   }
 
@@ -138,14 +108,14 @@ public final class TableOptions {
 
   /** The same options on a Java query. */
   CircuitQuery applyTo(CircuitQuery q, int nHeads) {
-    q.heads(checked(nHeads)).top(top).rankBy(rankBy).pairing(pairing);
+    q.heads(checked(nHeads)).top(top).rankBy(rankBy.value()).pairing(pairing.value());
     if (position != null) {
       q.position(position);
     }
     if (excludeSelf) {
       q.excludeSelf();
     }
-    if (scale == Converters.Scale.QUERY) {
+    if (scale.query()) {
       q.queryScale();
     }
     if (cosine) {
