@@ -9,6 +9,7 @@ import dev.saelab.circuits.HeadSet;
 import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
+import dev.saelab.circuits.QkNorm;
 import dev.saelab.circuits.Rope;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.LabelMatch;
@@ -44,6 +45,7 @@ public final class CircuitQuery {
   private Screen screen;
   private Progress progress;
   private boolean biasAugmented;
+  private QkNorm qkNorm = QkNorm.EXACT;
   private java.util.function.Consumer<String> warnings = w -> System.err.println(w);
 
   /** A query on one layer of a model. */
@@ -195,6 +197,16 @@ public final class CircuitQuery {
         model.attention(layer), head, saeOut != null && saeOut.config().centeredStream());
   }
 
+  /**
+   * How QK passes the model's per-head q/k norms (Gemma 3, Qwen3): {@link QkNorm#EXACT} (default,
+   * the single-feature table the model computes) or {@link QkNorm#PROXY} (gains only, bilinear).
+   * Models without q/k norms ignore it.
+   */
+  public CircuitQuery qkNorm(QkNorm n) {
+    this.qkNorm = n;
+    return this;
+  }
+
   /** Progress reporter (default: a progress bar in a notebook, nothing elsewhere). */
   public CircuitQuery progress(Progress p) {
     this.progress = p;
@@ -266,7 +278,7 @@ public final class CircuitQuery {
     requireSaeIn();
     AttentionWeights attn = model.attention(layer);
     ModelConfig c = model.config();
-    Rope rope = Rope.of(c, spec.pairing());
+    Rope rope = Rope.of(c, layer, spec.pairing());
     int[] deltas = PositionalProfile.logDeltas(c.maxPositions(), 50);
     double scale = spec.queryScale() ? c.queryScale() : 1.0;
     int[][] qk =
@@ -275,7 +287,15 @@ public final class CircuitQuery {
             : pairs.stream().map(p -> new int[] {p.query(), p.key()}).toArray(int[][]::new);
     List<PositionalProfile.Point> pts =
         PositionalProfile.ofSae(
-            attn, rope, saeIn, saeKey == null ? saeIn : saeKey, qk, spec.heads(), deltas, scale);
+            attn,
+            rope,
+            saeIn,
+            saeKey == null ? saeIn : saeKey,
+            qk,
+            spec.heads(),
+            deltas,
+            scale,
+            qkNorm);
     return Analyses.profile(pts, c.isSliding(layer) ? c.slidingWindow() : 0);
   }
 
@@ -369,7 +389,7 @@ public final class CircuitQuery {
   public FeatureCircuits open() {
     requireSaeIn();
     return FeatureCircuits.of(
-            model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut)
+            model.attention(layer), saeIn, saeKey == null ? saeIn : saeKey, saeOut, qkNorm)
         .screen(screen);
   }
 
@@ -404,7 +424,8 @@ public final class CircuitQuery {
             model.attention(layer),
             saeIn,
             saeKey == null ? saeIn : saeKey,
-            kinds.contains(CircuitKind.OV) ? saeOut : null)) {
+            kinds.contains(CircuitKind.OV) ? saeOut : null,
+            qkNorm)) {
       tables = fc.screen(screen).compute(spec.withKinds(kinds), p);
     }
     return new FeatureTable(tables, labelsIn, saeKey == null ? labelsIn : labelsKey, labelsOut);

@@ -168,7 +168,8 @@ public final class FeatureTable {
                 t.head(),
                 t.rankBy(),
                 t.scale(),
-                t.edges().subList(0, Math.min(n, t.edges().size()))));
+                t.edges().subList(0, Math.min(n, t.edges().size())),
+                t.variant()));
   }
 
   /** Bostock's "Distinct": self pairs (row feature = column feature) removed; ranks renumbered. */
@@ -267,13 +268,29 @@ public final class FeatureTable {
     }
   }
 
+  /**
+   * What the tables are beyond the plain product, e.g. "QK through q_norm/k_norm: q/k-normalised
+   * (exact)" for Gemma 3 and Qwen3; "" otherwise.
+   */
+  public String note() {
+    return tables.stream()
+        .map(CircuitTable::qkNormNote)
+        .filter(n -> !n.isEmpty())
+        .findFirst()
+        .orElse("");
+  }
+
   /** A plain-text rendering: the first 20 rows per head. */
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder();
     sb.append(
         String.format(
-            Locale.ROOT, "FeatureTable: %d rows, %d head tables%n", rows.size(), tables.size()));
+            Locale.ROOT,
+            "FeatureTable: %d rows, %d head tables%s%n",
+            rows.size(),
+            tables.size(),
+            note().isEmpty() ? "" : "; " + note()));
     int shown = 0;
     for (Row r : rows) {
       if (r.rank() > 20) {

@@ -87,6 +87,19 @@ public final class FeatureCircuits implements AutoCloseable {
   }
 
   /**
+   * As {@link #of(AttentionWeights, SaeDictionary, SaeDictionary, SaeDictionary)}, choosing how QK
+   * passes the model's q/k norms ({@link QkNorm}; models without them ignore it).
+   */
+  public static FeatureCircuits of(
+      AttentionWeights attn,
+      SaeDictionary querySae,
+      SaeDictionary keySae,
+      SaeDictionary outSae,
+      QkNorm qkNorm) {
+    return new FeatureCircuits(HeadProjections.of(attn, querySae, keySae, outSae, qkNorm));
+  }
+
+  /**
    * Prepares the projections from raw arrays ({@link HeadProjections#fromArrays}).
    *
    * @param attn attention weights
@@ -284,7 +297,9 @@ public final class FeatureCircuits implements AutoCloseable {
             }
             edges = scaled;
           }
-          out.add(new CircuitTable(kind, attn.layer(), h, spec.rankBy(), scale, edges));
+          QkNorm norm = proj.qkNorm();
+          String variant = kind == CircuitKind.QK && norm != null ? norm.id() : "";
+          out.add(new CircuitTable(kind, attn.layer(), h, spec.rankBy(), scale, edges, variant));
         }
       }
       stats.add(ws.stats());

@@ -30,11 +30,19 @@ public final class HeadProjections implements AutoCloseable {
   private final INDArray v;
   private final INDArray p;
   private final boolean sameQkSae;
+  private final QkNorm qkNorm;
   private final java.util.Map<String, INDArray> headViews = new java.util.HashMap<>();
 
   private HeadProjections(
-      AttentionWeights attn, INDArray q, INDArray k, INDArray v, INDArray p, boolean sameQkSae) {
+      AttentionWeights attn,
+      INDArray q,
+      INDArray k,
+      INDArray v,
+      INDArray p,
+      boolean sameQkSae,
+      QkNorm qkNorm) {
     this.attn = attn;
+    this.qkNorm = qkNorm;
     this.q = q;
     this.k = k;
     this.v = v;
@@ -52,6 +60,19 @@ public final class HeadProjections implements AutoCloseable {
    */
   public static HeadProjections of(
       AttentionWeights attn, SaeDictionary querySae, SaeDictionary keySae, SaeDictionary outSae) {
+    return of(attn, querySae, keySae, outSae, QkNorm.EXACT);
+  }
+
+  /**
+   * As {@link #of(AttentionWeights, SaeDictionary, SaeDictionary, SaeDictionary)}, choosing how QK
+   * passes the model's q/k norms (ignored by models without them).
+   */
+  public static HeadProjections of(
+      AttentionWeights attn,
+      SaeDictionary querySae,
+      SaeDictionary keySae,
+      SaeDictionary outSae,
+      QkNorm qkNorm) {
     ModelConfig c = attn.config();
     check(querySae, c, "query/value SAE");
     check(keySae, c, "key SAE");
@@ -64,7 +85,16 @@ public final class HeadProjections implements AutoCloseable {
         querySae.wDec(),
         keySae == querySae ? null : keySae.wDec(),
         enc,
-        outSae != null && outSae.config().centeredStream());
+        outSae != null && outSae.config().centeredStream(),
+        qkNorm);
+  }
+
+  /**
+   * How the QK tables of these projections read the model's q/k norms: the choice, or null for a
+   * model without them.
+   */
+  public QkNorm qkNorm() {
+    return attn.qNorm() == null ? null : qkNorm;
   }
 
   private static void check(SaeDictionary s, ModelConfig c, String what) {
@@ -96,6 +126,21 @@ public final class HeadProjections implements AutoCloseable {
       INDArray keyDecoder,
       INDArray encoderRows,
       boolean centerOutput) {
+    return fromArrays(attn, decoder, keyDecoder, encoderRows, centerOutput, QkNorm.EXACT);
+  }
+
+  /**
+   * As {@link #fromArrays(AttentionWeights, INDArray, INDArray, INDArray, boolean)}, with queries
+   * and keys passed through the model's q/k norms as {@code qkNorm} says (a model without them
+   * ignores it).
+   */
+  public static HeadProjections fromArrays(
+      AttentionWeights attn,
+      INDArray decoder,
+      INDArray keyDecoder,
+      INDArray encoderRows,
+      boolean centerOutput,
+      QkNorm qkNorm) {
     Backend.init();
     ModelConfig c = attn.config();
     long nIn = decoder.rows();
@@ -118,7 +163,12 @@ public final class HeadProjections implements AutoCloseable {
     }
     INDArray q = qvk[0];
     INDArray v = qvk[1];
-    return new HeadProjections(attn, q, k, v, p, keyDecoder == null);
+    if (attn.qNorm() != null) {
+      // per head, before RoPE, as the model does; k is its own array even when it shares the SAE
+      qkNorm.applyInPlace(q, c.dHead(), attn.qNorm(), c.normEps());
+      qkNorm.applyInPlace(k, c.dHead(), attn.kNorm(), c.normEps());
+    }
+    return new HeadProjections(attn, q, k, v, p, keyDecoder == null, qkNorm);
   }
 
   private static final int PROJECTION_BLOCK = 4096;
@@ -266,7 +316,7 @@ public final class HeadProjections implements AutoCloseable {
     INDArray left = s[0];
     INDArray right = s[1];
     if (kind == CircuitKind.QK && spec.position() != null) {
-      left = Rope.of(attn.config(), spec.pairing()).rotateRows(left, spec.position());
+      left = Rope.of(attn.config(), attn.layer(), spec.pairing()).rotateRows(left, spec.position());
       owned.add(left);
     }
     if (spec.cosine()) {

@@ -78,9 +78,23 @@ public final class PositionalProfile {
       HeadSet heads,
       int[] deltas,
       double scale) {
+    return ofSae(attn, rope, querySae, keySae, pairs, heads, deltas, scale, QkNorm.EXACT);
+  }
+
+  /** As above, passing queries and keys through the model's q/k norms as {@code qkNorm} says. */
+  public static List<Point> ofSae(
+      AttentionWeights attn,
+      Rope rope,
+      SaeDictionary querySae,
+      SaeDictionary keySae,
+      int[][] pairs,
+      HeadSet heads,
+      int[] deltas,
+      double scale,
+      QkNorm qkNorm) {
     if (pairs == null) {
       float[] b = querySae.bDec().toFloatVector();
-      return of(attn, rope, b, b, heads, deltas, scale, -1, -1);
+      return of(attn, rope, b, b, heads, deltas, scale, -1, -1, qkNorm);
     }
     List<Point> out = new ArrayList<>();
     for (int[] p : pairs) {
@@ -96,7 +110,8 @@ public final class PositionalProfile {
               deltas,
               scale,
               p[0],
-              p[1]));
+              p[1],
+              qkNorm));
     }
     return out;
   }
@@ -137,6 +152,24 @@ public final class PositionalProfile {
       double scale,
       int queryFeature,
       int keyFeature) {
+    return of(attn, rope, x, y, heads, deltas, scale, queryFeature, keyFeature, QkNorm.EXACT);
+  }
+
+  /**
+   * As above; a model with q/k norms (Gemma 3, Qwen3) normalises each head's query and key as
+   * {@code qkNorm} says, before the rotation, as the model does.
+   */
+  public static List<Point> of(
+      AttentionWeights attn,
+      Rope rope,
+      float[] x,
+      float[] y,
+      HeadSet heads,
+      int[] deltas,
+      double scale,
+      int queryFeature,
+      int keyFeature,
+      QkNorm qkNorm) {
     ModelConfig c = attn.config();
     if (x.length != c.dModel() || y.length != c.dModel()) {
       throw new IllegalArgumentException(
@@ -164,6 +197,11 @@ public final class PositionalProfile {
     for (int h : heads.resolve(c)) {
       int g = c.kvHead(h);
       double[] qh = java.util.Arrays.copyOfRange(q, h * dh, (h + 1) * dh);
+      double[] kg = java.util.Arrays.copyOfRange(k, g * dh, (g + 1) * dh);
+      if (attn.qNorm() != null) {
+        qh = qkNorm.apply(qh, attn.qNorm().gain().toFloatVector(), c.normEps());
+        kg = qkNorm.apply(kg, attn.kNorm().gain().toFloatVector(), c.normEps());
+      }
       for (int d : deltas) {
         if (d < 0) {
           throw new IllegalArgumentException(
@@ -172,7 +210,7 @@ public final class PositionalProfile {
         double[] rq = rope.rotate(qh, d);
         double s = 0;
         for (int i = 0; i < dh; i++) {
-          s += rq[i] * k[g * dh + i];
+          s += rq[i] * kg[i];
         }
         out.add(
             new Point(

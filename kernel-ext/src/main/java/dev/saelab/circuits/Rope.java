@@ -1,6 +1,7 @@
 package dev.saelab.circuits;
 
 import dev.saelab.model.ModelConfig;
+import dev.saelab.model.RopeParams;
 import java.util.Locale;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -42,37 +43,71 @@ public final class Rope {
   }
 
   private final int dHead;
-  private final double theta;
+  private final double[] invFreq;
   private final Pairing pairing;
 
   /**
    * @param dHead head width (even)
-   * @param theta RoPE base (10000 for Gemma 2)
+   * @param theta RoPE base (10000 for Gemma 2), unscaled
    * @param pairing dimension pairing
    */
   public Rope(int dHead, double theta, Pairing pairing) {
-    if (dHead <= 0 || dHead % 2 != 0) {
-      throw new IllegalArgumentException("RoPE needs an even d_head, got " + dHead);
-    }
-    if (!(theta > 0)) {
-      throw new IllegalArgumentException("RoPE needs a positive base θ, got " + theta);
-    }
-    this.dHead = dHead;
-    this.theta = theta;
-    this.pairing = pairing;
+    this(dHead, checkedPlain(dHead, theta), pairing);
   }
 
   /**
-   * The model's RoPE; an error for models without rotary embeddings (GPT-2 uses learned positions).
+   * @param dHead head width (even)
+   * @param invFreq the {@code d_head/2} pair frequencies, after any scaling ({@link
+   *     RopeParams#invFreq})
+   * @param pairing dimension pairing
+   */
+  public Rope(int dHead, double[] invFreq, Pairing pairing) {
+    if (dHead <= 0 || dHead % 2 != 0) {
+      throw new IllegalArgumentException("RoPE needs an even d_head, got " + dHead);
+    }
+    if (invFreq.length != dHead / 2) {
+      throw new IllegalArgumentException(
+          "RoPE needs d_head/2 = " + dHead / 2 + " frequencies, got " + invFreq.length);
+    }
+    this.dHead = dHead;
+    this.invFreq = invFreq.clone();
+    this.pairing = pairing;
+  }
+
+  private static double[] checkedPlain(int dHead, double theta) {
+    if (!(theta > 0)) {
+      throw new IllegalArgumentException("RoPE needs a positive base θ, got " + theta);
+    }
+    if (dHead <= 0 || dHead % 2 != 0) {
+      throw new IllegalArgumentException("RoPE needs an even d_head, got " + dHead);
+    }
+    return RopeParams.plain(theta).invFreq(dHead);
+  }
+
+  /**
+   * The model's RoPE of its global layers; an error for models without rotary embeddings (GPT-2
+   * uses learned positions).
    */
   public static Rope of(ModelConfig c, Pairing pairing) {
-    if (c.ropeTheta() <= 0) {
+    return of(c, c.rope(), pairing);
+  }
+
+  /**
+   * The RoPE of layer {@code layer}: Gemma 3's sliding layers have their own base, global layers
+   * their scaling ({@link ModelConfig#ropeFor}).
+   */
+  public static Rope of(ModelConfig c, int layer, Pairing pairing) {
+    return of(c, c.ropeFor(layer), pairing);
+  }
+
+  private static Rope of(ModelConfig c, RopeParams p, Pairing pairing) {
+    if (!p.present()) {
       throw new IllegalArgumentException(
           c.modelType()
               + " has no rotary position embeddings (rope_theta); QK at a"
               + " distance is only defined for RoPE models");
     }
-    return new Rope(c.dHead(), c.ropeTheta(), pairing);
+    return new Rope(c.dHead(), p.invFreq(c.dHead()), pairing);
   }
 
   /** The pairing. */
@@ -87,9 +122,9 @@ public final class Rope {
         : new int[] {2 * j, 2 * j + 1};
   }
 
-  /** Angle of pair j at distance Δ: {@code Δ·θ^(−2j/d_head)}. */
+  /** Angle of pair j at distance Δ: {@code Δ·θ^(−2j/d_head)}, after the model's scaling. */
   public double angle(int j, double delta) {
-    return delta * Math.pow(theta, -2.0 * j / dHead);
+    return delta * invFreq[j];
   }
 
   /** {@code R(Δ)·x} for one head vector (double precision). */

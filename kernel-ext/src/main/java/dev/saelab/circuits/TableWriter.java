@@ -39,6 +39,11 @@ public final class TableWriter {
         .append(',')
         .append(kind.colColumn())
         .append(",value");
+    // QK tables of a model with q/k norms say how they passed them (exact or proxy)
+    boolean variant = tables.stream().anyMatch(t -> !t.variant().isEmpty());
+    if (variant) {
+      sb.append(",qk_norm");
+    }
     labelHeader(sb, kind, rowLabels, colLabels);
     for (CircuitTable t : tables) {
       if (t.kind() != kind) {
@@ -60,6 +65,9 @@ public final class TableWriter {
             .append(e.col())
             .append(',')
             .append(e.value());
+        if (variant) {
+          sb.append(',').append(t.variant());
+        }
         labelCells(sb, e.row(), e.col(), rowLabels, colLabels);
       }
     }

@@ -1,6 +1,7 @@
 package dev.saelab.cli;
 
 import dev.saelab.circuits.CircuitKind;
+import dev.saelab.circuits.QkNorm;
 import dev.saelab.circuits.Rope;
 import dev.saelab.linalg.RankBy;
 import dev.saelab.linalg.Screen;
@@ -51,6 +52,14 @@ public final class Converters {
     @Override
     public Screen convert(String s) {
       return domain(s, Screen::parse);
+    }
+  }
+
+  /** {@code exact} or {@code proxy}. */
+  public static final class QkNormConverter implements ITypeConverter<QkNorm> {
+    @Override
+    public QkNorm convert(String s) {
+      return domain(s, QkNorm::parse);
     }
   }
 

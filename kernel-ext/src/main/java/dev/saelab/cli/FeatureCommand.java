@@ -57,6 +57,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
   List<FeatureRole> roles;
 
   @Mixin Options.HeadsOption heads;
+  @Mixin Options.QkNormOption qkNorm;
 
   @Option(
       names = "--top",
@@ -116,7 +117,7 @@ public final class FeatureCommand extends CliCommand implements Shared {
     if (roles(l).contains(FeatureRole.VALUE) || roles(l).contains(FeatureRole.OUTPUT)) {
       l.requireSaeOut("the value and output roles (OV circuit)");
     }
-    return Queries.of(l, err::println).open();
+    return Queries.of(l, err::println).qkNorm(qkNorm.value()).open();
   }
 
   @Override

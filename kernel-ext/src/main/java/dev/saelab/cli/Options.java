@@ -1,6 +1,7 @@
 package dev.saelab.cli;
 
 import dev.saelab.circuits.HeadSet;
+import dev.saelab.circuits.QkNorm;
 import dev.saelab.circuits.Rope;
 import dev.saelab.linalg.RankBy;
 import picocli.CommandLine.Option;
@@ -100,6 +101,25 @@ public final class Options {
     /** The pairing. */
     public Rope.Pairing value() {
       return pairing;
+    }
+  }
+
+  /** {@code --qk-norm exact|proxy}: how QK passes q_norm/k_norm (Gemma 3, Qwen3). */
+  public static final class QkNormOption {
+    @Option(
+        names = "--qk-norm",
+        paramLabel = "exact|proxy",
+        defaultValue = "exact",
+        converter = Converters.QkNormConverter.class,
+        description =
+            "models with q_norm/k_norm (Gemma 3, Qwen3): exact (default) normalises each query and"
+                + " key as the model does, QK = (g_q⊙q)·(g_k⊙k)/(rms(q) rms(k)); proxy keeps the"
+                + " gains only (bilinear); other models ignore it")
+    QkNorm qkNorm;
+
+    /** The choice. */
+    public QkNorm value() {
+      return qkNorm;
     }
   }
 }

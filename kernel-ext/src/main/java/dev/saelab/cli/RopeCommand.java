@@ -67,6 +67,7 @@ public final class RopeCommand extends CliCommand implements Shared {
   int points;
 
   @Mixin Options.ScaleOption scale;
+  @Mixin Options.QkNormOption qkNorm;
 
   @Option(
       names = "--out",
@@ -84,7 +85,7 @@ public final class RopeCommand extends CliCommand implements Shared {
 
   private List<PositionalProfile.Point> compute(Layer l) {
     ModelConfig c = l.model().config();
-    Rope rope = Rope.of(c, pairing.value());
+    Rope rope = Rope.of(c, l.layer(), pairing.value());
     int[] ds =
         deltas.values() != null
             ? deltas.values()
@@ -97,7 +98,8 @@ public final class RopeCommand extends CliCommand implements Shared {
         pairs == null ? null : pairs.pairs(),
         HeadSet.of(heads.list(c.nHeads())),
         ds,
-        scale.query() ? c.queryScale() : 1.0);
+        scale.query() ? c.queryScale() : 1.0,
+        qkNorm.value());
   }
 
   private int window(Layer l) {

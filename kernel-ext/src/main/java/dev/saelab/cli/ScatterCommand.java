@@ -32,6 +32,7 @@ public final class ScatterCommand extends CliCommand implements Shared {
   @Mixin InputOptions inputs;
 
   @Mixin Options.HeadsOption heads;
+  @Mixin Options.QkNormOption qkNorm;
 
   @Option(
       names = "--head",
@@ -67,7 +68,7 @@ public final class ScatterCommand extends CliCommand implements Shared {
 
   private FeatureCircuits open(Layer l) {
     l.requireSaeOut("the QK-OV scatter");
-    return Queries.of(l, err::println).open();
+    return Queries.of(l, err::println).qkNorm(qkNorm.value()).open();
   }
 
   @Override

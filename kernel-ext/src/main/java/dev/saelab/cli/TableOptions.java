@@ -44,6 +44,7 @@ public final class TableOptions {
   Integer position;
 
   @Mixin Options.PairingOption pairing;
+  @Mixin Options.QkNormOption qkNorm;
 
   @Option(
       names = "--screen",
@@ -108,7 +109,11 @@ public final class TableOptions {
 
   /** The same options on a Java query. */
   CircuitQuery applyTo(CircuitQuery q, int nHeads) {
-    q.heads(checked(nHeads)).top(top).rankBy(rankBy.value()).pairing(pairing.value());
+    q.heads(checked(nHeads))
+        .top(top)
+        .rankBy(rankBy.value())
+        .pairing(pairing.value())
+        .qkNorm(qkNorm.value());
     if (position != null) {
       q.position(position);
     }

@@ -106,7 +106,11 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       ProgressPrinter progress = new ProgressPrinter(quiet ? null : err);
       try (FeatureCircuits fc =
           FeatureCircuits.of(
-              in.model().attention(in.layer()), in.saeIn(), in.keySae(), ov ? in.saeOut() : null)) {
+              in.model().attention(in.layer()),
+              in.saeIn(),
+              in.keySae(),
+              ov ? in.saeOut() : null,
+              table.qkNorm.value())) {
         if (table.screen != null) {
           fc.screen(table.screen);
         }

@@ -32,6 +32,14 @@ public final class ShardedSafetensors implements TensorSource {
 
   /** Opens an index file and the headers of the shards it names. */
   public static ShardedSafetensors open(Path indexFile) {
+    return open(indexFile, name -> true);
+  }
+
+  /**
+   * Opens an index file and the headers of the shards that hold a tensor {@code keep} accepts; the
+   * other tensors are left out and a shard holding only those is never opened.
+   */
+  public static ShardedSafetensors open(Path indexFile, java.util.function.Predicate<String> keep) {
     JsonNode root = Json.read(indexFile);
     JsonNode map = root.get("weight_map");
     if (map == null || !map.isObject() || map.size() == 0) {
@@ -44,6 +52,9 @@ public final class ShardedSafetensors implements TensorSource {
     try {
       for (var it = map.fields(); it.hasNext(); ) {
         var e = it.next();
+        if (!keep.test(e.getKey())) {
+          continue;
+        }
         String shardName = e.getValue().asText();
         Path shardPath = indexFile.resolveSibling(shardName).normalize();
         if (!e.getValue().isTextual() || shardName.contains("/") || shardName.contains("\\")) {

@@ -21,6 +21,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param bO output bias {@code [d_model]} or null
  * @param inputNorm the norm before attention
  * @param postAttnNorm the norm applied to attention output before the residual (Gemma 2), or null
+ * @param qNorm the per-head norm of queries before RoPE, gain over d_head ({@code q_norm}: Gemma 3,
+ *     Qwen3), or null
+ * @param kNorm the per-head norm of keys before RoPE ({@code k_norm}), or null
  */
 @SuppressWarnings("checkstyle:MethodName")
 public record AttentionWeights(
@@ -35,7 +38,26 @@ public record AttentionWeights(
     INDArray bV,
     INDArray bO,
     Norm inputNorm,
-    Norm postAttnNorm) {
+    Norm postAttnNorm,
+    Norm qNorm,
+    Norm kNorm) {
+
+  /** Attention without q/k norms. */
+  public AttentionWeights(
+      int layer,
+      ModelConfig config,
+      INDArray wQ,
+      INDArray wK,
+      INDArray wV,
+      INDArray wO,
+      INDArray bQ,
+      INDArray bK,
+      INDArray bV,
+      INDArray bO,
+      Norm inputNorm,
+      Norm postAttnNorm) {
+    this(layer, config, wQ, wK, wV, wO, bQ, bK, bV, bO, inputNorm, postAttnNorm, null, null);
+  }
 
   /** {@code W_Q [n_heads, d_model, d_head]} (TransformerLens layout; a view). */
   public INDArray W_Q() {
@@ -102,6 +124,7 @@ public record AttentionWeights(
         + biases()
         + ", input norm "
         + inputNorm.kind()
-        + (postAttnNorm != null ? ", post-attention norm" : "");
+        + (postAttnNorm != null ? ", post-attention norm" : "")
+        + (qNorm != null ? ", q_norm/k_norm " + qNorm.kind() : "");
   }
 }

@@ -9,7 +9,8 @@ import java.nio.file.Path;
  * A transformer's attention-relevant hyper-parameters, read from a Hugging Face {@code
  * config.json}.
  *
- * @param modelType {@code gemma2}, {@code gpt2}, {@code llama}, {@code mistral} or {@code qwen2}
+ * @param modelType {@code gemma2}, {@code gemma3_text} (also for a nested {@code gemma3}), {@code
+ *     gpt2}, {@code llama}, {@code mistral}, {@code qwen2} or {@code qwen3}
  * @param dModel residual width (d_model)
  * @param nLayers number of layers
  * @param nHeads query heads per layer
@@ -27,6 +28,11 @@ import java.nio.file.Path;
  * @param postAttnNorm whether attention output passes through its own norm before joining the
  *     residual (Gemma 2)
  * @param maxPositions context length
+ * @param qkNorm the per-head norm of queries and keys before RoPE ({@code q_norm}/{@code k_norm}:
+ *     Gemma 3 {@link NormKind#RMS_ONE_PLUS}, Qwen3 {@link NormKind#RMS}), or null
+ * @param rope the rotary embedding of global (full-attention) layers, and of every layer when
+ *     {@code localRope} is null
+ * @param localRope the rotary embedding of sliding-window layers when it differs (Gemma 3), or null
  */
 public record ModelConfig(
     String modelType,
@@ -43,14 +49,61 @@ public record ModelConfig(
     int slidingWindow,
     boolean[] slidingLayers,
     boolean postAttnNorm,
-    int maxPositions) {
+    int maxPositions,
+    NormKind qkNorm,
+    RopeParams rope,
+    RopeParams localRope) {
 
   /**
    * Keeps its own copy of the sliding-layer flags, so the configuration cannot change after it is
-   * made.
+   * made; an absent {@code rope} is the unscaled one of {@code ropeTheta}.
    */
   public ModelConfig {
     slidingLayers = slidingLayers == null ? new boolean[0] : slidingLayers.clone();
+    rope = rope == null ? RopeParams.plain(ropeTheta) : rope;
+  }
+
+  /** A model without q/k norms and with one unscaled RoPE of base {@code ropeTheta}. */
+  public ModelConfig(
+      String modelType,
+      int dModel,
+      int nLayers,
+      int nHeads,
+      int nKvHeads,
+      int dHead,
+      NormKind norm,
+      double normEps,
+      double ropeTheta,
+      double queryScale,
+      double attnSoftcap,
+      int slidingWindow,
+      boolean[] slidingLayers,
+      boolean postAttnNorm,
+      int maxPositions) {
+    this(
+        modelType,
+        dModel,
+        nLayers,
+        nHeads,
+        nKvHeads,
+        dHead,
+        norm,
+        normEps,
+        ropeTheta,
+        queryScale,
+        attnSoftcap,
+        slidingWindow,
+        slidingLayers,
+        postAttnNorm,
+        maxPositions,
+        null,
+        null,
+        null);
+  }
+
+  /** The rotary embedding of layer {@code l}: the sliding layers' own where the model has one. */
+  public RopeParams ropeFor(int l) {
+    return localRope != null && isSliding(l) ? localRope : rope;
   }
 
   /** Per layer, whether its attention uses the sliding window (a copy). */
@@ -76,9 +129,21 @@ public record ModelConfig(
   public static ModelConfig read(Path file) {
     JsonNode c = Json.read(file);
     String type = Json.optText(c, "model_type", null);
+    if ("gemma3".equals(type)) {
+      // Gemma3ForConditionalGeneration (4B-27B): the text model's config is nested; the vision
+      // tower's is ignored
+      JsonNode text = c.get("text_config");
+      if (text == null || !text.isObject()) {
+        throw SaeLabException.inFile(
+            file, "model_type gemma3 without a 'text_config' object (the text model's config)");
+      }
+      return gemma3(file, text, "text_config.");
+    }
     if (type == null) {
       throw SaeLabException.inFile(
-          file, "missing 'model_type' (expected gemma2, gpt2, llama, mistral or qwen2)");
+          file,
+          "missing 'model_type' (expected gemma2, gemma3, gemma3_text, gpt2, llama, mistral, qwen2"
+              + " or qwen3)");
     }
     switch (type) {
       case "gemma2":
@@ -134,9 +199,12 @@ public record ModelConfig(
                   false,
                   (int) Json.optLong(c, "n_positions", Json.optLong(c, "n_ctx", 1024))));
         }
+      case "gemma3_text":
+        return gemma3(file, c, "");
       case "llama":
       case "mistral":
       case "qwen2":
+      case "qwen3":
         {
           int d = (int) Json.requireLong(file, c, "hidden_size");
           int n = (int) Json.requireLong(file, c, "num_hidden_layers");
@@ -145,12 +213,14 @@ public record ModelConfig(
           int dh = (int) Json.optLong(c, "head_dim", d / h);
           int window =
               c.hasNonNull("sliding_window")
-                      && !(type.equals("qwen2") && !c.path("use_sliding_window").asBoolean(false))
+                      && !(type.startsWith("qwen")
+                          && !c.path("use_sliding_window").asBoolean(false))
                   ? (int) c.get("sliding_window").asLong()
                   : 0;
           int maxWindowLayers = (int) Json.optLong(c, "max_window_layers", 0);
           boolean[] sliding =
-              layerTypes(c, n, i -> window > 0 && (!type.equals("qwen2") || i >= maxWindowLayers));
+              layerTypes(
+                  c, n, i -> window > 0 && (!type.startsWith("qwen") || i >= maxWindowLayers));
           return check(
               file,
               new ModelConfig(
@@ -168,15 +238,93 @@ public record ModelConfig(
                   window,
                   sliding,
                   false,
-                  (int) Json.optLong(c, "max_position_embeddings", 4096)));
+                  (int) Json.optLong(c, "max_position_embeddings", 4096),
+                  type.equals("qwen3") ? NormKind.RMS : null,
+                  RopeParams.read(
+                      file,
+                      c.has("rope_parameters") ? c.get("rope_parameters") : c.get("rope_scaling"),
+                      Json.optDouble(c, "rope_theta", 10000),
+                      c.has("rope_parameters") ? "rope_parameters" : "rope_scaling"),
+                  null));
         }
       default:
         throw SaeLabException.inFile(
             file,
             "model_type '"
                 + type
-                + "' is not supported (expected gemma2, gpt2, llama, mistral or qwen2)");
+                + "' is not supported (expected gemma2, gemma3, gemma3_text, gpt2, llama, mistral,"
+                + " qwen2 or qwen3)");
     }
+  }
+
+  /**
+   * Gemma 3's text model ({@code c}: the flat config, or a nested {@code text_config} whose fields
+   * {@code where} prefixes in messages): q_norm/k_norm with (1 + w) gains, no soft-cap, per-layer
+   * attention type from {@code layer_types} or {@code sliding_window_pattern}, and a RoPE per type:
+   * {@code rope_local_base_freq} unscaled on sliding layers, {@code rope_theta} with {@code
+   * rope_scaling} on global ones; newer configs give both as {@code rope_parameters} keyed by layer
+   * type.
+   */
+  private static ModelConfig gemma3(Path file, JsonNode c, String where) {
+    for (String f :
+        new String[] {"hidden_size", "num_hidden_layers", "num_attention_heads", "head_dim"}) {
+      if (!c.hasNonNull(f)) {
+        throw SaeLabException.inFile(
+            file, "missing '" + where + f + "' (Gemma 3 attention needs it)");
+      }
+    }
+    int d = (int) Json.requireLong(file, c, "hidden_size");
+    int n = (int) Json.requireLong(file, c, "num_hidden_layers");
+    int h = (int) Json.requireLong(file, c, "num_attention_heads");
+    int kv = (int) Json.optLong(c, "num_key_value_heads", h);
+    int dh = (int) Json.requireLong(file, c, "head_dim");
+    double qpas = Json.optDouble(c, "query_pre_attn_scalar", dh);
+    int window = (int) Json.optLong(c, "sliding_window", 0);
+    int pattern = (int) Json.optLong(c, "sliding_window_pattern", 6);
+    boolean[] sliding = layerTypes(c, n, i -> window > 0 && (i + 1) % pattern != 0);
+    RopeParams global;
+    RopeParams local;
+    JsonNode params = c.get("rope_parameters");
+    if (params != null && params.isObject() && params.has("full_attention")) {
+      global =
+          RopeParams.read(
+              file, params.get("full_attention"), 1e6, where + "rope_parameters.full_attention");
+      local =
+          RopeParams.read(
+              file,
+              params.get("sliding_attention"),
+              1e4,
+              where + "rope_parameters.sliding_attention");
+    } else {
+      global =
+          RopeParams.read(
+              file,
+              c.get("rope_scaling"),
+              Json.optDouble(c, "rope_theta", 1e6),
+              where + "rope_scaling");
+      local = RopeParams.plain(Json.optDouble(c, "rope_local_base_freq", 1e4));
+    }
+    return check(
+        file,
+        new ModelConfig(
+            "gemma3_text",
+            d,
+            n,
+            h,
+            kv,
+            dh,
+            NormKind.RMS_ONE_PLUS,
+            Json.optDouble(c, "rms_norm_eps", 1e-6),
+            global.theta(),
+            1 / Math.sqrt(qpas),
+            Json.optDouble(c, "attn_logit_softcapping", 0),
+            window,
+            sliding,
+            true,
+            (int) Json.optLong(c, "max_position_embeddings", 32768),
+            NormKind.RMS_ONE_PLUS,
+            global,
+            local));
   }
 
   private static boolean[] layerTypes(JsonNode c, int n, java.util.function.IntPredicate dflt) {
@@ -228,7 +376,10 @@ public record ModelConfig(
         + dHead
         + " norm="
         + norm
-        + (ropeTheta > 0 ? " rope_theta=" + ropeTheta : "")
+        + (ropeTheta > 0
+            ? " rope=" + rope + (localRope != null ? " (sliding: " + localRope + ")" : "")
+            : "")
+        + (qkNorm != null ? " qk_norm=" + qkNorm : "")
         + " query_scale="
         + (float) queryScale
         + (attnSoftcap > 0 ? " softcap=" + attnSoftcap : "")
@@ -256,7 +407,10 @@ public record ModelConfig(
         && slidingWindow == m.slidingWindow
         && java.util.Arrays.equals(slidingLayers, m.slidingLayers)
         && postAttnNorm == m.postAttnNorm
-        && maxPositions == m.maxPositions;
+        && maxPositions == m.maxPositions
+        && qkNorm == m.qkNorm
+        && java.util.Objects.equals(rope, m.rope)
+        && java.util.Objects.equals(localRope, m.localRope);
   }
 
   @Override
@@ -276,6 +430,9 @@ public record ModelConfig(
         slidingWindow,
         java.util.Arrays.hashCode(slidingLayers),
         postAttnNorm,
-        maxPositions);
+        maxPositions,
+        qkNorm,
+        rope,
+        localRope);
   }
 }

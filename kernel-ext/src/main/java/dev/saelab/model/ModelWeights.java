@@ -53,7 +53,8 @@ public final class ModelWeights implements Closeable {
     Path single = folder.resolve("model.safetensors");
     TensorSource src;
     if (Files.isRegularFile(index)) {
-      src = ShardedSafetensors.open(index);
+      // a multimodal checkpoint's vision tower is never opened: only the text model is attention
+      src = ShardedSafetensors.open(index, name -> !isVisionTower(name));
     } else if (Files.isRegularFile(single)) {
       src = SafetensorsFile.open(single);
     } else {
@@ -120,6 +121,24 @@ public final class ModelWeights implements Closeable {
     INDArray bv = optional(p + "self_attn.v_proj.bias", kw);
     INDArray bo = optional(p + "self_attn.o_proj.bias", d);
     INDArray gIn = read(p + "input_layernorm.weight", d);
+    Norm qNorm = null;
+    Norm kNorm = null;
+    if (config.qkNorm() != null) {
+      int dh = config.dHead();
+      if (tensors.find(p + "self_attn.q_norm.weight").isEmpty()) {
+        throw SaeLabException.inFile(
+            tensors.path(),
+            "missing tensor '"
+                + p
+                + "self_attn.q_norm.weight' (expected shape ["
+                + dh
+                + "]): a "
+                + config.modelType()
+                + " config normalises queries and keys per head");
+      }
+      qNorm = gain(config.qkNorm(), read(p + "self_attn.q_norm.weight", dh));
+      kNorm = gain(config.qkNorm(), read(p + "self_attn.k_norm.weight", dh));
+    }
     if (config.norm() == NormKind.RMS_ONE_PLUS) {
       INDArray gPost = read(p + "post_attention_layernorm.weight", d).add(1f);
       return new AttentionWeights(
@@ -134,18 +153,54 @@ public final class ModelWeights implements Closeable {
           bv,
           bo,
           new Norm(config.norm(), gIn.add(1f), null),
-          new Norm(config.norm(), gPost, null));
+          new Norm(config.norm(), gPost, null),
+          qNorm,
+          kNorm);
     }
     return new AttentionWeights(
-        l, config, q, k, v, o, bq, bk, bv, bo, new Norm(config.norm(), gIn, null), null);
+        l,
+        config,
+        q,
+        k,
+        v,
+        o,
+        bq,
+        bk,
+        bv,
+        bo,
+        new Norm(config.norm(), gIn, null),
+        null,
+        qNorm,
+        kNorm);
   }
 
   /** Finds the prefix (e.g. "" or "model." or "transformer.") under which a tensor is stored. */
+  /** Gemma's stored weight w becomes the gain 1 + w; Llama/Qwen store the gain itself. */
+  private static Norm gain(NormKind kind, INDArray w) {
+    return new Norm(kind, kind == NormKind.RMS_ONE_PLUS ? w.add(1f) : w, null);
+  }
+
+  /** A multimodal checkpoint's image side, which attention tables never read. */
+  static boolean isVisionTower(String name) {
+    return name.startsWith("vision_tower.")
+        || name.startsWith("multi_modal_projector.")
+        || name.startsWith("model.vision_tower.")
+        || name.startsWith("model.multi_modal_projector.");
+  }
+
   private String prefixOf(String name) {
-    for (String pre : new String[] {"", "transformer.", "model.", "language_model."}) {
-      if (tensors.find(pre + name).isPresent()) {
-        return pre
-            + name.substring(0, name.indexOf(name.contains(".attn.") ? "attn." : "self_attn."));
+    // text models, and the text model inside a multimodal one (old and new transformers layouts)
+    for (String full :
+        new String[] {
+          name,
+          "transformer." + name,
+          "model." + name,
+          "language_model." + name,
+          name.replaceFirst("^model\\.layers\\.", "model.language_model.layers.")
+        }) {
+      if (tensors.find(full).isPresent()) {
+        return full.substring(
+            0, full.indexOf(name.contains("self_attn.") ? "self_attn." : "attn."));
       }
     }
     throw SaeLabException.inFile(

@@ -52,6 +52,9 @@ public final class HtmlTables {
       max = Math.max(max, Math.abs(r.value()));
     }
     StringBuilder sb = new StringBuilder(STYLE).append(SORT_SCRIPT);
+    if (!t.note().isEmpty()) {
+      sb.append("<div><i>").append(escape(t.note())).append("</i></div>");
+    }
     sb.append(
         "<div style=\"max-height:480px;overflow:auto\"><table class=\"saelab-t\"><thead><tr>");
     for (String h :
