@@ -43,9 +43,11 @@ public final class Registry {
       String neuronpedia) {
     /** The files to fetch for this SAE. */
     public List<String> files() {
-      return format.equals("gemma-scope")
-          ? List.of(path + "/params.npz")
-          : List.of(path + "/cfg.json", path + "/sae_weights.safetensors");
+      return switch (format) {
+        case "gemma-scope" -> List.of(path + "/params.npz");
+        case "gemma-scope-2" -> List.of(path + "/params.safetensors");
+        default -> List.of(path + "/cfg.json", path + "/sae_weights.safetensors");
+      };
     }
   }
 
@@ -123,6 +125,9 @@ public final class Registry {
           "unknown release '" + release + "'; nearest: " + nearest(release, releases()));
     }
     JsonNode s = r.path("saes").get(id);
+    if (s == null && r.has("saes_pattern")) {
+      s = fromPattern(release, r.get("saes_pattern"), id);
+    }
     if (s == null) {
       throw new IllegalArgumentException(
           "release "
@@ -143,6 +148,54 @@ public final class Registry {
   }
 
   /** Resolves a model alias ({@code gemma-2-2b}) or repository ({@code google/gemma-2-2b}). */
+  /**
+   * A release given as a pattern (Gemma Scope 2: {@code layer_{L}_width_{W}_l0_{S}} over its
+   * layers, widths and L0 buckets): the SAE entry of {@code id}, or an error listing what exists.
+   */
+  private static JsonNode fromPattern(String release, JsonNode pat, String id) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("layer_(\\d+)_width_(\\w+?)_l0_(\\w+)").matcher(id);
+    List<Integer> layers = new ArrayList<>();
+    if (pat.has("layers_list")) {
+      pat.get("layers_list").forEach(n -> layers.add(n.asInt()));
+    } else {
+      for (int l = pat.path("layers").get(0).asInt(); l <= pat.path("layers").get(1).asInt(); l++) {
+        layers.add(l);
+      }
+    }
+    List<String> l0 = new ArrayList<>();
+    pat.path("l0").forEach(n -> l0.add(n.asText()));
+    if (!m.matches()
+        || !layers.contains(Integer.parseInt(m.group(1)))
+        || !pat.path("widths").has(m.group(2))
+        || !l0.contains(m.group(3))) {
+      throw new IllegalArgumentException(
+          "release "
+              + release
+              + " has no SAE '"
+              + id
+              + "': ids are layer_{L}_width_{W}_l0_{S} with L in "
+              + (layers.size() > 6
+                  ? layers.get(0) + ".." + layers.get(layers.size() - 1)
+                  : layers.toString())
+              + ", W in "
+              + names(pat.path("widths"))
+              + ", S in "
+              + l0);
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode o = new ObjectMapper().createObjectNode();
+    o.put(
+        "path",
+        pat.get("path")
+            .asText()
+            .replace("{L}", m.group(1))
+            .replace("{W}", m.group(2))
+            .replace("{S}", m.group(3)));
+    o.put("layer", Integer.parseInt(m.group(1)));
+    o.put("width", pat.path("widths").get(m.group(2)).asLong());
+    return o;
+  }
+
   public ModelRef model(String nameOrRepo) {
     for (Iterator<Map.Entry<String, JsonNode>> it = root.path("models").fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();

@@ -29,6 +29,14 @@ final class SaeLoader {
    */
   private static final Pattern GEMMA_SCOPE_REPO = Pattern.compile("gemma-scope-(\\d+b)-(pt|it)-");
 
+  /** Gemma Scope 2: {@code {site}/layer_{L}_width_{W}_l0_{small|medium|big}/params.safetensors}. */
+  private static final Pattern GEMMA_SCOPE_2 =
+      Pattern.compile(
+          ".*?(?:^|/)(\\w+?)/layer_(\\d+)_width_(\\w+)_l0_(\\w+)/params\\.safetensors$");
+
+  private static final Pattern GEMMA_SCOPE_2_REPO =
+      Pattern.compile("gemma-scope-2-(\\d+[mb])-(pt|it)");
+
   private SaeLoader() {}
 
   static SaeDictionary open(Path path) {
@@ -40,10 +48,13 @@ final class SaeLoader {
           && Files.isRegularFile(path.resolve("sae_weights.safetensors"))) {
         return saeLens(path);
       }
+      if (Files.isRegularFile(path.resolve("params.safetensors"))) {
+        return gemmaScope2(path.resolve("params.safetensors"));
+      }
       throw SaeLabException.inFile(
           path,
-          "not an SAE folder: expected params.npz (Gemma Scope) or cfg.json + "
-              + "sae_weights.safetensors (SAELens)");
+          "not an SAE folder: expected params.npz (Gemma Scope), params.safetensors (Gemma Scope"
+              + " 2) or cfg.json + sae_weights.safetensors (SAELens)");
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
@@ -54,6 +65,9 @@ final class SaeLoader {
     }
     if (name.endsWith(".safetensors") && Files.isRegularFile(path.resolveSibling("cfg.json"))) {
       return saeLens(path.getParent());
+    }
+    if (name.equals("params.safetensors")) {
+      return gemmaScope2(path);
     }
     throw SaeLabException.inFile(
         path, "not an SAE file: expected a Gemma Scope params.npz or a SAELens folder");
@@ -95,6 +109,85 @@ final class SaeLoader {
           new SaeConfig(
               "gemma-scope", "jumprelu", dIn, dSae, hook, layer, false, 0, null, false, model);
       return new SaeDictionary(npz.getParent(), cfg, f, names);
+    } catch (RuntimeException e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Gemma Scope 2 (Gemma 3): {@code params.safetensors} with lowercase {@code w_enc [d_in, d_sae]},
+   * {@code w_dec [d_sae, d_in]}, {@code b_enc}, {@code b_dec}, {@code threshold} (JumpReLU); a
+   * skip-transcoder also has {@code affine_skip_connection [d, d]}, which attention tables do not
+   * use. Site, layer and model come from the release's path.
+   */
+  private static SaeDictionary gemmaScope2(Path file) {
+    SafetensorsFile f = SafetensorsFile.open(file);
+    try {
+      Map<String, String> names =
+          canonicalNames(f, file, List.of("W_enc", "W_dec", "b_enc", "b_dec", "threshold"));
+      TensorInfo bdec = f.info(names.get("b_dec"));
+      TensorInfo benc = f.info(names.get("b_enc"));
+      if (bdec.shape().length != 1 || benc.shape().length != 1) {
+        throw SaeLabException.inFile(
+            file,
+            "b_dec and b_enc must be 1-D, got "
+                + bdec.shapeString()
+                + " and "
+                + benc.shapeString());
+      }
+      long dIn = bdec.shape()[0];
+      long dSae = benc.shape()[0];
+      boolean skip = names.containsKey("affine_skip_connection");
+      names.remove("affine_skip_connection");
+      checkShapes(f, file, names, dIn, dSae);
+      if (skip) {
+        long[] shape = f.info("affine_skip_connection").shape();
+        if (shape.length != 2 || shape[0] != dIn || shape[1] != dIn) {
+          throw SaeLabException.inTensor(
+              file,
+              "affine_skip_connection",
+              "shape "
+                  + f.info("affine_skip_connection").shapeString()
+                  + ", expected ["
+                  + dIn
+                  + ", "
+                  + dIn
+                  + "]");
+        }
+      }
+      String unix = file.toAbsolutePath().toString().replace('\\', '/');
+      Matcher m = GEMMA_SCOPE_2.matcher(unix);
+      int layer = m.matches() ? Integer.parseInt(m.group(2)) : -1;
+      String site = m.matches() ? m.group(1).replaceFirst("_all$", "") : "";
+      String kind =
+          switch (site) {
+            case "attn_out" -> "hook_attn_out";
+            case "mlp_out" -> "hook_mlp_out";
+            case "transcoder" -> "mlp transcoder";
+            default -> "hook_resid_post";
+          };
+      String hook =
+          layer >= 0 && !site.equals("transcoder") ? "blocks." + layer + "." + kind : null;
+      Matcher repo = GEMMA_SCOPE_2_REPO.matcher(unix);
+      String model =
+          repo.find()
+              ? "gemma-3-" + repo.group(1) + (repo.group(2).equals("it") ? "-it" : "")
+              : null;
+      SaeConfig cfg =
+          new SaeConfig(
+              skip ? "gemma-scope-2 skip-transcoder" : "gemma-scope-2",
+              "jumprelu",
+              dIn,
+              dSae,
+              hook,
+              layer,
+              false,
+              0,
+              null,
+              false,
+              model);
+      return new SaeDictionary(file.getParent(), cfg, f, names);
     } catch (RuntimeException e) {
       f.close();
       throw e;
