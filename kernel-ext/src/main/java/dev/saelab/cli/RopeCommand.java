@@ -139,7 +139,17 @@ public final class RopeCommand extends CliCommand implements Shared {
       }
       TableWriter.write(file, sb);
       out.println(
-          "wrote " + file + " (" + pts.size() + " points, " + pairing.value().id() + " pairing)");
+          "wrote "
+              + file
+              + " ("
+              + pts.size()
+              + " points, "
+              + pairing.value().id()
+              + " pairing"
+              + (in.model().attention(in.layer()).qNorm() != null
+                  ? ", " + qkNorm.value().label()
+                  : "")
+              + ")");
       if (plot != null) {
         Plots.save(Plots.ropeProfile(pts, window(in)), plot);
         out.println("wrote " + plot);
