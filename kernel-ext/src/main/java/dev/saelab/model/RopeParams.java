@@ -3,6 +3,7 @@ package dev.saelab.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.saelab.io.SaeLabException;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One layer type's rotary embedding, as the config describes it: the base θ and the frequency
@@ -65,12 +66,8 @@ public record RopeParams(
               (int) positive(file, scaling, "original_max_position_embeddings", where));
         }
       default:
-        throw SaeLabException.inFile(
-            file,
-            where
-                + ": rope_type '"
-                + type
-                + "' is not supported (expected default, linear or llama3)");
+        // read, so that tables (which need no RoPE) still work; positional views refuse it
+        return new RopeParams(th, type, 1, 0, 0, 0);
     }
   }
 
@@ -89,6 +86,12 @@ public record RopeParams(
 
   /** The {@code d_head/2} frequencies, after scaling: pair j rotates by {@code Δ·invFreq[j]}. */
   public double[] invFreq(int dHead) {
+    if (!List.of("default", "linear", "llama3").contains(type)) {
+      throw new IllegalArgumentException(
+          "rope_type '"
+              + type
+              + "' is not supported for positional views (expected default, linear or llama3)");
+    }
     int half = dHead / 2;
     double[] f = new double[half];
     for (int j = 0; j < half; j++) {
