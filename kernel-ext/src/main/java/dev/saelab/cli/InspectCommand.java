@@ -85,11 +85,14 @@ public final class InspectCommand extends CliCommand implements Shared {
   /** Describes p if it is a recognised item; false if not. */
   boolean describe(Path p) {
     if (Files.isDirectory(p)) {
-      if (Files.isRegularFile(p.resolve("config.json"))) {
+      // a Gemma Scope 2 folder has a config.json too: its params.safetensors says it is an SAE
+      if (Files.isRegularFile(p.resolve("config.json"))
+          && !Files.isRegularFile(p.resolve("params.safetensors"))) {
         model(p);
         return true;
       }
       if (Files.isRegularFile(p.resolve("params.npz"))
+          || Files.isRegularFile(p.resolve("params.safetensors"))
           || (Files.isRegularFile(p.resolve("cfg.json"))
               && Files.isRegularFile(p.resolve("sae_weights.safetensors")))) {
         sae(p);
@@ -229,6 +232,9 @@ public final class InspectCommand extends CliCommand implements Shared {
               + (c.neuronpediaId() != null ? " neuronpedia=" + c.neuronpediaId() : "")
               + (c.format().equals("saelens")
                   ? " apply_b_dec_to_input=" + c.applyBDecToInput()
+                  : "")
+              + (c.format().endsWith("skip-transcoder")
+                  ? "; its affine_skip_connection is read but attention tables do not use it"
                   : ""));
       if (!Files.isRegularFile(p)) {
         list(s.tensors());
