@@ -68,20 +68,25 @@ public final class MemoryEstimate {
     return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
   }
 
-  /** Bytes for the folded decoders/encoder and the Q, K, V, P projections. */
+  /**
+   * Rows of the decoder or encoder folded and projected at a time ({@link HeadProjections}): the
+   * folded matrices never exist whole.
+   */
+  public static final int PROJECTION_BLOCK_ROWS = 4096;
+
+  /**
+   * Bytes for the Q, K, V, P projections, which are kept, and the transient work of making them:
+   * one folded row block ({@link #PROJECTION_BLOCK_ROWS} rows) and its copy, and W_Oᵀ when there is
+   * an output side. The decoders and encoder themselves are the caller's.
+   */
   public static long projections(ModelConfig c, long nIn, long nKey, long nOut) {
     long d = c.dModel();
     long hq = (long) c.nHeads() * c.dHead();
     long hk = (long) c.nKvHeads() * c.dHead();
-    long floats =
-        nIn * d
-            + (nKey != nIn ? nKey * d : 0)
-            + nIn * hq
-            + nKey * hk
-            + nIn * hk
-            + 2 * nOut * d
-            + nOut * hq;
-    return 4 * floats;
+    long kept = nIn * hq + nKey * hk + nIn * hk + nOut * hq;
+    long block = Math.min(PROJECTION_BLOCK_ROWS, Math.max(nIn, Math.max(nKey, nOut)));
+    long work = 2 * block * d + (nOut > 0 ? d * hq : 0);
+    return 4 * (kept + work);
   }
 
   /**

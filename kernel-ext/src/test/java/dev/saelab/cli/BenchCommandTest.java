@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.saelab.circuits.FeatureCircuits;
+import dev.saelab.circuits.MemoryEstimate;
 import dev.saelab.linalg.Screen;
+import dev.saelab.model.ModelConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -162,6 +165,83 @@ class BenchCommandTest {
             "--no-screen-compare");
     assertEquals("0", r[0], r[2]);
     assertFalse(r[1].contains("numpy") || r[1].contains("PyTorch") || r[1].contains("BLAS"), r[1]);
+  }
+
+  @Test
+  void shapesAreTheGemmaModelsAndABadShapeNamesTheValidOnes() {
+    String[] r =
+        InspectCommandTest.run(
+            "bench",
+            "tables",
+            "--shape",
+            "gemma-3-4b",
+            "--heads",
+            "1",
+            "--features",
+            "64",
+            "--top",
+            "5",
+            "--no-torch",
+            "--no-baseline",
+            "--no-prune-compare",
+            "--no-screen-compare");
+    assertEquals("0", r[0], r[2]);
+    assertTrue(
+        r[1].startsWith(
+            "bench tables: synthetic Gemma 3 4B layer (d_model 2560, 8 heads, 4 KV heads, d_head"
+                + " 256; q_norm/k_norm left out"),
+        r[1]);
+    assertTrue(r[1].contains(", heads 1, top-5") && r[1].contains("first table row: L13H1 "), r[1]);
+    // the brute force computes every head, so it is not compared with one
+    assertTrue(r[1].contains("  numpy peer skipped: it computes every head"), r[1]);
+    ModelConfig c1 = BenchCommand.Shape.GEMMA_3_1B.config();
+    assertEquals(
+        List.of(1152, 4, 1, 256), List.of(c1.dModel(), c1.nHeads(), c1.nKvHeads(), c1.dHead()));
+    ModelConfig c2 = BenchCommand.Shape.GEMMA_2_2B.config();
+    assertEquals(
+        List.of(2304, 8, 4, 256), List.of(c2.dModel(), c2.nHeads(), c2.nKvHeads(), c2.dHead()));
+
+    String[] bad = InspectCommandTest.run("bench", "tables", "--shape", "gemma-3-27b");
+    assertEquals("2", bad[0]);
+    assertEquals("", bad[1]);
+    assertEquals(
+        "saelab bench tables: --shape gemma-3-27b: expected gemma-2-2b, gemma-3-1b or gemma-3-4b"
+            + " (the shapes of the synthetic layer)",
+        bad[2].strip());
+  }
+
+  @Test
+  void peersAreSkippedWhenTheirDenseMatricesCannotFit() {
+    ModelConfig c = BenchCommand.Shape.GEMMA_3_4B.config();
+    long machine = 24L << 30;
+    String numpy = BenchCommand.tooBigForMemory("numpy", 262144, c, machine);
+    assertTrue(
+        numpy.startsWith("its brute force would hold dense 262144 x 262144 matrices (275 GB each")
+            && numpy.contains("about 1117 GB at its peak")
+            && !numpy.contains("\n"),
+        numpy);
+    assertTrue(BenchCommand.tooBigForMemory("torch", 262144, c, machine).contains("about 567 GB"));
+    // 16k runs: numpy needs about 5 GB
+    assertEquals(null, BenchCommand.tooBigForMemory("numpy", 16384, c, machine));
+    assertEquals(null, BenchCommand.tooBigForMemory("numpy", 262144, c, 0)); // unknown: try
+    assertTrue(BenchCommand.peerPeakBytes("numpy", 16384, c) < 6e9);
+  }
+
+  @Test
+  void aWholeGemma3LayerAt262kFitsTheDefaultOffHeapLimitAnd12GiB() {
+    ModelConfig c = BenchCommand.Shape.GEMMA_3_4B.config();
+    long n = 262144;
+    long projections = 4 * n * (2 * 2048 + 2 * 1024); // Q, P [n, 8·256]; K, V [n, 4·256]
+    long estimate = MemoryEstimate.projections(c, n, n, n);
+    // realistic: the projections and one folded row block, not whole folded copies
+    assertTrue(estimate >= projections && estimate < projections * 1.05, estimate + "");
+    long inputs = 2 * 4 * n * 2560;
+    long tables =
+        MemoryEstimate.tables(
+            c, n, n, FeatureCircuits.INT8_TILE_ROWS, FeatureCircuits.INT8_TILE_COLS);
+    assertTrue(estimate < 8L << 30 && tables < 8L << 30); // Backend's default maxbytes
+    // the bench's peak: inputs while projecting (freed before the tables), or the tables' copies
+    assertTrue(Math.max(inputs + estimate, estimate + tables) < 11.5 * (1L << 30));
   }
 
   @Test
