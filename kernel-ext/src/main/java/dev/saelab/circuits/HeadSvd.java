@@ -136,6 +136,12 @@ public final class HeadSvd {
     int g = c.kvHead(head);
     double[][] a = foldInput(attn, FeatureCircuits.headView(attn.wQ(), head, c.dHead()));
     double[][] b = foldInput(attn, FeatureCircuits.headView(attn.wK(), g, c.dHead()));
+    if (attn.qNorm() != null) {
+      // q_norm/k_norm: the weights' bilinear form is the proxy's, gains folded (the exact
+      // single-feature table divides by each vector's rms and is not bilinear)
+      scaleColumns(a, attn.qNorm().gain().toDoubleVector());
+      scaleColumns(b, attn.kNorm().gain().toDoubleVector());
+    }
     if (augmented) {
       a = append(a, bias(attn, attn.bQ(), attn.wQ(), head, c.dHead()));
       b = append(b, bias(attn, attn.bK(), attn.wK(), g, c.dHead()));
@@ -164,6 +170,14 @@ public final class HeadSvd {
       center(b);
     }
     return ofFactors(CircuitKind.OV, attn.layer(), head, false, a, b);
+  }
+
+  private static void scaleColumns(double[][] a, double[] g) {
+    for (double[] row : a) {
+      for (int j = 0; j < row.length; j++) {
+        row[j] *= g[j];
+      }
+    }
   }
 
   private static double[][] foldInput(AttentionWeights attn, INDArray w) {

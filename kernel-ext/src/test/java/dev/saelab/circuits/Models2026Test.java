@@ -246,4 +246,26 @@ class Models2026Test {
     SaeLabException e = assertThrows(SaeLabException.class, () -> ModelConfig.read(cfgFile));
     assertTrue(e.getMessage().contains("text_config.head_dim"), e.getMessage());
   }
+
+  @Test
+  void headSvdOfAQkNormModelIsTheProxysBilinearForm() {
+    try (ModelWeights model = ModelWeights.open(d.resolve("tiny-gemma3"));
+        SaeDictionary in =
+            SaeDictionary.open(
+                d.resolve("tiny-gemma-scope-2/resid_post/layer_2_width_128_l0_small"));
+        FeatureCircuits proxy =
+            FeatureCircuits.of(model.attention(3), in, in, null, QkNorm.PROXY)) {
+      CircuitSpec spec =
+          CircuitSpec.defaults().withKinds(EnumSet.of(CircuitKind.QK)).withHeads(1).withTopK(3);
+      HeadSvd svd = HeadSvd.qk(model.attention(3), 1, false);
+      for (FeatureEdge e : proxy.compute(spec, Progress.NONE).get(0).edges()) {
+        double total =
+            svd.split(
+                    in.wDec().getRow(e.row()).toDoubleVector(),
+                    in.wDec().getRow(e.col()).toDoubleVector())
+                .total();
+        assertEquals(e.value(), total, 1e-4 * Math.abs(e.value()) + 1e-5, e.toString());
+      }
+    }
+  }
 }
