@@ -95,8 +95,9 @@ public final class BenchCommand extends CliCommand {
         "",
         "Examples:",
         "  saelab bench tables --features 512 --top 10 --no-numpy --no-torch --no-prune-compare",
-        "  saelab bench tables --shape gemma-3-4b --features 262144 --no-numpy --no-torch"
-            + " --no-prune-compare --no-screen-compare"
+        "  saelab bench tables --shape gemma-3-1b --features 512 --top 10 --no-numpy --no-torch"
+            + " --no-prune-compare --no-screen-compare",
+        "  (a whole Gemma-3-4B-shaped layer at 262144 features: kernel-ext/docs/performance.md)"
       })
   public static final class Tables extends CliCommand {
     @Option(
