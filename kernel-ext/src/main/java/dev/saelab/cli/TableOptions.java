@@ -87,6 +87,27 @@ public final class TableOptions {
     }
   }
 
+  /**
+   * A warning when {@code --position} reaches past a sliding-window layer's window (the model never
+   * attends that far back there), or null.
+   */
+  String maskedWarning(dev.saelab.model.ModelConfig c, int layer) {
+    if (position != null
+        && c.isSliding(layer)
+        && c.slidingWindow() > 0
+        && position >= c.slidingWindow()) {
+      return "warning: layer "
+          + layer
+          + " attends through a sliding window of "
+          + c.slidingWindow()
+          + " tokens, so --position "
+          + position
+          + " is masked there: the table is what the weights give, the model never attends that far"
+          + " back";
+    }
+    return null;
+  }
+
   /** The spec for {@code kinds} on a model with {@code nHeads} query heads. */
   CircuitSpec spec(Set<CircuitKind> kinds, int nHeads) {
     return CircuitSpec.defaults()

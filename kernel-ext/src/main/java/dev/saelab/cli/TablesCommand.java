@@ -102,6 +102,10 @@ public abstract class TablesCommand extends CliCommand implements Shared {
         in.requireSaeOut("the OV circuit");
       }
       CircuitSpec spec = table.spec(kinds, in.model().config().nHeads());
+      String masked = table.maskedWarning(in.model().config(), in.layer());
+      if (masked != null) {
+        err.println(masked);
+      }
       long t0 = System.nanoTime();
       ProgressPrinter progress = new ProgressPrinter(quiet ? null : err);
       try (FeatureCircuits fc =
@@ -174,6 +178,10 @@ public abstract class TablesCommand extends CliCommand implements Shared {
       l.requireSaeOut("the OV circuit");
     }
     CircuitQuery q = table.applyTo(Queries.of(l, err::println), l.model().config().nHeads());
+    String masked = table.maskedWarning(l.model().config(), l.layer());
+    if (masked != null) {
+      err.println(masked);
+    }
     if (table.heads.sum()) {
       if (kinds.size() == 2) {
         throw new IllegalArgumentException("--heads sum returns one circuit: use qk or ov");

@@ -1,6 +1,7 @@
 package dev.saelab.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -488,5 +489,47 @@ class AnalysisCommandsTest {
             java.nio.file.Files.createFile(dir.resolve("fresh"))),
         java.nio.file.Files.getPosixFilePermissions(csv),
         "written as a new file would be (the umask)");
+  }
+
+  @Test
+  void aPositionPastASlidingWindowIsNamedAsMasked() {
+    String g3 = D + "/tiny-gemma3";
+    String sae = D + "/tiny-gemma-scope-2/resid_post_all/layer_1_width_32_l0_small";
+    String[] r =
+        InspectCommandTest.run(
+            "qk",
+            "--model",
+            g3,
+            "--layer",
+            "2",
+            "--sae-in",
+            sae,
+            "--position",
+            "8",
+            "--top",
+            "2",
+            "--quiet",
+            "--out",
+            dir.resolve("masked.csv").toString());
+    assertEquals("0", r[0], r[2]);
+    assertTrue(r[2].contains("sliding window of 8 tokens, so --position 8 is masked"), r[2]);
+    r =
+        InspectCommandTest.run(
+            "qk",
+            "--model",
+            g3,
+            "--layer",
+            "2",
+            "--sae-in",
+            sae,
+            "--position",
+            "7",
+            "--top",
+            "2",
+            "--quiet",
+            "--out",
+            dir.resolve("inside.csv").toString());
+    assertEquals("0", r[0], r[2]);
+    assertFalse(r[2].contains("masked"), r[2]);
   }
 }
