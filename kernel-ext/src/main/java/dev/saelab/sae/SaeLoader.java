@@ -16,7 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Recognises SAE folders and files (Gemma Scope, SAELens) and builds {@link SaeDictionary} objects.
+ * Recognises SAE folders and files (Gemma Scope, Gemma Scope 2, SAELens, Llama Scope,
+ * circuit-tracer transcoder sets) and builds {@link SaeDictionary} objects.
  */
 final class SaeLoader {
   private static final Pattern GEMMA_SCOPE =
@@ -41,6 +42,9 @@ final class SaeLoader {
 
   static SaeDictionary open(Path path) {
     if (Files.isDirectory(path)) {
+      if (LlamaScope.isFolder(path)) {
+        return LlamaScope.open(path);
+      }
       if (Files.isRegularFile(path.resolve("params.npz"))) {
         return gemmaScope(path.resolve("params.npz"));
       }
@@ -54,7 +58,8 @@ final class SaeLoader {
       throw SaeLabException.inFile(
           path,
           "not an SAE folder: expected params.npz (Gemma Scope), params.safetensors (Gemma Scope"
-              + " 2) or cfg.json + sae_weights.safetensors (SAELens)");
+              + " 2), cfg.json + sae_weights.safetensors (SAELens) or hyperparams.json +"
+              + " checkpoints/final.safetensors (Llama Scope)");
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
@@ -68,6 +73,9 @@ final class SaeLoader {
     }
     if (name.equals("params.safetensors")) {
       return gemmaScope2(path);
+    }
+    if (name.equals("final.safetensors") && LlamaScope.folderOf(path) != null) {
+      return LlamaScope.open(LlamaScope.folderOf(path));
     }
     throw SaeLabException.inFile(
         path, "not an SAE file: expected a Gemma Scope params.npz or a SAELens folder");
@@ -302,7 +310,7 @@ final class SaeLoader {
     return names;
   }
 
-  private static void checkShapes(
+  static void checkShapes(
       TensorSource f, Path file, Map<String, String> names, long dIn, long dSae) {
     SaeDictionary probe =
         new SaeDictionary(
