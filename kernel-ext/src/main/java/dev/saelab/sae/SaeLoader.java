@@ -41,9 +41,16 @@ final class SaeLoader {
   private SaeLoader() {}
 
   static SaeDictionary open(Path path) {
+    TranscoderSets.Selector sel = TranscoderSets.Selector.parse(path);
+    if (sel != null) {
+      return TranscoderSets.open(sel);
+    }
     if (Files.isDirectory(path)) {
       if (LlamaScope.isFolder(path)) {
         return LlamaScope.open(path);
+      }
+      if (TranscoderSets.isSet(path)) {
+        throw TranscoderSets.needsSelector(path);
       }
       if (Files.isRegularFile(path.resolve("params.npz"))) {
         return gemmaScope(path.resolve("params.npz"));
@@ -58,8 +65,9 @@ final class SaeLoader {
       throw SaeLabException.inFile(
           path,
           "not an SAE folder: expected params.npz (Gemma Scope), params.safetensors (Gemma Scope"
-              + " 2), cfg.json + sae_weights.safetensors (SAELens) or hyperparams.json +"
-              + " checkpoints/final.safetensors (Llama Scope)");
+              + " 2), cfg.json + sae_weights.safetensors (SAELens), hyperparams.json +"
+              + " checkpoints/final.safetensors (Llama Scope) or config.yaml + a selector"
+              + " #layer=i / #writes=L (circuit-tracer transcoders)");
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
