@@ -30,17 +30,39 @@ public final class SaeDictionary implements Closeable {
   private final TensorSource source;
   private final Map<String, String> names;
   private final Map<String, INDArray> cache = new HashMap<>();
+  private final Map<String, String> absent;
+  private final String name;
 
   SaeDictionary(Path path, SaeConfig config, TensorSource source, Map<String, String> names) {
+    this(path, config, source, names, Map.of(), null);
+  }
+
+  /**
+   * @param absent why a canonical tensor this dictionary lacks is absent (for its error message)
+   * @param name how the user named it, e.g. {@code DIR#writes=3}, or null for the path
+   */
+  SaeDictionary(
+      Path path,
+      SaeConfig config,
+      TensorSource source,
+      Map<String, String> names,
+      Map<String, String> absent,
+      String name) {
     this.path = path;
     this.config = config;
     this.source = source;
     this.names = names;
+    this.absent = absent;
+    this.name = name;
   }
 
   /**
-   * Opens a Gemma Scope folder or {@code params.npz}, or a SAELens folder; reads headers and config
-   * only.
+   * Opens an SAE and reads headers and config only: a Gemma Scope folder or {@code params.npz}, a
+   * Gemma Scope 2 {@code params.safetensors}, a SAELens folder, a Llama Scope folder ({@code
+   * hyperparams.json} + {@code checkpoints/final.safetensors}, weights folded as SAELens does), or
+   * one dictionary of a circuit-tracer transcoder set: {@code DIR#layer=i} (per-layer transcoder i)
+   * or {@code DIR#writes=L} (the cross-layer transcoder decoders writing into layer L,
+   * concatenated; feature {@code i·d_tc + f} is feature f of source layer i). See formats.md.
    */
   public static SaeDictionary open(Path path) {
     return SaeLoader.open(path);
@@ -101,7 +123,12 @@ public final class SaeDictionary implements Closeable {
     String stored = names.get(canonical);
     if (stored == null) {
       throw SaeLabException.inFile(
-          path, "SAE has no " + canonical + " (tensors: " + names.values() + ")");
+          path,
+          "SAE has no "
+              + canonical
+              + (absent.containsKey(canonical)
+                  ? ": " + absent.get(canonical)
+                  : " (tensors: " + names.values() + ")"));
     }
     a = source.readArray(stored);
     long[] want = expectedShape(canonical);
@@ -140,6 +167,11 @@ public final class SaeDictionary implements Closeable {
     }
   }
 
+  /** Bytes of tensor data read from disk so far (headers excluded). */
+  public long bytesRead() {
+    return source.bytesRead();
+  }
+
   /** Drops cached arrays (the file stays open for further reads). */
   public synchronized void evict() {
     cache.clear();
@@ -170,7 +202,7 @@ public final class SaeDictionary implements Closeable {
         + " ("
         + config.format()
         + ", "
-        + path
+        + (name == null ? path : name)
         + ")";
   }
 }

@@ -16,7 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Recognises SAE folders and files (Gemma Scope, SAELens) and builds {@link SaeDictionary} objects.
+ * Recognises SAE folders and files (Gemma Scope, Gemma Scope 2, SAELens, Llama Scope,
+ * circuit-tracer transcoder sets) and builds {@link SaeDictionary} objects.
  */
 final class SaeLoader {
   private static final Pattern GEMMA_SCOPE =
@@ -40,7 +41,17 @@ final class SaeLoader {
   private SaeLoader() {}
 
   static SaeDictionary open(Path path) {
+    TranscoderSets.Selector sel = TranscoderSets.Selector.parse(path);
+    if (sel != null) {
+      return TranscoderSets.open(sel);
+    }
     if (Files.isDirectory(path)) {
+      if (LlamaScope.isFolder(path)) {
+        return LlamaScope.open(path);
+      }
+      if (TranscoderSets.isSet(path)) {
+        throw TranscoderSets.needsSelector(path);
+      }
       if (Files.isRegularFile(path.resolve("params.npz"))) {
         return gemmaScope(path.resolve("params.npz"));
       }
@@ -54,7 +65,9 @@ final class SaeLoader {
       throw SaeLabException.inFile(
           path,
           "not an SAE folder: expected params.npz (Gemma Scope), params.safetensors (Gemma Scope"
-              + " 2) or cfg.json + sae_weights.safetensors (SAELens)");
+              + " 2), cfg.json + sae_weights.safetensors (SAELens), hyperparams.json +"
+              + " checkpoints/final.safetensors (Llama Scope) or config.yaml + a selector"
+              + " #layer=i / #writes=L (circuit-tracer transcoders)");
     }
     if (!Files.isRegularFile(path)) {
       throw SaeLabException.inFile(path, "no such file or folder");
@@ -68,6 +81,9 @@ final class SaeLoader {
     }
     if (name.equals("params.safetensors")) {
       return gemmaScope2(path);
+    }
+    if (name.equals("final.safetensors") && LlamaScope.folderOf(path) != null) {
+      return LlamaScope.open(LlamaScope.folderOf(path));
     }
     throw SaeLabException.inFile(
         path, "not an SAE file: expected a Gemma Scope params.npz or a SAELens folder");
@@ -302,7 +318,7 @@ final class SaeLoader {
     return names;
   }
 
-  private static void checkShapes(
+  static void checkShapes(
       TensorSource f, Path file, Map<String, String> names, long dIn, long dSae) {
     SaeDictionary probe =
         new SaeDictionary(
