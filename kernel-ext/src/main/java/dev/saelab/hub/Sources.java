@@ -71,7 +71,10 @@ public final class Sources {
    */
   public Path sae(String spec) {
     Path local = Path.of(spec);
-    if (Files.exists(local)) {
+    // a transcoder set takes a selector after '#' (DIR#layer=i, DIR#writes=L): the folder must
+    // exist
+    int hash = spec.indexOf('#');
+    if (Files.exists(local) || (hash > 0 && Files.isDirectory(Path.of(spec.substring(0, hash))))) {
       return local;
     }
     if (!registry.isSaeName(spec)) {
