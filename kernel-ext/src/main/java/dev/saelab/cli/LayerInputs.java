@@ -67,7 +67,7 @@ final class LayerInputs implements Layer, AutoCloseable {
       checkLayer(m, layer);
       for (int i = 0; i < 3; i++) {
         String p = o.sae(roles[i]);
-        saes[i] = p == null ? null : SaeDictionary.open(src.sae(p));
+        saes[i] = p == null ? null : SaeDictionary.open(src.sae(p, Sources.matricesFor(roles[i])));
       }
       for (int i = 0; i < 3; i++) {
         LabelMatch.require(labels[i], saes[i] == null && i == 1 ? saes[0] : saes[i], warnings);

@@ -34,11 +34,18 @@ import java.util.function.LongConsumer;
  * never appears in output, logs or errors. Full downloads go to {@code blobs/{etag}.incomplete},
  * resume from where they stopped, are checked against the size and (for LFS files, whose etag is
  * their SHA-256) the hash, and are moved into place only when complete. {@link #range} reads byte
- * ranges for partial reads ({@link PartialSafetensors}).
+ * ranges for partial reads ({@link PartialSafetensors}). Dataset repositories are named {@code
+ * datasets/ORG/NAME} (URLs {@code {endpoint}/datasets/ORG/NAME/resolve/…}, cache folder {@code
+ * datasets--ORG--NAME}). Every failure is one line: an unknown repository or revision, refused
+ * access (whether a token was sent, and how to get access), a missing file (repository, revision
+ * and path), or the URL that could not be reached.
  */
 public final class Hub {
   /** The public hub. */
   public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
+
+  private static final java.util.regex.Pattern SAFE_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
   private final String endpoint;
   private final String token;
@@ -131,6 +138,11 @@ public final class Hub {
     return this;
   }
 
+  /** The hub's host and port, for messages. */
+  String authority() {
+    return URI.create(endpoint).getAuthority();
+  }
+
   /** The cache folder. */
   public Path cache() {
     return cache;
@@ -141,9 +153,21 @@ public final class Hub {
     return bytesTransferred.get();
   }
 
-  /** {@code models--org--name}. */
+  /**
+   * {@code models--org--name}, or {@code datasets--org--name} for {@code datasets/org/name}, as
+   * {@code huggingface_hub} names them.
+   */
   public Path repoFolder(String repo) {
-    return cache.resolve("models--" + repo.replace("/", "--"));
+    return cache.resolve(repoFolderName(repo));
+  }
+
+  static String repoFolderName(String repo) {
+    for (String kind : new String[] {"datasets", "spaces"}) {
+      if (repo.startsWith(kind + "/")) {
+        return kind + "--" + repo.substring(kind.length() + 1).replace("/", "--");
+      }
+    }
+    return "models--" + repo.replace("/", "--");
   }
 
   /**
@@ -155,12 +179,32 @@ public final class Hub {
    */
   public record FileMeta(String commit, String etag, long size) {}
 
-  /** Resolves a file's metadata with a HEAD request (no body transferred). */
-  @SuppressWarnings("try") // the body is opened only to be closed
+  /**
+   * Resolves a file's metadata with a HEAD request (no body transferred), as {@code
+   * huggingface_hub} does: redirects within the hub (a renamed repository) are followed, the one to
+   * the CDN is not, its answer carrying the metadata.
+   */
   public FileMeta head(String repo, String revision, String path) {
-    HttpResponse<InputStream> r = send(repo, url(repo, revision, path), "HEAD", null, path);
+    return find(repo, revision, path, false).orElseThrow();
+  }
+
+  /**
+   * Like {@link #head}, but a file the repository does not have is empty instead of an error (a
+   * missing repository or revision, or refused access, is still an error).
+   */
+  public Optional<FileMeta> find(String repo, String revision, String path) {
+    return find(repo, revision, path, true);
+  }
+
+  @SuppressWarnings("try") // the body is opened only to be closed
+  private Optional<FileMeta> find(String repo, String revision, String path, boolean missingOk) {
+    HttpResponse<InputStream> r = send(repo, revision, path, "HEAD", null, missingOk);
+    if (r == null) {
+      return Optional.empty();
+    }
     try (InputStream ignored = r.body()) { // no content; closing it releases the connection
-      String commit = r.headers().firstValue("x-repo-commit").orElse(revision);
+      Optional<String> sent = r.headers().firstValue("x-repo-commit");
+      String commit = sent.orElse(HfPath.checkRevision(revision));
       String etag =
           r.headers()
               .firstValue("x-linked-etag")
@@ -174,7 +218,15 @@ public final class Hub {
               .or(() -> r.headers().firstValue("content-length"))
               .map(Long::parseLong)
               .orElse(-1L);
-      return new FileMeta(commit, etag, size);
+      // both name files in the cache: nothing but a plain name
+      if (sent.isPresent() && !SAFE_NAME.matcher(commit).matches()
+          || !SAFE_NAME.matcher(etag).matches()) {
+        throw new SaeLabException(
+            "the hub sent an unusable commit or ETag for " + repo + "/" + path);
+      }
+      return Optional.of(new FileMeta(commit, etag, size));
+    } catch (NumberFormatException e) {
+      throw new SaeLabException("the hub sent an unusable size for " + repo + "/" + path);
     } catch (IOException e) {
       throw new SaeLabException("reading " + repo + "/" + path + ": " + e.getMessage());
     }
@@ -185,6 +237,8 @@ public final class Hub {
    * network).
    */
   public Optional<Path> cached(String repo, String revision, String path) {
+    HfPath.checkPath(path);
+    HfPath.checkRevision(revision);
     Path folder = repoFolder(repo);
     String commit = revision;
     Path ref = folder.resolve("refs").resolve(revision);
@@ -204,7 +258,13 @@ public final class Hub {
    * (LFS) SHA-256, and only then moves the blob into place and links the snapshot.
    */
   public Path download(String repo, String revision, String path) {
-    FileMeta meta = head(repo, revision, path);
+    HfPath.checkPath(path);
+    HfPath.checkRevision(revision);
+    return download(repo, revision, path, head(repo, revision, path));
+  }
+
+  /** {@link #download(String, String, String)} with the file's metadata already resolved. */
+  Path download(String repo, String revision, String path, FileMeta meta) {
     Path folder = repoFolder(repo);
     Path snapshot = folder.resolve("snapshots").resolve(meta.commit()).resolve(path);
     try {
@@ -230,12 +290,51 @@ public final class Hub {
     }
   }
 
+  /** Records that {@code revision} of {@code repo} is {@code commit} ({@code refs/{revision}}). */
+  void ref(String repo, String revision, String commit) {
+    try {
+      writeRef(repoFolder(repo), revision, commit);
+    } catch (IOException e) {
+      throw new SaeLabException(
+          "caching " + repo + " in " + repoFolder(repo) + ": " + e.getMessage());
+    }
+  }
+
   private void writeRef(Path folder, String revision, String commit) throws IOException {
     if (!revision.equals(commit)) {
       Path ref = folder.resolve("refs").resolve(revision);
       Files.createDirectories(ref.getParent());
       Files.writeString(ref, commit);
     }
+  }
+
+  /**
+   * A progress line on the status stream for transfers of at least the status threshold: {@code
+   * "\r{verb} {name}: x of y MB"}, at most twice a second, ending with a newline when {@code total}
+   * is reached. Accepts byte counts.
+   */
+  LongConsumer statusLine(String verb, String name, long start, long total) {
+    if (status == null || total < statusMinBytes || total <= 0) {
+      return n -> {};
+    }
+    java.io.PrintStream out = status;
+    long[] done = {start};
+    long[] last = {0};
+    return n -> {
+      done[0] += n;
+      long now = System.nanoTime();
+      if (now - last[0] > 500_000_000L || done[0] == total) {
+        last[0] = now;
+        out.printf(
+            Locale.ROOT,
+            "\r%s %s: %.1f of %.1f MB%s",
+            verb,
+            name,
+            done[0] / 1e6,
+            total / 1e6,
+            done[0] == total ? "\n" : "");
+      }
+    };
   }
 
   private void fetchBlob(String repo, FileMeta meta, String path, Path blob) throws IOException {
@@ -248,30 +347,15 @@ public final class Hub {
     }
     if (meta.size() < 0 || have < meta.size()) {
       String range = have > 0 ? "bytes=" + have + "-" : null;
-      HttpResponse<InputStream> r = send(repo, url(repo, meta.commit(), path), "GET", range, path);
+      HttpResponse<InputStream> r = send(repo, meta.commit(), path, "GET", range, false);
       boolean resumed = r.statusCode() == 206;
-      long start = resumed ? have : 0;
-      long[] done = {start};
-      long[] last = {0};
       LongConsumer outer = progress;
-      String name = repo + "/" + path;
+      LongConsumer line =
+          statusLine("downloading", repo + "/" + path, resumed ? have : 0, meta.size());
       progress =
           n -> {
             outer.accept(n);
-            done[0] += n;
-            long now = System.nanoTime();
-            if (status != null
-                && meta.size() >= statusMinBytes
-                && (now - last[0] > 500_000_000L || done[0] == meta.size())) {
-              last[0] = now;
-              status.printf(
-                  Locale.ROOT,
-                  "\rdownloading %s: %.1f of %.1f MB%s",
-                  name,
-                  done[0] / 1e6,
-                  meta.size() / 1e6,
-                  done[0] == meta.size() ? "\n" : "");
-            }
+            line.accept(n);
           };
       try (InputStream in = r.body();
           OutputStream out =
@@ -337,12 +421,7 @@ public final class Hub {
       throw new IllegalArgumentException("range of " + length + " bytes is too large for one read");
     }
     HttpResponse<InputStream> r =
-        send(
-            repo,
-            url(repo, revision, path),
-            "GET",
-            "bytes=" + from + "-" + (from + length - 1),
-            path);
+        send(repo, revision, path, "GET", "bytes=" + from + "-" + (from + length - 1), false);
     try (InputStream in = r.body()) {
       if (r.statusCode() != 206) {
         throw new SaeLabException(
@@ -389,22 +468,53 @@ public final class Hub {
     }
   }
 
+  /**
+   * {@code {endpoint}/{repo}/resolve/{revision}/{path}}, the revision's slashes ({@code refs/pr/3})
+   * and anything outside the URL's unreserved characters percent-encoded.
+   */
   private String url(String repo, String revision, String path) {
-    return endpoint + "/" + repo + "/resolve/" + revision + "/" + path;
+    return endpoint + "/" + repo + "/resolve/" + encode(revision, false) + "/" + encode(path, true);
   }
 
-  /** Sends a request, following redirects by hand (the token goes only to the hub's own host). */
+  private static String encode(String s, boolean keepSlash) {
+    StringBuilder out = new StringBuilder();
+    for (byte b : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+      char c = (char) (b & 0xff);
+      if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '-'
+          || c == '.'
+          || c == '_'
+          || c == '~'
+          || (keepSlash && c == '/')) {
+        out.append(c);
+      } else {
+        out.append('%').append(String.format(Locale.ROOT, "%02X", b & 0xff));
+      }
+    }
+    return out.toString();
+  }
+
+  /**
+   * Sends a request for {@code repo/path} at {@code revision}, following redirects by hand (the
+   * token goes only to the hub's own host). Every failure is one line: a repository or revision the
+   * hub does not know ({@code X-Error-Code}), refused access (what to do about it), a missing file
+   * (null instead when {@code missingOk}), another status, or the URL that could not be reached.
+   */
   private HttpResponse<InputStream> send(
-      String repo, String url, String method, String range, String path) {
-    URI uri = URI.create(url);
+      String repo, String revision, String path, String method, String range, boolean missingOk) {
+    URI uri = URI.create(url(repo, revision, path));
     String hubHost = URI.create(endpoint).getHost();
+    String at = revision.equals("main") ? "" : "@" + revision;
     for (int hop = 0; hop < 6; hop++) {
       HttpRequest.Builder b =
           HttpRequest.newBuilder(uri)
               .timeout(Duration.ofMinutes(10))
               .method(method, HttpRequest.BodyPublishers.noBody())
               .header("User-Agent", "saelab");
-      if (token != null && hubHost != null && hubHost.equals(uri.getHost())) {
+      boolean hub = hubHost != null && hubHost.equals(uri.getHost());
+      if (token != null && hub) {
         b.header("Authorization", "Bearer " + token);
       }
       if (range != null) {
@@ -418,22 +528,54 @@ public final class Hub {
             "cannot reach "
                 + uri.getScheme()
                 + "://"
-                + uri.getAuthority()
+                + uri.getRawAuthority()
+                + uri.getRawPath()
                 + " for "
                 + repo
+                + at
                 + "/"
                 + path
                 + ": "
-                + e.getMessage());
+                + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new java.util.concurrent.CancellationException("download interrupted");
       }
       int s = r.statusCode();
       if (s >= 300 && s < 400 && r.headers().firstValue("location").isPresent()) {
+        URI next = uri.resolve(r.headers().firstValue("location").get());
+        if (method.equals("HEAD") && hub && !hubHost.equals(next.getHost())) {
+          // the Hub answers HEAD for a large file with a redirect to its CDN that carries the
+          // metadata (X-Repo-Commit, X-Linked-Etag, X-Linked-Size); the CDN knows none of it
+          return r;
+        }
         close(r);
-        uri = uri.resolve(r.headers().firstValue("location").get());
+        uri = next;
         continue;
+      }
+      String code = hub ? r.headers().firstValue("x-error-code").orElse("") : "";
+      if (s >= 400 && code.equals("RepoNotFound")) {
+        close(r);
+        throw new SaeLabException(
+            repo
+                + ": no such repository on "
+                + uri.getAuthority()
+                + ", or it is private (HTTP "
+                + s
+                + "; "
+                + (token == null
+                    ? "no token was sent; a private repository needs a token in HF_TOKEN)"
+                    : "the token sent has no access to it)"));
+      }
+      if (s == 404 && code.equals("RevisionNotFound")) {
+        close(r);
+        throw new SaeLabException(
+            repo
+                + " has no revision "
+                + revision
+                + " (HTTP 404 from "
+                + uri.getAuthority()
+                + "; a branch, tag or commit)");
       }
       if (s == 401 || s == 403) {
         close(r);
@@ -455,17 +597,20 @@ public final class Hub {
       }
       if (s == 404) {
         close(r);
+        if (missingOk) {
+          return null;
+        }
         throw new SaeLabException(
-            repo + " has no file " + path + " (HTTP 404 from " + uri.getAuthority() + ")");
+            repo + at + " has no file " + path + " (HTTP 404 from " + uri.getAuthority() + ")");
       }
       if (s >= 400) {
         close(r);
         throw new SaeLabException(
-            repo + "/" + path + ": HTTP " + s + " from " + uri.getAuthority());
+            repo + at + "/" + path + ": HTTP " + s + " from " + uri.getAuthority());
       }
       return r;
     }
-    throw new SaeLabException(repo + "/" + path + ": too many redirects");
+    throw new SaeLabException(repo + at + "/" + path + ": too many redirects");
   }
 
   private static void close(HttpResponse<InputStream> r) {

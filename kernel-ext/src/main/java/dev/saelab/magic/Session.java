@@ -52,7 +52,7 @@ public final class Session {
     }
     for (String role : new String[] {"in", "key", "out"}) {
       if (o.sae(role) != null) {
-        SaeDictionary s = SaeDictionary.open(src.sae(o.sae(role)));
+        SaeDictionary s = SaeDictionary.open(src.sae(o.sae(role), Sources.matricesFor(role)));
         switch (role) {
           case "in" -> saeIn = s;
           case "key" -> saeKey = s;

@@ -17,8 +17,12 @@ import java.util.Map;
  * A local stand-in for the Hugging Face Hub and Neuronpedia's export bucket, serving the shipped
  * datasets in the Hub's URL layout ({@code /{org}/{name}/resolve/{rev}/{path}}): HEAD with
  * X-Repo-Commit / ETag / X-Linked-Etag / X-Linked-Size, Range requests (206), a redirect of large
- * files to a "CDN" on another host name (127.0.0.1 instead of localhost), 401 for the gated
- * repository without the right token, 404, a truncated body and a wrong hash.
+ * files to a "CDN" on another host name (127.0.0.1 instead of localhost) — for HEAD too, the
+ * metadata in the redirect as the Hub sends it, the CDN knowing no commit — 401 for the gated
+ * repository without the right token, 404, a truncated body and a wrong hash. Repositories added
+ * with {@link #serve} are folders served at named revisions, each with its own commit, and answer a
+ * missing repository, revision or file with the Hub's {@code X-Error-Code}; {@code
+ * datasets/ORG/NAME} repositories are served under {@code /datasets/}.
  */
 final class FakeHub implements AutoCloseable {
   static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -28,6 +32,11 @@ final class FakeHub implements AutoCloseable {
   final List<String> cdnAuth = Collections.synchronizedList(new ArrayList<>());
   private final Path data = TestFiles.datasets();
 
+  /** A revision of a served repository. */
+  private record Rev(String name, String commit, Path root) {}
+
+  private final Map<String, List<Rev>> served = new java.util.concurrent.ConcurrentHashMap<>();
+
   FakeHub() throws IOException {
     server = HttpServer.create(new InetSocketAddress("localhost", 0), 0);
     server.createContext("/", this::handle);
@@ -36,6 +45,17 @@ final class FakeHub implements AutoCloseable {
 
   String endpoint() {
     return "http://localhost:" + server.getAddress().getPort();
+  }
+
+  /**
+   * Serves {@code root} as {@code repo} (e.g. {@code org/name} or {@code datasets/org/name}) at
+   * {@code revision}, whose commit is {@code commit}; a request naming the commit gets it too.
+   */
+  FakeHub serve(String repo, String revision, String commit, Path root) {
+    served
+        .computeIfAbsent(repo, r -> new java.util.concurrent.CopyOnWriteArrayList<>())
+        .add(new Rev(revision, commit, root));
+    return this;
   }
 
   /** Repository → local folder; paths inside may be remapped. */
@@ -72,53 +92,95 @@ final class FakeHub implements AutoCloseable {
       }
       boolean cdn = p.startsWith("/cdn/");
       String rest = cdn ? p.substring(5) : p.substring(1);
+      String kind = "";
+      if (rest.startsWith("datasets/")) {
+        kind = "datasets/";
+        rest = rest.substring(kind.length());
+      }
       String[] parts = rest.split("/", 5);
       if (parts.length < 5 || !parts[2].equals("resolve")) {
         ex.sendResponseHeaders(404, -1);
         return;
       }
-      String repo = parts[0] + "/" + parts[1];
+      String repo = kind + parts[0] + "/" + parts[1];
+      String revision =
+          java.net.URLDecoder.decode(parts[3], java.nio.charset.StandardCharsets.UTF_8);
       String path = parts[4];
+      rest = kind + rest;
       if (cdn) {
         String auth = ex.getRequestHeaders().getFirst("Authorization");
         cdnAuth.add(auth == null ? "" : auth);
       }
-      if (repo.equals("gated/model") || repo.equals("google/gemma-2-2b")) {
+      if (repo.startsWith("gated/") || repo.equals("google/gemma-2-2b")) {
         String auth = ex.getRequestHeaders().getFirst("Authorization");
         if (!cdn && !("Bearer " + TOKEN).equals(auth)) {
           ex.sendResponseHeaders(401, -1);
           return;
         }
       }
-      Path f = file(repo, path);
-      if (!Files.isRegularFile(f)) {
-        ex.sendResponseHeaders(404, -1);
-        return;
+      String commit = COMMIT;
+      Path f;
+      List<Rev> revs = served.get(repo);
+      if (revs != null) {
+        Rev rev =
+            revs.stream()
+                .filter(r -> r.name().equals(revision) || r.commit().equals(revision))
+                .findFirst()
+                .orElse(null);
+        if (rev == null) {
+          ex.getResponseHeaders().add("X-Error-Code", "RevisionNotFound");
+          ex.sendResponseHeaders(404, -1);
+          return;
+        }
+        commit = rev.commit();
+        f = rev.root().resolve(path);
+        if (!Files.isRegularFile(f)) {
+          ex.getResponseHeaders().add("X-Error-Code", "EntryNotFound");
+          ex.sendResponseHeaders(404, -1);
+          return;
+        }
+      } else {
+        f = file(repo, path);
+        if (!Files.isRegularFile(f)) {
+          if (repo.startsWith("missing/")) {
+            ex.getResponseHeaders().add("X-Error-Code", "RepoNotFound");
+            ex.sendResponseHeaders(401, -1);
+            return;
+          }
+          ex.sendResponseHeaders(404, -1);
+          return;
+        }
       }
       byte[] b = Files.readAllBytes(f);
       boolean lfs = path.endsWith(".safetensors") || path.endsWith(".npz");
       var h = ex.getResponseHeaders();
-      h.add("X-Repo-Commit", COMMIT);
       String sha = Hub.sha256(f);
       if (repo.equals("broken/hash")) {
         sha = "f".repeat(64);
       }
-      if (lfs) {
-        h.add("X-Linked-Etag", "\"" + sha + "\"");
-        h.add("X-Linked-Size", Long.toString(b.length));
-        h.add("ETag", "\"gitsha-" + b.length + "\"");
+      if (cdn) {
+        // the CDN knows nothing of commits or LFS ids, only its own ETag
+        h.add("ETag", "\"cdn-" + sha.substring(0, 8) + "\"");
       } else {
-        h.add("ETag", "\"" + sha.substring(0, 40) + "\"");
+        h.add("X-Repo-Commit", commit);
+        if (lfs) {
+          h.add("X-Linked-Etag", "\"" + sha + "\"");
+          h.add("X-Linked-Size", Long.toString(b.length));
+          h.add("ETag", "\"gitsha-" + b.length + "\"");
+        } else {
+          h.add("ETag", "\"" + sha.substring(0, 40) + "\"");
+        }
       }
       h.add("Accept-Ranges", "bytes");
+      if (lfs && !cdn) {
+        // as the Hub does, for HEAD too: the metadata is in this answer, the bytes on the CDN
+        h.add("Location", "http://127.0.0.1:" + server.getAddress().getPort() + "/cdn/" + rest);
+        ex.sendResponseHeaders(302, -1);
+        return;
+      }
       if (ex.getRequestMethod().equals("HEAD")) {
         h.add("Content-Length", Long.toString(b.length));
         ex.sendResponseHeaders(200, -1);
-        return;
-      }
-      if (lfs && !cdn) {
-        h.add("Location", "http://127.0.0.1:" + server.getAddress().getPort() + "/cdn/" + rest);
-        ex.sendResponseHeaders(302, -1);
         return;
       }
       int from = 0;
