@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.saelab.io.SaeLabException;
+import dev.saelab.sae.SaeDictionary;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -263,16 +264,36 @@ public final class Sources {
       throw new SaeLabException("preparing " + dest + ": " + e.getMessage());
     }
     String weights = files.in(files.weights());
-    PartialSafetensors.fill(
-        hub,
-        at.repo(),
-        commit,
-        weights,
-        metas.get(files.weights()),
-        (n, shape) ->
-            shape.length < 2 || matrices.contains(n.startsWith("w_") ? "W_" + n.substring(2) : n),
-        dest.resolve(files.weights()),
-        resolve(base.resolve("sae-state"), weights + ".json"));
+    List<String> present =
+        PartialSafetensors.fill(
+            hub,
+            at.repo(),
+            commit,
+            weights,
+            metas.get(files.weights()),
+            (n, shape) ->
+                shape.length < 2
+                    || matrices.contains(n.startsWith("w_") ? "W_" + n.substring(2) : n),
+            dest.resolve(files.weights()),
+            resolve(base.resolve("sae-state"), weights + ".json"));
+    // beside the copy: the tensors it holds, so that reading another one is an error, not zeros
+    Path marker = dest.resolve(files.weights() + SaeDictionary.PARTIAL_SUFFIX);
+    byte[] listing =
+        ("hf://"
+                + at.repo()
+                + "@"
+                + commit
+                + "/"
+                + weights
+                + "\n"
+                + String.join("\n", present)
+                + "\n")
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    try {
+      dev.saelab.io.AtomicFiles.write(marker, os -> os.write(listing));
+    } catch (IOException e) {
+      throw new SaeLabException("writing " + marker + ": " + e.getMessage());
+    }
     return resolve(base.resolve("sae"), files.result());
   }
 

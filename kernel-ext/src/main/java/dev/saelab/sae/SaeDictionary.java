@@ -130,6 +130,7 @@ public final class SaeDictionary implements Closeable {
                   ? ": " + absent.get(canonical)
                   : " (tensors: " + names.values() + ")"));
     }
+    requireFetched(stored);
     a = source.readArray(stored);
     long[] want = expectedShape(canonical);
     if (want != null && !Arrays.equals(a.shape(), want)) {
@@ -144,6 +145,39 @@ public final class SaeDictionary implements Closeable {
     }
     cache.put(canonical, a);
     return a;
+  }
+
+  /**
+   * Beside a partial copy of a remote file: the address, then the tensors it holds, a line each.
+   */
+  public static final String PARTIAL_SUFFIX = ".saelab-partial";
+
+  /**
+   * A partial copy (only some tensors fetched) refuses to read the others rather than read zeros.
+   */
+  private void requireFetched(String stored) {
+    Path marker = source.path().resolveSibling(source.path().getFileName() + PARTIAL_SUFFIX);
+    if (!java.nio.file.Files.isRegularFile(marker)) {
+      return;
+    }
+    java.util.List<String> lines;
+    try {
+      lines = java.nio.file.Files.readAllLines(marker);
+    } catch (java.io.IOException e) {
+      throw SaeLabException.inFile(marker, "cannot read (" + e.getMessage() + ")");
+    }
+    if (!lines.isEmpty() && !lines.subList(1, lines.size()).contains(stored)) {
+      throw SaeLabException.inFile(
+          source.path(),
+          "tensor '"
+              + stored
+              + "' was not downloaded: this partial copy of "
+              + lines.get(0)
+              + " holds "
+              + lines.subList(1, lines.size())
+              + "; open the SAE for the side that needs it (--sae-in for decoder rows, --sae-out"
+              + " for encoder columns)");
+    }
   }
 
   long[] expectedShape(String canonical) {

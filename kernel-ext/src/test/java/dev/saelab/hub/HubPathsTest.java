@@ -152,7 +152,14 @@ class HubPathsTest {
       assertSame(whole.wDec(), remote.wDec());
       assertSame(whole.bDec(), remote.bDec());
       assertSame(whole.threshold().orElseThrow(), remote.threshold().orElseThrow());
-      assertEquals(0, remote.wEnc().amaxNumber().floatValue(), "the encoder is a hole of zeros");
+      // the encoder was not fetched: reading it is a one-line error, never a matrix of zeros
+      dev.saelab.io.SaeLabException notFetched =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              dev.saelab.io.SaeLabException.class, remote::wEnc);
+      assertTrue(
+          notFetched.getMessage().contains("'w_enc' was not downloaded")
+              && notFetched.getMessage().contains("hf://org/repo@"),
+          notFetched.getMessage());
     }
     assertTrue(Files.isRegularFile(in.resolve("config.json")));
     assertEquals(C_MAIN, Files.readString(cache.resolve("models--org--repo/refs/main")));
