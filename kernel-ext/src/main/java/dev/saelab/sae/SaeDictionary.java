@@ -175,8 +175,8 @@ public final class SaeDictionary implements Closeable {
               + lines.get(0)
               + " holds "
               + lines.subList(1, lines.size())
-              + "; open the SAE for the side that needs it (--sae-in for decoder rows, --sae-out"
-              + " for encoder columns)");
+              + "; open the SAE again for the side that needs it (as an input SAE for decoder"
+              + " rows, as an output SAE for encoder columns)");
     }
   }
 
