@@ -221,4 +221,28 @@ public final class Converters {
       return v;
     }
   }
+
+  /** Token ids, {@code 2,17,5}: whole numbers ≥ 0, at least one. */
+  public static final class TokenIdsConverter implements ITypeConverter<Ints> {
+    @Override
+    public Ints convert(String s) {
+      if (s.isBlank()) {
+        throw new TypeConversionException("expected token ids like 2,17,5 (the list is empty)");
+      }
+      int[] ids;
+      try {
+        ids =
+            Arrays.stream(s.split(",", -1))
+                .map(String::strip)
+                .mapToInt(Integer::parseInt)
+                .toArray();
+      } catch (NumberFormatException e) {
+        throw new TypeConversionException("expected token ids like 2,17,5");
+      }
+      if (Arrays.stream(ids).anyMatch(x -> x < 0)) {
+        throw new TypeConversionException("token ids must be ≥ 0");
+      }
+      return new Ints(ids);
+    }
+  }
 }

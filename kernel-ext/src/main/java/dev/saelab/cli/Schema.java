@@ -36,6 +36,8 @@ public final class Schema {
   static final Map<String, Supplier<CliCommand>> COMMAND_LINE_ONLY = new LinkedHashMap<>();
 
   static {
+    COMMAND_LINE_ONLY.put("attention", AttentionCommand::new);
+    COMMAND_LINE_ONLY.put("run", RunCommand::new);
     COMMAND_LINE_ONLY.put("notebook", NotebookCommand::new);
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);
   }

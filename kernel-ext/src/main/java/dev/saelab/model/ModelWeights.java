@@ -87,6 +87,18 @@ public final class ModelWeights implements Closeable {
     return layers.computeIfAbsent(l, this::load);
   }
 
+  /**
+   * Layer {@code l}'s attention weights read afresh and not cached: a forward pass reads each layer
+   * once, and the caller may close the arrays when done with them.
+   */
+  public AttentionWeights readAttention(int l) {
+    if (l < 0 || l >= config.nLayers()) {
+      throw new SaeLabException(
+          folder + ": layer " + l + " out of range 0.." + (config.nLayers() - 1));
+    }
+    return load(l);
+  }
+
   private AttentionWeights load(int l) {
     int d = config.dModel();
     int qw = config.nHeads() * config.dHead();

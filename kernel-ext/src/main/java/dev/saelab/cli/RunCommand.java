@@ -1,0 +1,109 @@
+package dev.saelab.cli;
+
+import dev.saelab.forward.Activations;
+import dev.saelab.forward.ForwardPass;
+import dev.saelab.forward.Hook;
+import dev.saelab.io.SafetensorsWriter;
+import dev.saelab.model.ModelWeights;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code saelab run}: a forward pass that saves activations under TransformerLens hook names. */
+@Command(
+    name = "run",
+    description =
+        "Runs the model on token ids (float32, as Hugging Face transformers computes) up to the"
+            + " last layer the hooks need and saves the activations as F32 safetensors under their"
+            + " TransformerLens names:"
+            + " blocks.L.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out"
+            + " [T, d_model]; blocks.L.attn.hook_q|hook_rot_q [T, n_heads, d_head] (hook_q after"
+            + " q_norm, before RoPE; hook_rot_q after RoPE), hook_k|hook_rot_k|hook_v [T,"
+            + " n_kv_heads, d_head], hook_attn_scores|hook_pattern [n_heads, T, T] (masked scores"
+            + " -inf), hook_z [T, n_heads, d_head]; ln_final.hook_normalized [T, d_model]. Command"
+            + " line only (no magic yet).",
+    footer = {
+      "",
+      "Examples:",
+      "  saelab run --model datasets/tiny-gpt2 --token-ids 2,17,5,33,9,41,12,60 --hooks"
+          + " blocks.1.hook_resid_post,blocks.0.attn.hook_pattern --out target/run.safetensors",
+      "  saelab run --model datasets/tiny-qwen3 --token-ids 2,17,5,33 --hooks"
+          + " blocks.0.attn.hook_rot_q,blocks.1.attn.hook_z,ln_final.hook_normalized"
+          + " --out target/run-qwen3.safetensors"
+    })
+public final class RunCommand extends CliCommand {
+  @Mixin ForwardOptions input;
+
+  @Option(
+      names = "--hooks",
+      paramLabel = "NAME,...",
+      split = ",",
+      description =
+          "the activations to save, e.g. blocks.1.hook_resid_post,blocks.0.attn.hook_pattern")
+  List<String> hooks;
+
+  @Option(
+      names = "--out",
+      paramLabel = "FILE.safetensors",
+      description = "where to write (required)")
+  Path outPath;
+
+  @Override
+  public Integer call() throws Exception {
+    requireOut(outPath, "FILE.safetensors");
+    if (hooks == null || hooks.isEmpty()) {
+      throw new IllegalArgumentException("needs --hooks NAME,... (e.g. blocks.0.hook_resid_post)");
+    }
+    List<Hook> parsed = new ArrayList<>();
+    for (String h : hooks) {
+      try {
+        parsed.add(Hook.parse(h));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--hooks: " + e.getMessage(), e);
+      }
+    }
+    try (ModelWeights m = input.open()) {
+      int n = m.config().nLayers();
+      for (Hook h : parsed) {
+        if (h.layer() >= n) {
+          throw new IllegalArgumentException(
+              "--hooks " + h + ": the model has layers 0.." + (n - 1));
+        }
+      }
+      try (Activations a = forward(m, input.ids(), parsed)) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("model", m.folder().toString());
+        meta.put("model_type", m.config().modelType());
+        meta.put("token_ids", Arrays.toString(input.ids()).replace(" ", ""));
+        SafetensorsWriter.write(outPath, a.byName(), meta);
+        out.println(
+            "wrote "
+                + outPath
+                + " ("
+                + a.byName().size()
+                + " activations of "
+                + input.ids().length
+                + " tokens: "
+                + String.join(", ", a.byName().keySet())
+                + ")");
+      }
+    }
+    return 0;
+  }
+
+  /** The forward pass, with token errors naming the flag. */
+  static Activations forward(ModelWeights m, int[] ids, List<Hook> hooks) {
+    try {
+      ForwardPass.checkTokens(m, ids);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--token-ids: " + e.getMessage(), e);
+    }
+    return ForwardPass.runHooks(m, ids, hooks);
+  }
+}
