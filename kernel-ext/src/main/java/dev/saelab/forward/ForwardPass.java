@@ -167,21 +167,12 @@ public final class ForwardPass {
    * model.language_model.}).
    */
   static String name(ModelWeights m, String name) {
-    TensorSource src = m.tensors();
-    for (String full :
-        new String[] {
-          name,
-          "transformer." + name,
-          "model." + name,
-          "language_model." + name,
-          name.replaceFirst("^model\\.", "model.language_model.")
-        }) {
-      if (src.find(full).isPresent()) {
-        return full;
-      }
-    }
-    throw SaeLabException.inFile(
-        src.path(), "no tensor '" + name + "' for a " + m.config().modelType() + " forward pass");
+    return m.storedName(name)
+        .orElseThrow(
+            () ->
+                SaeLabException.inFile(
+                    m.tensors().path(),
+                    "no tensor '" + name + "' for a " + m.config().modelType() + " forward pass"));
   }
 
   private static INDArray read(ModelWeights m, String name, long... shape) {

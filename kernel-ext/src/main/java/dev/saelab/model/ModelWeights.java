@@ -200,23 +200,37 @@ public final class ModelWeights implements Closeable {
         || name.startsWith("model.multi_modal_projector.");
   }
 
-  private String prefixOf(String name) {
-    // text models, and the text model inside a multimodal one (old and new transformers layouts)
+  /**
+   * The stored name of a tensor named as in a plain text checkpoint ({@code model.layers.3.…},
+   * {@code h.0.…}): as given, or under the prefix of a wrapped or multimodal checkpoint ({@code
+   * transformer.}, {@code model.}, {@code language_model.}, {@code model.language_model.}); empty
+   * when the checkpoint has no such tensor.
+   */
+  public java.util.Optional<String> storedName(String name) {
     for (String full :
         new String[] {
           name,
           "transformer." + name,
           "model." + name,
           "language_model." + name,
-          name.replaceFirst("^model\\.layers\\.", "model.language_model.layers.")
+          name.replaceFirst("^model\\.", "model.language_model.")
         }) {
       if (tensors.find(full).isPresent()) {
-        return full.substring(
-            0, full.indexOf(name.contains("self_attn.") ? "self_attn." : "attn."));
+        return java.util.Optional.of(full);
       }
     }
-    throw SaeLabException.inFile(
-        tensors.path(), "no tensor '" + name + "' for a " + config.modelType() + " model");
+    return java.util.Optional.empty();
+  }
+
+  private String prefixOf(String name) {
+    String full =
+        storedName(name)
+            .orElseThrow(
+                () ->
+                    SaeLabException.inFile(
+                        tensors.path(),
+                        "no tensor '" + name + "' for a " + config.modelType() + " model"));
+    return full.substring(0, full.indexOf(name.contains("self_attn.") ? "self_attn." : "attn."));
   }
 
   private INDArray read(String name, long... shape) {
