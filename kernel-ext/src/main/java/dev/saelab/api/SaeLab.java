@@ -1,5 +1,8 @@
 package dev.saelab.api;
 
+import dev.saelab.forward.Activations;
+import dev.saelab.forward.ForwardPass;
+import dev.saelab.forward.Hook;
 import dev.saelab.io.Backend;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
@@ -107,6 +110,70 @@ public final class SaeLab {
                                   + " (META-INF/services/dev.saelab.api.Frontend)"));
     }
     return f;
+  }
+
+  /**
+   * Runs the model on {@code tokenIds} up to {@code layer} and shows head {@code head}'s attention:
+   * a heat map of the pattern (query position × key position, labelled by token id) above the table
+   * {@code query_pos, key_pos, score, pattern} of every position the query may attend to (score:
+   * pre-softmax after the query scale, soft-cap and mask). The same numbers as {@code saelab
+   * attention}.
+   *
+   * <pre>
+   * SaeLab.attention(model, 1, 3, 2, 17, 5, 33, 9, 41, 12, 60)   // L1H3 on eight tokens
+   * </pre>
+   */
+  public static Analysis attention(ModelWeights model, int layer, int head, int... tokenIds) {
+    if (layer < 0 || layer >= model.config().nLayers()) {
+      throw new IllegalArgumentException(
+          "layer " + layer + ": the model has layers 0.." + (model.config().nLayers() - 1));
+    }
+    if (head < 0 || head >= model.config().nHeads()) {
+      throw new IllegalArgumentException(
+          "head " + head + ": the layer has heads 0.." + (model.config().nHeads() - 1));
+    }
+    ForwardPass.checkTokens(model, tokenIds);
+    Hook scores = Hook.of(layer, Hook.Point.ATTN_SCORES);
+    Hook pattern = Hook.of(layer, Hook.Point.PATTERN);
+    try (Activations a =
+        ForwardPass.runHooks(model, tokenIds, java.util.List.of(scores, pattern))) {
+      float[][] s = a.get(scores).slice(head).toFloatMatrix();
+      float[][] p = a.get(pattern).slice(head).toFloatMatrix();
+      int n = tokenIds.length;
+      tech.tablesaw.api.Table t =
+          tech.tablesaw.api.Table.create(
+              "attention",
+              tech.tablesaw.api.IntColumn.create("query_pos"),
+              tech.tablesaw.api.IntColumn.create("key_pos"),
+              tech.tablesaw.api.DoubleColumn.create("score"),
+              tech.tablesaw.api.DoubleColumn.create("pattern"));
+      double[][] z = new double[n][n];
+      java.util.List<String> ticks = new java.util.ArrayList<>();
+      for (int q = 0; q < n; q++) {
+        ticks.add(q + ":" + tokenIds[q]);
+        for (int k = 0; k <= q; k++) {
+          z[q][k] = p[q][k];
+          if (s[q][k] == Float.NEGATIVE_INFINITY) {
+            continue;
+          }
+          t.intColumn("query_pos").append(q);
+          t.intColumn("key_pos").append(k);
+          t.doubleColumn("score").append(s[q][k]);
+          t.doubleColumn("pattern").append(p[q][k]);
+        }
+      }
+      String name = "L" + layer + "H" + head;
+      return new Analysis(
+          name + " attention on " + n + " tokens (pattern; rows: query position, columns: key)",
+          t,
+          Plots.heatmap(
+              name + " attention pattern",
+              "key position:token",
+              "query position:token",
+              z,
+              ticks,
+              ticks));
+    }
   }
 
   /** Displays an object now (tables, plots) in the running notebook. */
