@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
             + " head, query position and key position the query may attend to (causal, and the"
             + " sliding window on sliding layers). CSV: layer,head,query_pos,key_pos,score,pattern;"
             + " score: pre-softmax after the query scale, soft-cap and mask; pattern: the softmax"
-            + " probability. Command line only (no magic yet).",
+            + " probability. In a notebook, %attention on the session's model (or --model) returns"
+            + " head --head's pattern as a heat map above that table.",
     footer = {
       "",
       "Examples:",
@@ -27,14 +28,47 @@ import picocli.CommandLine.Option;
       "  saelab attention --model datasets/tiny-gemma3 --token-ids 2,17,5,33,9,41,12,60,7,3"
           + " --layer 0 --out target/attention-sliding.csv"
     })
-public final class AttentionCommand extends CliCommand {
+public final class AttentionCommand extends CliCommand implements ForwardShared {
   @Mixin ForwardOptions input;
 
   @Option(names = "--layer", paramLabel = "L", description = "the attention layer")
   Integer layer;
 
-  @Option(names = "--out", paramLabel = "FILE.csv", description = "where to write (required)")
+  @Option(
+      names = "--head",
+      paramLabel = "H",
+      converter = Converters.NonNegativeConverter.class,
+      description = "only this head (in a notebook: the head shown; default 0)")
+  Integer head;
+
+  @Option(
+      names = "--out",
+      paramLabel = "FILE.csv",
+      description = "where to write (required on the command line)")
   Path outPath;
+
+  @Override
+  public ForwardOptions input() {
+    return input;
+  }
+
+  @Override
+  public Object result(ModelWeights m, Integer sessionLayer) throws Exception {
+    int l = layer != null ? layer : sessionLayer != null ? sessionLayer : -1;
+    if (l < 0) {
+      throw new IllegalArgumentException("needs --layer L (or %model PATH --layer L)");
+    }
+    LayerInputs.checkLayer(m, l);
+    if (outPath != null) {
+      write(m, l);
+    }
+    try {
+      return dev.saelab.api.SaeLab.attention(m, l, head == null ? 0 : head, input.ids());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          e.getMessage().replaceFirst("^head ", "--head ").replaceFirst("^layer ", "--layer "), e);
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -44,6 +78,16 @@ public final class AttentionCommand extends CliCommand {
     }
     try (ModelWeights m = input.open()) {
       LayerInputs.checkLayer(m, layer);
+      return write(m, layer);
+    }
+  }
+
+  private int write(ModelWeights m, int layer) throws Exception {
+    if (head != null && head >= m.config().nHeads()) {
+      throw new IllegalArgumentException(
+          "--head " + head + ": the layer has heads 0.." + (m.config().nHeads() - 1));
+    }
+    {
       Hook scores = Hook.of(layer, Hook.Point.ATTN_SCORES);
       Hook pattern = Hook.of(layer, Hook.Point.PATTERN);
       try (Activations a = RunCommand.forward(m, input.ids(), List.of(scores, pattern))) {
@@ -52,6 +96,9 @@ public final class AttentionCommand extends CliCommand {
         StringBuilder sb = new StringBuilder("layer,head,query_pos,key_pos,score,pattern\n");
         int rows = 0;
         for (int h = 0; h < p.length; h++) {
+          if (head != null && h != head) {
+            continue;
+          }
           for (int q = 0; q < p[h].length; q++) {
             for (int k = 0; k <= q; k++) {
               if (s[h][q][k] == Float.NEGATIVE_INFINITY) {

@@ -49,6 +49,28 @@ public final class ForwardOptions {
     return ModelWeights.open(model);
   }
 
+  /** The model folder, or null (a magic then uses the session's model). */
+  public java.nio.file.Path model() {
+    return model;
+  }
+
+  /** The model named by {@code --model}, opened (the caller closes it). */
+  public ModelWeights openModel() {
+    return open();
+  }
+
+  /** The token ids, checked to be present. */
+  public int[] tokenIds() {
+    if (text != null) {
+      throw new IllegalArgumentException(
+          "--text: not yet supported (needs a tokenizer); give --token-ids ID,...");
+    }
+    if (tokenIds == null) {
+      throw new IllegalArgumentException("needs --token-ids ID,...");
+    }
+    return ids();
+  }
+
   /** The token ids. */
   int[] ids() {
     return tokenIds.values();

@@ -30,13 +30,13 @@ public final class Schema {
     SHARED.put("feature", FeatureCommand::new);
     SHARED.put("scatter", ScatterCommand::new);
     SHARED.put("inspect", InspectCommand::new);
+    SHARED.put("attention", AttentionCommand::new);
   }
 
   /** The commands only the command line has. */
   static final Map<String, Supplier<CliCommand>> COMMAND_LINE_ONLY = new LinkedHashMap<>();
 
   static {
-    COMMAND_LINE_ONLY.put("attention", AttentionCommand::new);
     COMMAND_LINE_ONLY.put("run", RunCommand::new);
     COMMAND_LINE_ONLY.put("notebook", NotebookCommand::new);
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);

@@ -148,6 +148,19 @@ public final class SaeLabMagics {
       }
       return result instanceof String text ? new Text(text) : result;
     }
+    if (command instanceof dev.saelab.cli.ForwardShared f) {
+      f.input().tokenIds();
+      if (f.input().model() != null) {
+        try (dev.saelab.model.ModelWeights m = f.input().openModel()) {
+          return f.result(m, session.layer);
+        }
+      }
+      if (session.model == null) {
+        throw new MagicUsageException(
+            "%" + name + ": no model loaded (use %model PATH, or --model DIR)");
+      }
+      return f.result(session.model, session.layer);
+    }
     if (command instanceof LoadMagics.Load l) {
       return load(name, l);
     }

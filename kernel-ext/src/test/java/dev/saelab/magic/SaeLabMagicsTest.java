@@ -392,4 +392,21 @@ class SaeLabMagicsTest {
         rope.table().doubleColumn("score").getString(0).replace(".0E", "E"),
         "the analysis's own table keeps Tablesaw's formatting");
   }
+
+  @Test
+  void attentionRunsOnTheSessionsModelAndLayer() throws Exception {
+    dev.saelab.api.Analysis a =
+        (dev.saelab.api.Analysis)
+            m.eval("attention", List.of("--token-ids", "2,17,5", "--head", "3"));
+    assertTrue(a.title().startsWith("L1H3 attention on 3 tokens"), a.title());
+    assertEquals(6, a.table().rowCount(), "3 queries: 1 + 2 + 3 allowed keys");
+    MagicUsageException e =
+        assertThrows(MagicUsageException.class, () -> m.eval("attention", List.of("--head", "1")));
+    assertTrue(e.getMessage().contains("--token-ids"), e.getMessage());
+    e =
+        assertThrows(
+            MagicUsageException.class,
+            () -> m.eval("attention", List.of("--token-ids", "2,17", "--head", "9")));
+    assertTrue(e.getMessage().contains("--head 9"), e.getMessage());
+  }
 }
