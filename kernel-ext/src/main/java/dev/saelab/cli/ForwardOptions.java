@@ -1,5 +1,6 @@
 package dev.saelab.cli;
 
+import dev.saelab.forward.Tokenizer;
 import dev.saelab.model.ModelWeights;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,20 +26,27 @@ public final class ForwardOptions {
   @Option(
       names = "--text",
       paramLabel = "TEXT",
-      description = "the input as text: not yet (needs a tokenizer); use --token-ids")
+      description =
+          "the input as text, tokenised with the model folder's tokenizer.json (special tokens as"
+              + " its post-processor adds them: Gemma's <bos> first, nothing for GPT-2); instead"
+              + " of --token-ids")
   String text;
 
-  /** Opens the model; one line naming the flag when something is missing. */
+  private int[] ids;
+
+  /**
+   * Opens the model and, for {@code --text}, tokenises it; one line naming the flag when something
+   * is missing.
+   */
   ModelWeights open() {
-    if (text != null) {
-      throw new IllegalArgumentException(
-          "--text: not yet supported (needs a tokenizer); give --token-ids ID,...");
-    }
     if (model == null) {
       throw new IllegalArgumentException("needs --model DIR");
     }
-    if (tokenIds == null) {
-      throw new IllegalArgumentException("needs --token-ids ID,...");
+    if (tokenIds != null && text != null) {
+      throw new IllegalArgumentException("give --token-ids ID,... or --text TEXT, not both");
+    }
+    if (tokenIds == null && text == null) {
+      throw new IllegalArgumentException("needs --token-ids ID,... or --text TEXT");
     }
     if (!Files.isDirectory(model)) {
       throw new IllegalArgumentException(
@@ -46,11 +54,27 @@ public final class ForwardOptions {
               + model
               + ": not a folder (a forward pass needs the whole model in a local folder)");
     }
-    return ModelWeights.open(model);
+    ModelWeights m = ModelWeights.open(model);
+    if (text == null) {
+      ids = tokenIds.values();
+      return m;
+    }
+    try {
+      ids = Tokenizer.encode(m, text).ids();
+    } catch (IllegalArgumentException e) {
+      m.close();
+      throw new IllegalArgumentException("--text: " + e.getMessage(), e);
+    }
+    return m;
   }
 
-  /** The token ids. */
+  /** The token ids (given, or of the text); after {@link #open()}. */
   int[] ids() {
-    return tokenIds.values();
+    return ids;
+  }
+
+  /** The option the input came from, for error messages. */
+  String flag() {
+    return text != null ? "--text" : "--token-ids";
   }
 }
