@@ -14,19 +14,22 @@ import picocli.CommandLine.Option;
 @Command(
     name = "attention",
     description =
-        "Runs the model on token ids up to --layer and writes that layer's attention, one row per"
-            + " head, query position and key position the query may attend to (causal, and the"
-            + " sliding window on sliding layers). CSV: layer,head,query_pos,key_pos,score,pattern;"
-            + " score: pre-softmax after the query scale, soft-cap and mask; pattern: the softmax"
-            + " probability. In a notebook, %attention on the session's model (or --model) returns"
-            + " head --head's pattern as a heat map above that table.",
+        "Runs the model on token ids (or text, with the model's tokenizer.json) up to --layer and"
+            + " writes that layer's attention, one row per head, query position and key position"
+            + " the query may attend to (causal, and the sliding window on sliding layers). CSV:"
+            + " layer,head,query_pos,key_pos,score,pattern; score: pre-softmax after the query"
+            + " scale, soft-cap and mask; pattern: the softmax probability. In a notebook,"
+            + " %attention on the session's model (or --model) returns head --head's pattern as a"
+            + " heat map above that table.",
     footer = {
       "",
       "Examples:",
       "  saelab attention --model datasets/tiny-gemma2 --token-ids 2,17,5,33,9,41,12,60 --layer 1"
           + " --out target/attention.csv",
       "  saelab attention --model datasets/tiny-gemma3 --token-ids 2,17,5,33,9,41,12,60,7,3"
-          + " --layer 0 --out target/attention-sliding.csv"
+          + " --layer 0 --out target/attention-sliding.csv",
+      "  saelab attention --model datasets/tiny-gemma2 --text \"the cat sat on the mat.\""
+          + " --layer 1 --out target/attention-text.csv"
     })
 public final class AttentionCommand extends CliCommand implements ForwardShared {
   @Mixin ForwardOptions input;
@@ -90,7 +93,7 @@ public final class AttentionCommand extends CliCommand implements ForwardShared 
     {
       Hook scores = Hook.of(layer, Hook.Point.ATTN_SCORES);
       Hook pattern = Hook.of(layer, Hook.Point.PATTERN);
-      try (Activations a = RunCommand.forward(m, input.ids(), List.of(scores, pattern))) {
+      try (Activations a = RunCommand.forward(m, input, List.of(scores, pattern))) {
         float[][][] s = cube(a, scores);
         float[][][] p = cube(a, pattern);
         StringBuilder sb = new StringBuilder("layer,head,query_pos,key_pos,score,pattern\n");

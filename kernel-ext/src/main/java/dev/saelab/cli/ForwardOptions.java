@@ -1,5 +1,6 @@
 package dev.saelab.cli;
 
+import dev.saelab.forward.Tokenizer;
 import dev.saelab.model.ModelWeights;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,20 +26,27 @@ public final class ForwardOptions {
   @Option(
       names = "--text",
       paramLabel = "TEXT",
-      description = "the input as text: not yet (needs a tokenizer); use --token-ids")
+      description =
+          "the input as text, tokenised with the model folder's tokenizer.json (special tokens as"
+              + " its post-processor adds them: Gemma's <bos> first, nothing for GPT-2); instead"
+              + " of --token-ids")
   String text;
 
-  /** Opens the model; one line naming the flag when something is missing. */
+  private int[] ids;
+
+  /**
+   * Opens the model and, for {@code --text}, tokenises it; one line naming the flag when something
+   * is missing.
+   */
   ModelWeights open() {
-    if (text != null) {
-      throw new IllegalArgumentException(
-          "--text: not yet supported (needs a tokenizer); give --token-ids ID,...");
-    }
     if (model == null) {
       throw new IllegalArgumentException("needs --model DIR");
     }
-    if (tokenIds == null) {
-      throw new IllegalArgumentException("needs --token-ids ID,...");
+    if (tokenIds != null && text != null) {
+      throw new IllegalArgumentException("give --token-ids ID,... or --text TEXT, not both");
+    }
+    if (tokenIds == null && text == null) {
+      throw new IllegalArgumentException("needs --token-ids ID,... or --text TEXT");
     }
     if (!Files.isDirectory(model)) {
       throw new IllegalArgumentException(
@@ -46,33 +54,60 @@ public final class ForwardOptions {
               + model
               + ": not a folder (a forward pass needs the whole model in a local folder)");
     }
-    return ModelWeights.open(model);
+    ModelWeights m = ModelWeights.open(model);
+    if (text == null) {
+      ids = tokenIds.values();
+      return m;
+    }
+    try {
+      ids = Tokenizer.encode(m, text).ids();
+    } catch (IllegalArgumentException e) {
+      m.close();
+      throw new IllegalArgumentException("--text: " + e.getMessage(), e);
+    }
+    return m;
   }
 
   /** The model folder, or null (a magic then uses the session's model). */
-  public java.nio.file.Path model() {
+  public Path model() {
     return model;
   }
 
-  /** The model named by {@code --model}, opened (the caller closes it). */
+  /** The model named by {@code --model}, opened, the input read (the caller closes it). */
   public ModelWeights openModel() {
     return open();
   }
 
-  /** The token ids, checked to be present. */
-  public int[] tokenIds() {
-    if (text != null) {
-      throw new IllegalArgumentException(
-          "--text: not yet supported (needs a tokenizer); give --token-ids ID,...");
+  /**
+   * The input's token ids on an already open model (a magic's session model): the ids given, or
+   * {@code --text} tokenised with that model folder's tokenizer.json.
+   */
+  public int[] tokenIds(ModelWeights m) {
+    if (tokenIds != null && text != null) {
+      throw new IllegalArgumentException("give --token-ids ID,... or --text TEXT, not both");
     }
-    if (tokenIds == null) {
-      throw new IllegalArgumentException("needs --token-ids ID,...");
+    if (tokenIds == null && text == null) {
+      throw new IllegalArgumentException("needs --token-ids ID,... or --text TEXT");
     }
-    return ids();
+    if (text == null) {
+      ids = tokenIds.values();
+    } else {
+      try {
+        ids = Tokenizer.encode(m, text).ids();
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--text: " + e.getMessage(), e);
+      }
+    }
+    return ids;
   }
 
-  /** The token ids. */
+  /** The token ids (given, or of the text); after {@link #open()}. */
   int[] ids() {
-    return tokenIds.values();
+    return ids;
+  }
+
+  /** The option the input came from, for error messages. */
+  String flag() {
+    return text != null ? "--text" : "--token-ids";
   }
 }

@@ -19,9 +19,10 @@ import picocli.CommandLine.Option;
 @Command(
     name = "run",
     description =
-        "Runs the model on token ids (float32, as Hugging Face transformers computes) up to the"
-            + " last layer the hooks need and saves the activations as F32 safetensors under their"
-            + " TransformerLens names:"
+        "Runs the model on token ids, or on text tokenised with the model's tokenizer.json,"
+            + " (float32, as Hugging Face transformers computes) up to the last layer the hooks"
+            + " need and saves the activations as F32 safetensors under their TransformerLens"
+            + " names:"
             + " blocks.L.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out"
             + " [T, d_model]; blocks.L.attn.hook_q|hook_rot_q [T, n_heads, d_head] (hook_q after"
             + " q_norm, before RoPE; hook_rot_q after RoPE), hook_k|hook_rot_k|hook_v [T,"
@@ -35,7 +36,9 @@ import picocli.CommandLine.Option;
           + " blocks.1.hook_resid_post,blocks.0.attn.hook_pattern --out target/run.safetensors",
       "  saelab run --model datasets/tiny-qwen3 --token-ids 2,17,5,33 --hooks"
           + " blocks.0.attn.hook_rot_q,blocks.1.attn.hook_z,ln_final.hook_normalized"
-          + " --out target/run-qwen3.safetensors"
+          + " --out target/run-qwen3.safetensors",
+      "  saelab run --model datasets/tiny-gemma3 --text \"the cat sat on the mat.\" --hooks"
+          + " blocks.3.hook_resid_post --out target/run-text.safetensors"
     })
 public final class RunCommand extends CliCommand {
   @Mixin ForwardOptions input;
@@ -76,7 +79,7 @@ public final class RunCommand extends CliCommand {
               "--hooks " + h + ": the model has layers 0.." + (n - 1));
         }
       }
-      try (Activations a = forward(m, input.ids(), parsed)) {
+      try (Activations a = forward(m, input, parsed)) {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("model", m.folder().toString());
         meta.put("model_type", m.config().modelType());
@@ -98,11 +101,12 @@ public final class RunCommand extends CliCommand {
   }
 
   /** The forward pass, with token errors naming the flag. */
-  static Activations forward(ModelWeights m, int[] ids, List<Hook> hooks) {
+  static Activations forward(ModelWeights m, ForwardOptions input, List<Hook> hooks) {
+    int[] ids = input.ids();
     try {
       ForwardPass.checkTokens(m, ids);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--token-ids: " + e.getMessage(), e);
+      throw new IllegalArgumentException(input.flag() + ": " + e.getMessage(), e);
     }
     return ForwardPass.runHooks(m, ids, hooks);
   }

@@ -149,7 +149,6 @@ public final class SaeLabMagics {
       return result instanceof String text ? new Text(text) : result;
     }
     if (command instanceof dev.saelab.cli.ForwardShared f) {
-      f.input().tokenIds();
       if (f.input().model() != null) {
         try (dev.saelab.model.ModelWeights m = f.input().openModel()) {
           return f.result(m, session.layer);
@@ -159,6 +158,7 @@ public final class SaeLabMagics {
         throw new MagicUsageException(
             "%" + name + ": no model loaded (use %model PATH, or --model DIR)");
       }
+      f.input().tokenIds(session.model);
       return f.result(session.model, session.layer);
     }
     if (command instanceof LoadMagics.Load l) {

@@ -34,10 +34,16 @@ class HelpExamplesTest {
     return out;
   }
 
-  /** The example's words, with {@code datasets/} and {@code target/} made absolute. */
+  /**
+   * The example's words (a "double-quoted" word may hold spaces), with {@code datasets/} and {@code
+   * target/} made absolute.
+   */
   static List<String> words(String example, Path target) {
     List<String> w = new ArrayList<>();
-    for (String s : example.split("\\s+")) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\"([^\"]*)\"|(\\S+)").matcher(example);
+    while (m.find()) {
+      String s = m.group(1) != null ? m.group(1) : m.group(2);
       w.add(s.replace("datasets/", TestFiles.datasets() + "/").replace("target/", target + "/"));
     }
     return w;

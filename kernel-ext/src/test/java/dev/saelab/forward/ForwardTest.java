@@ -422,14 +422,52 @@ class ForwardTest {
         out
       },
       {
-        "--text: not yet",
+        "--text: no tokenizer.json in",
         "run",
         "--model",
-        gpt2,
+        model("tiny-qwen3").toString(),
         "--text",
         "hello",
         "--hooks",
         "blocks.0.hook_resid_pre",
+        "--out",
+        out
+      },
+      {
+        "--text: empty text",
+        "run",
+        "--model",
+        gpt2,
+        "--text",
+        "",
+        "--hooks",
+        "blocks.0.hook_resid_pre",
+        "--out",
+        out
+      },
+      {
+        "--text: the text is 65 tokens",
+        "attention",
+        "--model",
+        gpt2,
+        "--text",
+        "the ".repeat(65),
+        "--layer",
+        "0",
+        "--out",
+        out
+      },
+      {
+        "or --text TEXT, not both",
+        "attention",
+        "--model",
+        gpt2,
+        "--text",
+        "the cat",
+        "--token-ids",
+        "0,1",
+        "--layer",
+        "0",
         "--out",
         out
       },
@@ -475,5 +513,61 @@ class ForwardTest {
       out[i] = x.slice(i).toFloatMatrix();
     }
     return out;
+  }
+
+  @Test
+  void textGivesTheSameFilesAsItsTokenIds(@TempDir Path dir) throws IOException {
+    // "the cat sat on the mat." with the tiny Gemma tokenizer: <bos> the cat sat on the mat .
+    String text = "the cat sat on the mat.";
+    String ids = "2,4,5,6,7,4,8,55";
+    for (String m : List.of("tiny-gemma2", "tiny-gemma3")) {
+      Path a = dir.resolve(m + "-text.csv");
+      Path b = dir.resolve(m + "-ids.csv");
+      String folder = model(m).toString();
+      String[] r =
+          cli(
+              "attention",
+              "--model",
+              folder,
+              "--text",
+              text,
+              "--layer",
+              "1",
+              "--out",
+              a.toString());
+      assertEquals("0", r[0], r[2]);
+      assertTrue(r[1].contains("8 tokens"), r[1]);
+      r =
+          cli(
+              "attention",
+              "--model",
+              folder,
+              "--token-ids",
+              ids,
+              "--layer",
+              "1",
+              "--out",
+              b.toString());
+      assertEquals("0", r[0], r[2]);
+      assertEquals(Files.readString(b), Files.readString(a), m);
+      Path c = dir.resolve(m + "-text.safetensors");
+      Path d = dir.resolve(m + "-ids.safetensors");
+      String hooks = "blocks.0.hook_resid_pre,blocks.1.attn.hook_pattern,ln_final.hook_normalized";
+      r = cli("run", "--model", folder, "--text", text, "--hooks", hooks, "--out", c.toString());
+      assertEquals("0", r[0], r[2]);
+      r =
+          cli(
+              "run",
+              "--model",
+              folder,
+              "--token-ids",
+              ids,
+              "--hooks",
+              hooks,
+              "--out",
+              d.toString());
+      assertEquals("0", r[0], r[2]);
+      assertTrue(java.util.Arrays.equals(Files.readAllBytes(d), Files.readAllBytes(c)), m);
+    }
   }
 }
