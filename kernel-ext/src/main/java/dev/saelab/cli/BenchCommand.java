@@ -639,99 +639,106 @@ public final class BenchCommand extends CliCommand {
    * Every product's tile GEMMs alone, with no scan or selection: the engine's own factors ({@link
    * HeadProjections#product}: the same products), the same tile shape and the screen's GEMM (int8:
    * oneDNN's integer GEMM on int8 copies of the factors; fp32: float32 GEMMs on the transposed
-   * column blocks the engine uses). The copies are made outside the timer, one product at a time,
-   * and one tile per shape is reused, so nothing n x n is ever held.
+   * column blocks the engine uses). The copies are made outside the timer into arrays reused from
+   * one product to the next, like the engine's, and one tile per shape is reused: nothing n x n is
+   * held, and nothing is allocated per product (freeing blocks of a few MB to tens of MB per
+   * product fragments the native heap: RSS grew by their size with every product, measured).
    */
   private static double tileGemms(FeatureCircuits fc, int[] heads, Screen screen, int tr, int tc) {
     double seconds = 0;
-    Map<String, INDArray> tiles = new LinkedHashMap<>();
-    try {
+    try (Scratch scratch = new Scratch()) {
       for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
         for (int h : heads) {
           FactoredProduct fp = fc.projections().product(kind, h);
           seconds +=
               screen == Screen.INT8
-                  ? int8Tiles(fp.left(), fp.right(), tr, tc, tiles)
-                  : fp32Tiles(fp.left(), fp.right(), tr, tc, tiles);
+                  ? int8Tiles(fp.left(), fp.right(), tr, tc, scratch)
+                  : fp32Tiles(fp.left(), fp.right(), tr, tc, scratch);
         }
       }
-    } finally {
-      tiles.values().forEach(INDArray::close);
     }
     return seconds;
   }
 
-  private static double int8Tiles(
-      INDArray l, INDArray r, int tr, int tc, Map<String, INDArray> tiles) {
-    try (INDArray left = int8Copy(l);
-        INDArray right = int8Copy(r)) {
-      long nl = left.rows();
-      long nr = right.rows();
-      long t0 = System.nanoTime();
-      for (long r0 = 0; r0 < nl; r0 += tr) {
-        INDArray aa =
-            left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
-        for (long c0 = 0; c0 < nr; c0 += tc) {
-          long cols = Math.min(nr, c0 + tc) - c0;
-          INDArray bb = right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
-          Nd4j.exec(
-              DynamicCustomOp.builder("matmul")
-                  .addInputs(aa, bb)
-                  .addOutputs(tile(tiles, DataType.INT32, aa.rows(), cols))
-                  .addIntegerArguments(0, 1)
-                  .build());
-        }
+  private static double int8Tiles(INDArray l, INDArray r, int tr, int tc, Scratch scratch) {
+    INDArray left = int8Copy(l, "l", scratch);
+    INDArray right = int8Copy(r, "r", scratch);
+    long nl = left.rows();
+    long nr = right.rows();
+    long t0 = System.nanoTime();
+    for (long r0 = 0; r0 < nl; r0 += tr) {
+      INDArray aa = left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
+      for (long c0 = 0; c0 < nr; c0 += tc) {
+        long cols = Math.min(nr, c0 + tc) - c0;
+        INDArray bb = right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+        Nd4j.exec(
+            DynamicCustomOp.builder("matmul")
+                .addInputs(aa, bb)
+                .addOutputs(scratch.get("tile", DataType.INT32, aa.rows(), cols))
+                .addIntegerArguments(0, 1)
+                .build());
       }
-      return seconds(t0);
     }
+    return seconds(t0);
   }
 
-  private static double fp32Tiles(
-      INDArray l, INDArray r, int tr, int tc, Map<String, INDArray> tiles) {
+  private static double fp32Tiles(INDArray l, INDArray r, int tr, int tc, Scratch scratch) {
+    INDArray left = scratch.get("l", DataType.FLOAT, l.rows(), l.columns()).assign(l);
+    INDArray right = scratch.get("r", DataType.FLOAT, r.rows(), r.columns()).assign(r);
+    long nl = left.rows();
+    long nr = right.rows();
     List<INDArray> blocks = new ArrayList<>();
-    try (INDArray left = l.dup('c');
-        INDArray right = r.dup('c')) {
-      long nl = left.rows();
-      long nr = right.rows();
-      for (long c0 = 0; c0 < nr; c0 += tc) {
-        blocks.add(
-            right
-                .get(NDArrayIndex.interval(c0, Math.min(nr, c0 + tc)), NDArrayIndex.all())
-                .transpose()
-                .dup('c'));
-      }
-      long t0 = System.nanoTime();
-      for (long r0 = 0; r0 < nl; r0 += tr) {
-        INDArray aa =
-            left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
-        for (INDArray bb : blocks) {
-          Nd4j.gemm(
-              aa, bb, tile(tiles, DataType.FLOAT, aa.rows(), bb.columns()), false, false, 1.0, 0.0);
-        }
-      }
-      return seconds(t0);
-    } finally {
-      blocks.forEach(INDArray::close);
+    for (long c0 = 0; c0 < nr; c0 += tc) {
+      long cols = Math.min(nr, c0 + tc) - c0;
+      blocks.add(
+          scratch
+              .get("rT" + c0, DataType.FLOAT, right.columns(), cols)
+              .assign(
+                  right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all()).transpose()));
     }
+    long t0 = System.nanoTime();
+    for (long r0 = 0; r0 < nl; r0 += tr) {
+      INDArray aa = left.get(NDArrayIndex.interval(r0, Math.min(nl, r0 + tr)), NDArrayIndex.all());
+      for (INDArray bb : blocks) {
+        Nd4j.gemm(
+            aa,
+            bb,
+            scratch.get("tile", DataType.FLOAT, aa.rows(), bb.columns()),
+            false,
+            false,
+            1.0,
+            0.0);
+      }
+    }
+    return seconds(t0);
   }
 
   /**
-   * A c-order int8 copy of {@code x} scaled to ±127 (the engine's range with VNNI; the values do
-   * not change a GEMM's speed).
+   * An int8 copy of {@code x} scaled to ±127 (the engine's range with VNNI; the values do not
+   * change a GEMM's speed), in {@code scratch}.
    */
-  private static INDArray int8Copy(INDArray x) {
-    try (INDArray f = x.dup('c')) {
-      double max = f.amaxNumber().doubleValue();
-      f.muli(max > 0 ? 127 / max : 0);
-      return f.castTo(DataType.INT8);
-    }
+  private static INDArray int8Copy(INDArray x, String name, Scratch scratch) {
+    INDArray f = scratch.get(name, DataType.FLOAT, x.rows(), x.columns()).assign(x);
+    double max = f.amaxNumber().doubleValue();
+    f.muli(max > 0 ? 127 / max : 0);
+    return scratch.get(name, DataType.INT8, x.rows(), x.columns()).assign(f);
   }
 
-  /** One reused tile per type and shape, as in the engine. */
-  private static INDArray tile(Map<String, INDArray> tiles, DataType type, long rows, long cols) {
-    return tiles.computeIfAbsent(
-        type + ":" + rows + "x" + cols,
-        kk -> Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c'));
+  /** Off-heap arrays by name, type and shape, reused until closed. */
+  private static final class Scratch implements AutoCloseable {
+    private final Map<String, INDArray> arrays = new LinkedHashMap<>();
+
+    INDArray get(String name, DataType type, long rows, long cols) {
+      return arrays.computeIfAbsent(
+          name + ":" + type + ":" + rows + "x" + cols,
+          kk -> Nd4j.createUninitialized(type, new long[] {rows, cols}, 'c'));
+    }
+
+    @Override
+    public void close() {
+      arrays.values().forEach(INDArray::close);
+      arrays.clear();
+    }
   }
 
   /**
@@ -1010,15 +1017,15 @@ public final class BenchCommand extends CliCommand {
   /**
    * Bytes {@code peer}'s brute force (brute_force.py) holds at its peak: its inputs, folded copies
    * and projections, and per product the dense {@code n x n} matrices: numpy the float32 product,
-   * its |values| and argpartition's int64 indices (16 bytes per entry), PyTorch the product and its
-   * |values| (8 bytes).
+   * its |values| and argpartition's int64 indices (16 bytes per entry), PyTorch the product, its
+   * |values| and torch.topk's working buffers (24 bytes: measured 6835 MiB at 16384 features).
    */
   static long peerPeakBytes(String peer, long n, ModelConfig c) {
     long d = c.dModel();
     long hq = (long) c.nHeads() * c.dHead();
     long hk = (long) c.nKvHeads() * c.dHead();
     long vectors = 4 * n * (4 * d + 2 * hq + 2 * hk + 2L * c.dHead());
-    return vectors + (peer.equals("torch") ? 8 : 16) * n * n;
+    return vectors + (peer.equals("torch") ? 24 : 16) * n * n;
   }
 
   /**
@@ -1039,7 +1046,7 @@ public final class BenchCommand extends CliCommand {
         4.0 * n * n / 1e9,
         need / 1e9,
         peer.equals("torch")
-            ? "the product and its |values|"
+            ? "the product, its |values| and torch.topk's buffers"
             : "the product, its |values| and argpartition's int64 indices",
         available / 1e9);
   }

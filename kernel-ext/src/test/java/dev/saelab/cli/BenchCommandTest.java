@@ -220,11 +220,12 @@ class BenchCommandTest {
             && numpy.contains("about 1117 GB at its peak")
             && !numpy.contains("\n"),
         numpy);
-    assertTrue(BenchCommand.tooBigForMemory("torch", 262144, c, machine).contains("about 567 GB"));
+    assertTrue(BenchCommand.tooBigForMemory("torch", 262144, c, machine).contains("about 1667 GB"));
     // 16k runs: numpy needs about 5 GB
     assertEquals(null, BenchCommand.tooBigForMemory("numpy", 16384, c, machine));
     assertEquals(null, BenchCommand.tooBigForMemory("numpy", 262144, c, 0)); // unknown: try
     assertTrue(BenchCommand.peerPeakBytes("numpy", 16384, c) < 6e9);
+    assertTrue(BenchCommand.peerPeakBytes("torch", 16384, c) < 8e9); // measured 7.2e9 on 3 1B
   }
 
   @Test
