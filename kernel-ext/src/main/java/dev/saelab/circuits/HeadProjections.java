@@ -171,7 +171,8 @@ public final class HeadProjections implements AutoCloseable {
     return new HeadProjections(attn, q, k, v, p, keyDecoder == null, qkNorm);
   }
 
-  private static final int PROJECTION_BLOCK = 4096;
+  // one size for the blocks and for the memory estimate that counts one folded block
+  private static final int PROJECTION_BLOCK = MemoryEstimate.PROJECTION_BLOCK_ROWS;
 
   /**
    * {@code fold(X)·W_i} for each {@code W_i}, in row blocks of {@link #PROJECTION_BLOCK} rows; each
