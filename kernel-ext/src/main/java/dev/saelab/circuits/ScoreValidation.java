@@ -72,11 +72,14 @@ public final class ScoreValidation {
   private final List<Head> heads;
   private final List<Band> bands;
   private final double[][][] predicted;
+  private final double[][][] predictedRope;
 
-  private ScoreValidation(List<Head> heads, List<Band> bands, double[][][] predicted) {
+  private ScoreValidation(
+      List<Head> heads, List<Band> bands, double[][][] predicted, double[][][] predictedRope) {
     this.heads = List.copyOf(heads);
     this.bands = List.copyOf(bands);
     this.predicted = predicted;
+    this.predictedRope = predictedRope;
   }
 
   /**
@@ -221,7 +224,7 @@ public final class ScoreValidation {
                 predRope == null ? Double.NaN : rho(predRope[h], real[h], first, lo, hi)));
       }
     }
-    return new ScoreValidation(heads, bands, predRope != null ? predRope : pred);
+    return new ScoreValidation(heads, bands, pred, predRope);
   }
 
   /** Per head, in head order. */
@@ -252,12 +255,14 @@ public final class ScoreValidation {
         .orElse(Double.NaN);
   }
 
-  /**
-   * Head {@code h}'s predicted score of query {@code t} and key {@code u ≤ t}: the RoPE prediction
-   * for RoPE models, else the position-free one.
-   */
+  /** Head {@code h}'s position-free predicted score of query {@code t} and key {@code u ≤ t}. */
   public double predicted(int h, int t, int u) {
     return predicted[h][t][u];
+  }
+
+  /** As {@link #predicted}, each side rotated to its position; NaN for models without RoPE. */
+  public double predictedRope(int h, int t, int u) {
+    return predictedRope == null ? Double.NaN : predictedRope[h][t][u];
   }
 
   private static double dot(double[] x, double[] y) {
