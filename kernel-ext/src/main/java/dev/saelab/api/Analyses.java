@@ -7,6 +7,7 @@ import dev.saelab.circuits.HeadSvd;
 import dev.saelab.circuits.LayerTable;
 import dev.saelab.circuits.PositionalProfile;
 import dev.saelab.circuits.QkOvScatter;
+import dev.saelab.circuits.ScoreValidation;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.linalg.FeatureEdge;
 import dev.saelab.linalg.RankBy;
@@ -249,5 +250,86 @@ public final class Analyses {
             java.util.Locale.ROOT, "%s QK-OV correlation: r = %.4f", s.headName(), s.pearson()),
         t,
         Plots.qkOvScatter(s));
+  }
+
+  /**
+   * Weights vs behaviour ({@link ScoreValidation}): {@code layer, head, band, lo, hi, pairs, rho,
+   * rho_rope}, a row {@code band = all} per head then one per distance band; the plot: ρ per head.
+   */
+  public static Analysis validation(ScoreValidation v, int tokens) {
+    Table t =
+        Table.create(
+            "validation",
+            IntColumn.create("layer"),
+            IntColumn.create("head"),
+            StringColumn.create("band"),
+            IntColumn.create("lo"),
+            IntColumn.create("hi"),
+            IntColumn.create("pairs"),
+            DoubleColumn.create("rho"),
+            DoubleColumn.create("rho_rope"));
+    List<String> heads = new java.util.ArrayList<>();
+    double[] rho = new double[v.heads().size()];
+    double[] rope = new double[v.heads().size()];
+    boolean hasRope = false;
+    for (ScoreValidation.Head h : v.heads()) {
+      validationRow(t, h.layer(), h.head(), "all", 0, tokens - 1, h.pairs(), h.rho(), h.rhoRope());
+      for (ScoreValidation.Band b : v.bands()) {
+        if (b.head() == h.head()) {
+          validationRow(
+              t, b.layer(), b.head(), b.label(), b.lo(), b.hi(), b.pairs(), b.rho(), b.rhoRope());
+        }
+      }
+      rho[heads.size()] = h.rho();
+      rope[heads.size()] = h.rhoRope();
+      hasRope |= !Double.isNaN(h.rhoRope());
+      heads.add(h.name());
+    }
+    java.util.Map<String, double[]> series = new java.util.LinkedHashMap<>();
+    series.put("table", rho);
+    if (hasRope) {
+      series.put("table with RoPE at the positions", rope);
+    }
+    String mean =
+        String.format(
+            java.util.Locale.ROOT,
+            "mean ρ %.3f%s",
+            v.meanRho(),
+            hasRope
+                ? String.format(java.util.Locale.ROOT, ", with RoPE %.3f", v.meanRhoRope())
+                : "");
+    return new Analysis(
+        "weights vs behaviour on "
+            + tokens
+            + " tokens: Spearman ρ of the QK tables' predicted and the real scores ("
+            + mean
+            + ")",
+        t,
+        Plots.bars(
+            "Spearman ρ, predicted vs real attention scores (" + mean + ")",
+            "head",
+            "ρ",
+            heads,
+            series));
+  }
+
+  private static void validationRow(
+      Table t,
+      int layer,
+      int head,
+      String band,
+      int lo,
+      int hi,
+      int pairs,
+      double rho,
+      double rope) {
+    t.intColumn("layer").append(layer);
+    t.intColumn("head").append(head);
+    t.stringColumn("band").append(band);
+    t.intColumn("lo").append(lo);
+    t.intColumn("hi").append(hi);
+    t.intColumn("pairs").append(pairs);
+    t.doubleColumn("rho").append(rho);
+    t.doubleColumn("rho_rope").append(rope);
   }
 }

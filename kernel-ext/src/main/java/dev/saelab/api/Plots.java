@@ -116,6 +116,35 @@ public final class Plots {
     return new Plot(c);
   }
 
+  /**
+   * Grouped bars: one group per category, one bar per series (NaN values are drawn as 0 and should
+   * be named in the title or table).
+   */
+  public static Plot bars(
+      String title,
+      String xLabel,
+      String yLabel,
+      List<String> categories,
+      Map<String, double[]> series) {
+    org.knowm.xchart.CategoryChart c =
+        new org.knowm.xchart.CategoryChartBuilder()
+            .width(WIDTH)
+            .height(HEIGHT)
+            .title(title)
+            .xAxisTitle(xLabel)
+            .yAxisTitle(yLabel)
+            .build();
+    c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+    for (Map.Entry<String, double[]> e : series.entrySet()) {
+      List<Double> ys = new java.util.ArrayList<>();
+      for (double v : e.getValue()) {
+        ys.add(Double.isNaN(v) ? 0.0 : v);
+      }
+      c.addSeries(e.getKey(), categories, ys);
+    }
+    return new Plot(c);
+  }
+
   /** Scatter plot of one series. */
   public static Plot scatter(String title, String xLabel, String yLabel, double[] x, double[] y) {
     XYChart c =

@@ -176,6 +176,47 @@ public final class SaeLab {
     }
   }
 
+  /**
+   * How well layer {@code layer}'s QK tables predict its real attention on {@code tokenIds}: runs
+   * the model up to the layer, encodes the layer's input with {@code sae} (which must read that
+   * stream) and compares, per head and distance band, the tables' predicted scores of the active
+   * feature pairs with the real pre-softmax scores (Spearman ρ; {@link
+   * dev.saelab.circuits.ScoreValidation}). Position 0 (BOS, the usual attention sink) is left out
+   * when {@code skipFirst}.
+   *
+   * <pre>
+   * SaeLab.validate(model, 1, sae, true, 2, 17, 5, 33, 9, 41, 12, 60)
+   * </pre>
+   */
+  public static Analysis validate(
+      ModelWeights model, int layer, SaeDictionary sae, boolean skipFirst, int... tokenIds) {
+    checkLayer(model, layer);
+    ForwardPass.checkTokens(model, tokenIds);
+    dev.saelab.circuits.ScoreValidation.checkStream(sae, layer);
+    Hook in = Hook.of(layer, Hook.Point.RESID_PRE);
+    Hook scores = Hook.of(layer, Hook.Point.ATTN_SCORES);
+    try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in, scores));
+        dev.saelab.sae.FeatureActivations acts =
+            dev.saelab.sae.SaeEncoder.of(sae).encode(a.get(in))) {
+      return Analyses.validation(
+          dev.saelab.circuits.ScoreValidation.of(
+              model.attention(layer),
+              sae,
+              acts,
+              a.get(scores),
+              dev.saelab.circuits.QkNorm.EXACT,
+              skipFirst),
+          tokenIds.length);
+    }
+  }
+
+  private static void checkLayer(ModelWeights model, int layer) {
+    if (layer < 0 || layer >= model.config().nLayers()) {
+      throw new IllegalArgumentException(
+          "layer " + layer + ": the model has layers 0.." + (model.config().nLayers() - 1));
+    }
+  }
+
   /** Displays an object now (tables, plots) in the running notebook. */
   public static void display(Object o) {
     Notebook.display(o);

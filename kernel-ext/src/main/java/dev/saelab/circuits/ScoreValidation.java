@@ -118,6 +118,7 @@ public final class ScoreValidation {
               + t
               + " positions encoded");
     }
+    checkStream(sae, attn.layer());
     if (sae.config().dIn() != c.dModel()) {
       throw new IllegalArgumentException(
           "SAE "
@@ -225,6 +226,26 @@ public final class ScoreValidation {
       }
     }
     return new ScoreValidation(heads, bands, pred, predRope);
+  }
+
+  /**
+   * Checks that {@code sae} reads the input stream of attention layer {@code layer} (its hook
+   * {@code blocks.L.hook_resid_pre}, or {@code blocks.L−1.hook_resid_post}); SAEs whose files name
+   * no hook pass.
+   */
+  public static void checkStream(SaeDictionary sae, int layer) {
+    int reads = sae.config().inputOfLayer();
+    if (reads >= 0 && reads != layer) {
+      throw new IllegalArgumentException(
+          "SAE "
+              + sae
+              + " reads "
+              + sae.config().hookName()
+              + ", the input of layer "
+              + reads
+              + ", not of layer "
+              + layer);
+    }
   }
 
   /** Per head, in head order. */

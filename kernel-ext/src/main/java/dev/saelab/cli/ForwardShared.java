@@ -15,4 +15,14 @@ public interface ForwardShared {
    * What the magic returns, on {@code model}; {@code sessionLayer}: the session's layer or null.
    */
   Object result(ModelWeights model, Integer sessionLayer) throws Exception;
+
+  /**
+   * As {@link #result(ModelWeights, Integer)}, also given the session's SAE on the layer's input
+   * stream ({@code %sae}), or null; commands that need an SAE use it when no flag names one.
+   */
+  default Object result(
+      ModelWeights model, Integer sessionLayer, dev.saelab.sae.SaeDictionary sessionSae)
+      throws Exception {
+    return result(model, sessionLayer);
+  }
 }

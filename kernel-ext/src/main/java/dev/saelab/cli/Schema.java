@@ -31,6 +31,7 @@ public final class Schema {
     SHARED.put("scatter", ScatterCommand::new);
     SHARED.put("inspect", InspectCommand::new);
     SHARED.put("attention", AttentionCommand::new);
+    SHARED.put("validate", ValidateCommand::new);
   }
 
   /** The commands only the command line has. */

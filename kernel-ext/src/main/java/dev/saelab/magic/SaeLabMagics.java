@@ -151,7 +151,7 @@ public final class SaeLabMagics {
     if (command instanceof dev.saelab.cli.ForwardShared f) {
       if (f.input().model() != null) {
         try (dev.saelab.model.ModelWeights m = f.input().openModel()) {
-          return f.result(m, session.layer);
+          return f.result(m, session.layer, session.saeIn);
         }
       }
       if (session.model == null) {
@@ -159,7 +159,7 @@ public final class SaeLabMagics {
             "%" + name + ": no model loaded (use %model PATH, or --model DIR)");
       }
       f.input().tokenIds(session.model);
-      return f.result(session.model, session.layer);
+      return f.result(session.model, session.layer, session.saeIn);
     }
     if (command instanceof LoadMagics.Load l) {
       return load(name, l);

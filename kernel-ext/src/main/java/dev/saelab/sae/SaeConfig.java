@@ -55,4 +55,22 @@ public record SaeConfig(
         centeredStream,
         null);
   }
+
+  /**
+   * The attention layer whose input this SAE reads: L for {@code blocks.L.hook_resid_pre}, L + 1
+   * for {@code blocks.L.hook_resid_post}; -1 for other hooks or none.
+   */
+  public int inputOfLayer() {
+    if (hookName == null) {
+      return -1;
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("blocks\\.(\\d+)\\.hook_resid_(pre|post)")
+            .matcher(hookName);
+    if (!m.matches()) {
+      return -1;
+    }
+    int l = Integer.parseInt(m.group(1));
+    return m.group(2).equals("pre") ? l : l + 1;
+  }
 }
