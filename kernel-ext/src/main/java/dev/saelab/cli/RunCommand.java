@@ -27,8 +27,10 @@ import picocli.CommandLine.Option;
             + " [T, d_model]; blocks.L.attn.hook_q|hook_rot_q [T, n_heads, d_head] (hook_q after"
             + " q_norm, before RoPE; hook_rot_q after RoPE), hook_k|hook_rot_k|hook_v [T,"
             + " n_kv_heads, d_head], hook_attn_scores|hook_pattern [n_heads, T, T] (masked scores"
-            + " -inf), hook_z [T, n_heads, d_head]; ln_final.hook_normalized [T, d_model]. Command"
-            + " line only (no magic yet).",
+            + " -inf), hook_z [T, n_heads, d_head]; ln_final.hook_normalized [T, d_model]. In a"
+            + " notebook, %run on the session's model (or --model) returns the recorded"
+            + " activations (Activations: get(\"blocks.1.hook_resid_pre\") is an INDArray), and"
+            + " saves them too when --out is given.",
     footer = {
       "",
       "Examples:",
@@ -40,7 +42,7 @@ import picocli.CommandLine.Option;
       "  saelab run --model datasets/tiny-gemma3 --text \"the cat sat on the mat.\" --hooks"
           + " blocks.3.hook_resid_post --out target/run-text.safetensors"
     })
-public final class RunCommand extends CliCommand {
+public final class RunCommand extends CliCommand implements ForwardShared {
   @Mixin ForwardOptions input;
 
   @Option(
@@ -54,12 +56,34 @@ public final class RunCommand extends CliCommand {
   @Option(
       names = "--out",
       paramLabel = "FILE.safetensors",
-      description = "where to write (required)")
+      description = "where to write (required on the command line)")
   Path outPath;
+
+  @Override
+  public ForwardOptions input() {
+    return input;
+  }
+
+  @Override
+  public Object result(ModelWeights m, Integer sessionLayer) throws Exception {
+    Activations a = record(m);
+    if (outPath != null) {
+      write(m, a);
+    }
+    return a;
+  }
 
   @Override
   public Integer call() throws Exception {
     requireOut(outPath, "FILE.safetensors");
+    try (ModelWeights m = input.open();
+        Activations a = record(m)) {
+      write(m, a);
+    }
+    return 0;
+  }
+
+  private Activations record(ModelWeights m) {
     if (hooks == null || hooks.isEmpty()) {
       throw new IllegalArgumentException("needs --hooks NAME,... (e.g. blocks.0.hook_resid_post)");
     }
@@ -71,33 +95,31 @@ public final class RunCommand extends CliCommand {
         throw new IllegalArgumentException("--hooks: " + e.getMessage(), e);
       }
     }
-    try (ModelWeights m = input.open()) {
-      int n = m.config().nLayers();
-      for (Hook h : parsed) {
-        if (h.layer() >= n) {
-          throw new IllegalArgumentException(
-              "--hooks " + h + ": the model has layers 0.." + (n - 1));
-        }
-      }
-      try (Activations a = forward(m, input, parsed)) {
-        Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("model", m.folder().toString());
-        meta.put("model_type", m.config().modelType());
-        meta.put("token_ids", Arrays.toString(input.ids()).replace(" ", ""));
-        SafetensorsWriter.write(outPath, a.byName(), meta);
-        out.println(
-            "wrote "
-                + outPath
-                + " ("
-                + a.byName().size()
-                + " activations of "
-                + input.ids().length
-                + " tokens: "
-                + String.join(", ", a.byName().keySet())
-                + ")");
+    int n = m.config().nLayers();
+    for (Hook h : parsed) {
+      if (h.layer() >= n) {
+        throw new IllegalArgumentException("--hooks " + h + ": the model has layers 0.." + (n - 1));
       }
     }
-    return 0;
+    return forward(m, input, parsed);
+  }
+
+  private void write(ModelWeights m, Activations a) throws java.io.IOException {
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put("model", m.folder().toString());
+    meta.put("model_type", m.config().modelType());
+    meta.put("token_ids", Arrays.toString(input.ids()).replace(" ", ""));
+    SafetensorsWriter.write(outPath, a.byName(), meta);
+    out.println(
+        "wrote "
+            + outPath
+            + " ("
+            + a.byName().size()
+            + " activations of "
+            + input.ids().length
+            + " tokens: "
+            + String.join(", ", a.byName().keySet())
+            + ")");
   }
 
   /** The forward pass, with token errors naming the flag. */

@@ -30,6 +30,7 @@ public final class Schema {
     SHARED.put("feature", FeatureCommand::new);
     SHARED.put("scatter", ScatterCommand::new);
     SHARED.put("inspect", InspectCommand::new);
+    SHARED.put("run", RunCommand::new);
     SHARED.put("attention", AttentionCommand::new);
     SHARED.put("validate", ValidateCommand::new);
   }
@@ -38,7 +39,6 @@ public final class Schema {
   static final Map<String, Supplier<CliCommand>> COMMAND_LINE_ONLY = new LinkedHashMap<>();
 
   static {
-    COMMAND_LINE_ONLY.put("run", RunCommand::new);
     COMMAND_LINE_ONLY.put("notebook", NotebookCommand::new);
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);
   }

@@ -40,6 +40,7 @@ public final class Renderers {
           Chart.class,
           ModelWeights.class,
           SaeDictionary.class,
+          dev.saelab.forward.Activations.class,
           FeatureLabels.class,
           AttentionWeights.class,
           HeadSvd.class);
@@ -114,6 +115,10 @@ public final class Renderers {
         f.put("Neuronpedia", c.neuronpediaId());
       }
       f.put("path", String.valueOf(s.path()));
+    } else if (o instanceof dev.saelab.forward.Activations a) {
+      int[] ids = a.tokenIds();
+      f.put("tokens", ids.length + (ids.length <= 32 ? " " + Arrays.toString(ids) : ""));
+      a.byName().forEach((name, x) -> f.put(name, Arrays.toString(x.shape())));
     } else if (o instanceof FeatureLabels l) {
       f.put(
           "Neuronpedia source", l.neuronpediaSource() == null ? "unknown" : l.neuronpediaSource());

@@ -1,5 +1,6 @@
 package dev.saelab.magic;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -175,6 +176,32 @@ class SaeLabMagicsTest {
   }
 
   @Test
+  void runAndValidateUseTheSessionsModelAndSae() throws Exception {
+    dev.saelab.forward.Activations a =
+        (dev.saelab.forward.Activations)
+            m.eval("run", List.of("--token-ids", "2,17,5", "--hooks", "blocks.1.hook_resid_pre"));
+    assertArrayEquals(new long[] {3, 48}, a.get("blocks.1.hook_resid_pre").shape());
+    assertTrue(
+        dev.saelab.render.Renderers.bundle(a).get("text/html").toString().contains("[3, 48]"));
+    dev.saelab.api.Analysis v =
+        (dev.saelab.api.Analysis)
+            m.eval("validate", List.of("--token-ids", "2,17,5,33,9,41,12,60", "--skip-first"));
+    // the session's layer 1 and SAE: the same numbers as the command line's (ValidateCommandTest)
+    assertEquals(4, v.table().where(v.table().stringColumn("band").isEqualTo("all")).rowCount());
+    assertTrue(v.title().contains("mean ρ"), v.title());
+    assertTrue(
+        dev.saelab.render.Renderers.bundle(v)
+            .get("text/html")
+            .toString()
+            .contains("data:image/png;base64,"));
+    MagicUsageException e =
+        assertThrows(
+            MagicUsageException.class,
+            () -> new SaeLabMagics().eval("validate", List.of("--token-ids", "2,17")));
+    assertTrue(e.getMessage().contains("no model loaded"), e.getMessage());
+  }
+
+  @Test
   void splitHonoursQuotes() {
     assertEquals(
         List.of("sae", "/a b/c", "--out", "x"), SaeLabMagics.split("sae \"/a b/c\"  --out 'x'"));
@@ -300,6 +327,16 @@ class SaeLabMagicsTest {
         m.eval("svd", List.of("--circuit", "qk", "--head", "1", "--side", "key", "--top", "3")));
     returned.put("%feature", m.eval("feature", List.of("17", "--heads", "1", "--top", "2")));
     returned.put("%scatter", m.eval("scatter", List.of("--head", "0")));
+    returned.put(
+        "%run",
+        m.eval(
+            "run",
+            List.of(
+                "--token-ids",
+                "2,17,5",
+                "--hooks",
+                "blocks.1.hook_resid_pre,blocks.0.attn.hook_z")));
+    returned.put("%validate", m.eval("validate", List.of("--token-ids", "2,17,5,33,9,41,12,60")));
     ModelWeights model = (ModelWeights) returned.get("%model");
     var attn = model.attention(1);
     returned.put("attention(1)", attn);
