@@ -148,9 +148,8 @@ public final class SaeLab {
               tech.tablesaw.api.DoubleColumn.create("score"),
               tech.tablesaw.api.DoubleColumn.create("pattern"));
       double[][] z = new double[n][n];
-      java.util.List<String> ticks = new java.util.ArrayList<>();
+      java.util.List<String> ticks = tokenTicks(model, tokenIds);
       for (int q = 0; q < n; q++) {
-        ticks.add(q + ":" + tokenIds[q]);
         for (int k = 0; k <= q; k++) {
           z[q][k] = p[q][k];
           if (s[q][k] == Float.NEGATIVE_INFINITY) {
@@ -208,6 +207,116 @@ public final class SaeLab {
               skipFirst),
           tokenIds.length);
     }
+  }
+
+  /**
+   * The strongest SAE features at each token: runs the model up to {@code layer}, encodes the
+   * layer's input with {@code sae} (which must read that stream) and lists each position's {@code
+   * top} features by activation, with labels when given; the plot is a strip, features (rows, the
+   * union of every position's top) × tokens (columns), shaded by activation.
+   *
+   * <pre>
+   * SaeLab.tokenFeatures(model, 1, sae, labels, 3, 2, 17, 5, 33, 9, 41, 12, 60)
+   * </pre>
+   */
+  public static Analysis tokenFeatures(
+      ModelWeights model,
+      int layer,
+      SaeDictionary sae,
+      FeatureLabels labels,
+      int top,
+      int... tokenIds) {
+    checkLayer(model, layer);
+    if (top < 1) {
+      throw new IllegalArgumentException("top " + top + ": expected at least 1");
+    }
+    ForwardPass.checkTokens(model, tokenIds);
+    dev.saelab.circuits.ScoreValidation.checkStream(sae, layer);
+    Hook in = Hook.of(layer, Hook.Point.RESID_PRE);
+    try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in));
+        dev.saelab.sae.FeatureActivations acts =
+            dev.saelab.sae.SaeEncoder.of(sae).encode(a.get(in))) {
+      java.util.List<String> ticks = tokenTicks(model, tokenIds);
+      tech.tablesaw.api.Table t =
+          tech.tablesaw.api.Table.create(
+              "token features",
+              tech.tablesaw.api.IntColumn.create("position"),
+              tech.tablesaw.api.StringColumn.create("token"),
+              tech.tablesaw.api.IntColumn.create("rank"),
+              tech.tablesaw.api.IntColumn.create("feature"),
+              tech.tablesaw.api.DoubleColumn.create("activation"),
+              tech.tablesaw.api.StringColumn.create("label"));
+      java.util.TreeSet<Integer> shown = new java.util.TreeSet<>();
+      for (int p = 0; p < tokenIds.length; p++) {
+        int[] f = acts.features(p);
+        float[] v = acts.values(p);
+        Integer[] order = new Integer[f.length];
+        for (int i = 0; i < f.length; i++) {
+          order[i] = i;
+        }
+        java.util.Arrays.sort(
+            order,
+            (x, y) -> v[x] != v[y] ? Float.compare(v[y], v[x]) : Integer.compare(f[x], f[y]));
+        for (int r = 0; r < Math.min(top, f.length); r++) {
+          int i = order[r];
+          t.intColumn("position").append(p);
+          t.stringColumn("token").append(ticks.get(p).substring(ticks.get(p).indexOf(':') + 1));
+          t.intColumn("rank").append(r + 1);
+          t.intColumn("feature").append(f[i]);
+          t.doubleColumn("activation").append(v[i]);
+          t.stringColumn("label").append(labels == null ? "" : labels.labelOrEmpty(f[i]));
+          shown.add(f[i]);
+        }
+      }
+      String title =
+          "the "
+              + top
+              + " strongest features of "
+              + sae
+              + " at each of "
+              + tokenIds.length
+              + " tokens (layer "
+              + layer
+              + "'s input)";
+      if (shown.isEmpty()) {
+        return new Analysis(title + ": none active", t, null);
+      }
+      java.util.List<String> rows = new java.util.ArrayList<>();
+      double[][] z = new double[shown.size()][tokenIds.length];
+      int r = 0;
+      for (int f : shown) {
+        String label = labels == null ? "" : labels.labelOrEmpty(f);
+        rows.add(
+            f
+                + (label.isEmpty()
+                    ? ""
+                    : " " + (label.length() > 24 ? label.substring(0, 23) + "…" : label)));
+        for (int p = 0; p < tokenIds.length; p++) {
+          z[r][p] = acts.activation(p, f);
+        }
+        r++;
+      }
+      return new Analysis(
+          title,
+          t,
+          Plots.heatmap(
+              "feature activations per token", "position:token", "feature", z, ticks, rows));
+    }
+  }
+
+  /**
+   * Axis labels {@code position:token} (the token as the model folder's tokenizer decodes it, else
+   * its id), shortened to 12 characters.
+   */
+  static java.util.List<String> tokenTicks(ModelWeights model, int[] ids) {
+    java.util.List<String> strings =
+        dev.saelab.forward.Tokenizer.tokenStrings(model.folder(), ids).orElse(null);
+    java.util.List<String> ticks = new java.util.ArrayList<>();
+    for (int i = 0; i < ids.length; i++) {
+      String tok = strings == null ? Integer.toString(ids[i]) : strings.get(i);
+      ticks.add(i + ":" + (tok.length() > 12 ? tok.substring(0, 11) + "…" : tok));
+    }
+    return ticks;
   }
 
   private static void checkLayer(ModelWeights model, int layer) {

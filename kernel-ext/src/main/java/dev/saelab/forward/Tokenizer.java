@@ -104,6 +104,28 @@ public final class Tokenizer {
     return new Tokens(ids, List.of(e.getTokens()));
   }
 
+  /**
+   * Each id decoded on its own with the model folder's tokenizer (for axis labels: a leading space
+   * shows as {@code ␣}, a newline as {@code ⏎}), or empty when the folder has no tokenizer.json or
+   * it cannot be read.
+   */
+  public static java.util.Optional<List<String>> tokenStrings(Path folder, int[] ids) {
+    Path file = folder.resolve(FILE);
+    if (!Files.isRegularFile(file)) {
+      return java.util.Optional.empty();
+    }
+    try (HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file)) {
+      List<String> out = new java.util.ArrayList<>();
+      for (int id : ids) {
+        String s = t.decode(new long[] {id}, false);
+        out.add(s.replace(' ', '␣').replace("\n", "⏎"));
+      }
+      return java.util.Optional.of(out);
+    } catch (IOException | RuntimeException ex) {
+      return java.util.Optional.empty();
+    }
+  }
+
   private static String oneLine(String s) {
     return s == null ? "unknown error" : s.strip().replaceAll("\\s*\\R\\s*", " ");
   }
