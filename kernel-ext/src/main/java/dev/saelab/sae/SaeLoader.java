@@ -30,6 +30,10 @@ final class SaeLoader {
    */
   private static final Pattern GEMMA_SCOPE_REPO = Pattern.compile("gemma-scope-(\\d+b)-(pt|it)-");
 
+  /** The site of a Gemma Scope release folder: {@code gemma-scope-2b-pt-att}, {@code …-mlp}. */
+  private static final Pattern GEMMA_SCOPE_SITE =
+      Pattern.compile("gemma-scope-[^/]*?-(att|mlp)(?=[-_/]|$)");
+
   /** Gemma Scope 2: {@code {site}/layer_{L}_width_{W}_l0_{small|medium|big}/params.safetensors}. */
   private static final Pattern GEMMA_SCOPE_2 =
       Pattern.compile(
@@ -111,10 +115,13 @@ final class SaeLoader {
       String unix = npz.toAbsolutePath().toString().replace('\\', '/');
       Matcher m = GEMMA_SCOPE.matcher(unix);
       int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
+      // the site comes from the release's folder name (gemma-scope-2b-pt-att, ...-mlp, ...-res),
+      // never from other folders of the path (a worktree called wt-attr is not an attention SAE)
+      Matcher site = GEMMA_SCOPE_SITE.matcher(unix);
       String kind =
-          unix.contains("-att")
-              ? "attn.hook_z"
-              : unix.contains("-mlp") ? "hook_mlp_out" : "hook_resid_post";
+          !site.find()
+              ? "hook_resid_post"
+              : site.group(1).equals("att") ? "attn.hook_z" : "hook_mlp_out";
       String hook = layer >= 0 ? "blocks." + layer + "." + kind : null;
       Matcher repo = GEMMA_SCOPE_REPO.matcher(unix);
       String model =
