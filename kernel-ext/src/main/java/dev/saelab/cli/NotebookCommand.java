@@ -165,7 +165,9 @@ public final class NotebookCommand extends CliCommand {
               + kernelJar
               + " is missing; build first with: mvn -q package -DskipTests");
     }
-    String cp = kernelJar + ":" + jar + ":" + target.resolve("lib") + "/*";
+    // the JVM's class path separator: ; on Windows, : elsewhere
+    String sep = java.io.File.pathSeparator;
+    String cp = kernelJar + sep + jar + sep + target.resolve("lib") + java.io.File.separator + "*";
     String java = ProcessHandle.current().info().command().orElse("java");
     Path dir = jupyterPath().resolve("kernels").resolve(KERNEL);
     Files.createDirectories(dir);
@@ -195,7 +197,7 @@ public final class NotebookCommand extends CliCommand {
     env.put("RJK_INIT_SCRIPT", "");
     // JShell's compiler needs our classes too; the JVM class path above makes the display SPI find
     // them.
-    env.put("RJK_CLASSPATH", jar + ":" + target.resolve("lib") + "/*.jar");
+    env.put("RJK_CLASSPATH", jar + sep + target.resolve("lib") + java.io.File.separator + "*.jar");
     env.put("RJK_MIMA_CACHE", "mima_cache");
     Files.writeString(
         dir.resolve("kernel.json"), om.writerWithDefaultPrettyPrinter().writeValueAsString(spec));
