@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -166,8 +167,8 @@ public final class NotebookCommand extends CliCommand {
               + " is missing; build first with: mvn -q package -DskipTests");
     }
     // the JVM's class path separator: ; on Windows, : elsewhere
-    String sep = java.io.File.pathSeparator;
-    String cp = kernelJar + sep + jar + sep + target.resolve("lib") + java.io.File.separator + "*";
+    String sep = File.pathSeparator;
+    String cp = kernelJar + sep + jar + sep + target.resolve("lib") + File.separator + "*";
     String java = ProcessHandle.current().info().command().orElse("java");
     Path dir = jupyterPath().resolve("kernels").resolve(KERNEL);
     Files.createDirectories(dir);
@@ -197,7 +198,7 @@ public final class NotebookCommand extends CliCommand {
     env.put("RJK_INIT_SCRIPT", "");
     // JShell's compiler needs our classes too; the JVM class path above makes the display SPI find
     // them.
-    env.put("RJK_CLASSPATH", jar + sep + target.resolve("lib") + java.io.File.separator + "*.jar");
+    env.put("RJK_CLASSPATH", jar + sep + target.resolve("lib") + File.separator + "*.jar");
     env.put("RJK_MIMA_CACHE", "mima_cache");
     Files.writeString(
         dir.resolve("kernel.json"), om.writerWithDefaultPrettyPrinter().writeValueAsString(spec));
