@@ -136,6 +136,19 @@ public final class NotebookCommand extends CliCommand {
     }
   }
 
+  /**
+   * A Python tool: Debian's {@code /usr/bin/NAME} on Linux where it exists (a pyenv shim first on
+   * the PATH may not import Jupyter's packages), else {@code NAME} from the PATH (macOS, Windows,
+   * where Python is {@code python}).
+   */
+  static String tool(String name) {
+    String os = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT);
+    if (os.startsWith("linux") && Files.isExecutable(Path.of("/usr/bin", name))) {
+      return "/usr/bin/" + name;
+    }
+    return os.startsWith("windows") && name.equals("python3") ? "python" : name;
+  }
+
   /** Folder of saelab.jar (kernel-ext/target). */
   static Path jarDir() {
     try {
@@ -259,7 +272,7 @@ public final class NotebookCommand extends CliCommand {
       for (int attempt = 1; ; attempt++) {
         ProcessBuilder pb =
             new ProcessBuilder(
-                "/usr/bin/python3",
+                tool("python3"),
                 script.toString(),
                 in.toString(),
                 executed.toString(),
@@ -320,12 +333,7 @@ public final class NotebookCommand extends CliCommand {
   private static Path toHtml(Path executed) throws IOException, InterruptedException {
     ProcessBuilder pb =
         new ProcessBuilder(
-            "/usr/bin/jupyter",
-            "nbconvert",
-            "--to",
-            "html",
-            "--log-level=WARN",
-            executed.toString());
+            tool("jupyter"), "nbconvert", "--to", "html", "--log-level=WARN", executed.toString());
     pb.redirectErrorStream(true);
     Process p = pb.start();
     String log =
@@ -343,7 +351,7 @@ public final class NotebookCommand extends CliCommand {
     install();
     ProcessBuilder pb =
         new ProcessBuilder(
-            "/usr/bin/jupyter",
+            tool("jupyter"),
             "notebook",
             "--no-browser",
             "--port",
