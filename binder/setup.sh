@@ -4,8 +4,8 @@
 #  2. fetch the JJava 1.0-a6 kernelspec release zip (Binder has the internet; SAELAB_JJAVA_DIR=DIR uses an unzipped
 #     kernelspec instead, which is what the offline CI check does)
 #  3. install it as the kernelspec "java" under PREFIX (SAELAB_PREFIX, default the Python environment's prefix)
-#  4. write the kernel's environment: JJAVA_CLASSPATH = our jar and its dependencies (so JJava loads the SAE Lab
-#     extension at start-up and notebooks need no %maven), JJAVA_JVM_OPTS sized for Binder's ~2 GB
+#  4. write the kernel's environment with `saelab kernel install`: JJAVA_CLASSPATH = our jar and its dependencies (so
+#     JJava loads the SAE Lab extension at start-up and notebooks need no %maven), JJAVA_JVM_OPTS sized for Binder's ~2 GB
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 prefix="${SAELAB_PREFIX:-$(python3 -c 'import sys; print(sys.prefix)')}"
@@ -31,22 +31,10 @@ fi
 jupyter kernelspec install "$kdir" --name=java --prefix "$prefix" >/dev/null
 spec="$prefix/share/jupyter/kernels/java/kernel.json"
 
-# Class path: the jar, then every dependency jar, explicitly (no wildcards).
-cp_list="$(cd "$(dirname "$jar")" && pwd)/$(basename "$jar")"
-for j in "$repo"/kernel-ext/target/lib/*.jar; do cp_list="$cp_list:$j"; done
-
 # Memory: ~2 GB per Binder user. Heap 700 MB, ND4J off-heap capped at 900 MB (JavaCPP maxbytes / maxphysicalbytes).
-jvm_opts="-Xmx700m -Dorg.bytedeco.javacpp.maxbytes=900m -Dorg.bytedeco.javacpp.maxphysicalbytes=1700m"
-jvm_opts="$jvm_opts --add-modules=jdk.incubator.vector -XX:+UseSerialGC"
+jvm_opts="-Xmx700m -Dorg.bytedeco.javacpp.maxbytes=900m -Dorg.bytedeco.javacpp.maxphysicalbytes=1700m -XX:+UseSerialGC"
 
-/usr/bin/env python3 - "$spec" "$cp_list" "$jvm_opts" <<'PY'
-import json, sys
-path, cp, opts = sys.argv[1:4]
-spec = json.load(open(path))
-env = spec.setdefault("env", {})
-env["JJAVA_CLASSPATH"] = cp
-env["JJAVA_JVM_OPTS"] = opts
-spec["display_name"] = "Java (jjava) + SAE Lab"
-json.dump(spec, open(path, "w"), indent=1)
-PY
+# The kernel's environment, as `saelab kernel install` writes it for any user: JJAVA_CLASSPATH = the jar, then every
+# dependency jar, explicitly; JJAVA_JVM_OPTS = SAE Lab's JVM options (the Vector API, headless AWT), then ours.
+java -jar "$jar" kernel install --kernelspec java --jupyter-dir "$prefix/share/jupyter" --jvm-opts "$jvm_opts"
 echo "installed kernelspec java with SAE Lab at $spec"

@@ -292,7 +292,7 @@ public final class BenchCommand extends CliCommand {
 
   // ------------------------------------------------------------------------------------------------ tables
   private int tables(Tables a) throws IOException {
-    String variant = Backend.init();
+    String variant = Backend.describe(); // the native build in use and why
     int n = a.features;
     int top = a.top;
     double sigma = a.tailSigma;

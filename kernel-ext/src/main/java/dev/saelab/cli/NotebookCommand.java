@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -135,6 +136,19 @@ public final class NotebookCommand extends CliCommand {
     }
   }
 
+  /**
+   * A Python tool: Debian's {@code /usr/bin/NAME} on Linux where it exists (a pyenv shim first on
+   * the PATH may not import Jupyter's packages), else {@code NAME} from the PATH (macOS, Windows,
+   * where Python is {@code python}).
+   */
+  static String tool(String name) {
+    String os = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT);
+    if (os.startsWith("linux") && Files.isExecutable(Path.of("/usr/bin", name))) {
+      return "/usr/bin/" + name;
+    }
+    return os.startsWith("windows") && name.equals("python3") ? "python" : name;
+  }
+
   /** Folder of saelab.jar (kernel-ext/target). */
   static Path jarDir() {
     try {
@@ -165,7 +179,9 @@ public final class NotebookCommand extends CliCommand {
               + kernelJar
               + " is missing; build first with: mvn -q package -DskipTests");
     }
-    String cp = kernelJar + ":" + jar + ":" + target.resolve("lib") + "/*";
+    // the JVM's class path separator: ; on Windows, : elsewhere
+    String sep = File.pathSeparator;
+    String cp = kernelJar + sep + jar + sep + target.resolve("lib") + File.separator + "*";
     String java = ProcessHandle.current().info().command().orElse("java");
     Path dir = jupyterPath().resolve("kernels").resolve(KERNEL);
     Files.createDirectories(dir);
@@ -195,7 +211,7 @@ public final class NotebookCommand extends CliCommand {
     env.put("RJK_INIT_SCRIPT", "");
     // JShell's compiler needs our classes too; the JVM class path above makes the display SPI find
     // them.
-    env.put("RJK_CLASSPATH", jar + ":" + target.resolve("lib") + "/*.jar");
+    env.put("RJK_CLASSPATH", jar + sep + target.resolve("lib") + File.separator + "*.jar");
     env.put("RJK_MIMA_CACHE", "mima_cache");
     Files.writeString(
         dir.resolve("kernel.json"), om.writerWithDefaultPrettyPrinter().writeValueAsString(spec));
@@ -256,7 +272,7 @@ public final class NotebookCommand extends CliCommand {
       for (int attempt = 1; ; attempt++) {
         ProcessBuilder pb =
             new ProcessBuilder(
-                "/usr/bin/python3",
+                tool("python3"),
                 script.toString(),
                 in.toString(),
                 executed.toString(),
@@ -317,12 +333,7 @@ public final class NotebookCommand extends CliCommand {
   private static Path toHtml(Path executed) throws IOException, InterruptedException {
     ProcessBuilder pb =
         new ProcessBuilder(
-            "/usr/bin/jupyter",
-            "nbconvert",
-            "--to",
-            "html",
-            "--log-level=WARN",
-            executed.toString());
+            tool("jupyter"), "nbconvert", "--to", "html", "--log-level=WARN", executed.toString());
     pb.redirectErrorStream(true);
     Process p = pb.start();
     String log =
@@ -340,7 +351,7 @@ public final class NotebookCommand extends CliCommand {
     install();
     ProcessBuilder pb =
         new ProcessBuilder(
-            "/usr/bin/jupyter",
+            tool("jupyter"),
             "notebook",
             "--no-browser",
             "--port",

@@ -40,6 +40,7 @@ public final class Schema {
 
   static {
     COMMAND_LINE_ONLY.put("notebook", NotebookCommand::new);
+    COMMAND_LINE_ONLY.put("kernel", KernelCommand::new);
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);
   }
 

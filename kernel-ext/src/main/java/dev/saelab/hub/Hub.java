@@ -1,5 +1,6 @@
 package dev.saelab.hub;
 
+import dev.saelab.io.HostEnv;
 import dev.saelab.io.SaeLabException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -83,8 +84,8 @@ public final class Hub {
 
   /**
    * The hub as {@code huggingface_hub} configures it: {@code HF_ENDPOINT}; {@code HF_TOKEN}, else
-   * the file {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token}; cache {@code HF_HUB_CACHE}, else
-   * {@code $HF_HOME/hub}; {@code HF_HOME} defaults to {@code ~/.cache/huggingface}.
+   * the file {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token}; cache {@link #hubCache}. System
+   * properties {@code saelab.HF_HOME} (and so on) win over the environment.
    */
   public static Hub fromEnvironment() {
     Map<String, String> env = new java.util.HashMap<>(System.getenv());
@@ -97,18 +98,12 @@ public final class Hub {
         env.put(k, v);
       }
     }
-    Path home =
-        env.containsKey("HF_HOME")
-            ? Path.of(env.get("HF_HOME"))
-            : Path.of(System.getProperty("user.home"), ".cache", "huggingface");
-    Path cache =
-        env.containsKey("HF_HUB_CACHE") ? Path.of(env.get("HF_HUB_CACHE")) : home.resolve("hub");
+    HostEnv host =
+        new HostEnv(env, System.getProperty("os.name", ""), System.getProperty("user.home", ""));
+    Path cache = Path.of(hubCache(host));
     String token = env.get("HF_TOKEN");
     if (token == null) {
-      Path tf =
-          env.containsKey("HF_TOKEN_PATH")
-              ? Path.of(env.get("HF_TOKEN_PATH"))
-              : home.resolve("token");
+      Path tf = Path.of(tokenPath(host));
       try {
         token = Files.isRegularFile(tf) ? Files.readString(tf).strip() : null;
       } catch (IOException e) {
@@ -116,6 +111,40 @@ public final class Hub {
       }
     }
     return new Hub(env.getOrDefault("HF_ENDPOINT", DEFAULT_ENDPOINT), token, cache);
+  }
+
+  /**
+   * {@code HF_HOME} as {@code huggingface_hub} computes it on any system: the variable (a leading
+   * {@code ~} expanded), else {@code $XDG_CACHE_HOME/huggingface}, else {@code
+   * ~/.cache/huggingface}, where {@code ~} is {@code %USERPROFILE%} on Windows (so {@code
+   * C:\Users\NAME\.cache\huggingface}) and {@code $HOME} on Linux and macOS.
+   */
+  public static String hfHome(HostEnv host) {
+    String v = host.get("HF_HOME");
+    if (v != null) {
+      return host.expandUser(v);
+    }
+    String xdg = host.get("XDG_CACHE_HOME");
+    return host.join(
+        xdg != null ? host.expandUser(xdg) : host.join(host.home(), ".cache"), "huggingface");
+  }
+
+  /**
+   * The hub cache: {@code HF_HUB_CACHE}, else {@code HUGGINGFACE_HUB_CACHE}, else {@code
+   * $HF_HOME/hub}.
+   */
+  public static String hubCache(HostEnv host) {
+    String v = host.get("HF_HUB_CACHE");
+    if (v == null) {
+      v = host.get("HUGGINGFACE_HUB_CACHE");
+    }
+    return v != null ? host.expandUser(v) : host.join(hfHome(host), "hub");
+  }
+
+  /** The token file: {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token}. */
+  public static String tokenPath(HostEnv host) {
+    String v = host.get("HF_TOKEN_PATH");
+    return v != null ? host.expandUser(v) : host.join(hfHome(host), "token");
   }
 
   /** Reports bytes received (for progress bars). */

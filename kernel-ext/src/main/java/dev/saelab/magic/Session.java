@@ -4,8 +4,10 @@ import dev.saelab.api.FeatureTable;
 import dev.saelab.cli.InputOptions;
 import dev.saelab.cli.Layer;
 import dev.saelab.hub.Sources;
+import dev.saelab.io.Backend;
 import dev.saelab.labels.FeatureLabels;
 import dev.saelab.labels.NeuronpediaLabels;
+import dev.saelab.linalg.Screen;
 import dev.saelab.model.ModelWeights;
 import dev.saelab.sae.SaeDictionary;
 
@@ -127,6 +129,7 @@ public final class Session {
         "labels in:  " + (labelsIn == null ? "-" : labelsIn.origin()),
         "labels key: " + (labelsKey == null ? "-" : labelsKey.origin()),
         "labels out: " + (labelsOut == null ? "-" : labelsOut.origin()),
-        "last table: " + (lastTable == null ? "-" : lastTable.size() + " rows"));
+        "last table: " + (lastTable == null ? "-" : lastTable.size() + " rows"),
+        "backend:    ND4J native " + Backend.describe() + "; tile screen " + Screen.auto());
   }
 }

@@ -152,7 +152,18 @@ class SaeLabMagicsTest {
     for (String name : SaeLabMagics.NAMES) {
       assertTrue(all.contains("%" + name), name);
     }
-    assertTrue(m.eval("saelab", List.of("status")).toString().contains("layer:      1"));
+    String status = m.eval("saelab", List.of("status")).toString();
+    assertTrue(status.contains("layer:      1"), status);
+    // the native build and the tile screen in use, and why (BackendTest covers each platform)
+    String screen = dev.saelab.io.Backend.choice().isAvx512() ? "int8" : "fp32";
+    assertTrue(
+        status.contains(
+            "backend:    ND4J native "
+                + dev.saelab.io.Backend.describe()
+                + "; tile screen "
+                + screen),
+        status);
+    assertTrue(status.contains(org.bytedeco.javacpp.Loader.getPlatform()), status);
   }
 
   @Test
