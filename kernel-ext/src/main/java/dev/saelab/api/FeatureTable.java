@@ -62,6 +62,7 @@ public final class FeatureTable {
   private final FeatureLabels keyLabels;
   private final FeatureLabels outLabels;
   private final List<Row> rows;
+  private String extraNote = "";
 
   /**
    * @param tables per-head circuit tables (all of one kind or mixed)
@@ -273,11 +274,23 @@ public final class FeatureTable {
    * (exact)" for Gemma 3 and Qwen3; "" otherwise.
    */
   public String note() {
-    return tables.stream()
-        .map(CircuitTable::qkNormNote)
-        .filter(n -> !n.isEmpty())
-        .findFirst()
-        .orElse("");
+    String qk =
+        tables.stream()
+            .map(CircuitTable::qkNormNote)
+            .filter(n -> !n.isEmpty())
+            .findFirst()
+            .orElse("");
+    return qk.isEmpty() ? extraNote : extraNote.isEmpty() ? qk : extraNote + "; " + qk;
+  }
+
+  /**
+   * This table with {@code note} shown above it (e.g. what an attribution's terms add up to); the
+   * rows are shared.
+   */
+  public FeatureTable withNote(String note) {
+    FeatureTable t = new FeatureTable(tables, inLabels, keyLabels, outLabels);
+    t.extraNote = note == null ? "" : note;
+    return t;
   }
 
   /** A plain-text rendering: the first 20 rows per head. */

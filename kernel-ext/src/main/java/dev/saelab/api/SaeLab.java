@@ -210,6 +210,94 @@ public final class SaeLab {
   }
 
   /**
+   * Layer {@code layer} on {@code tokenIds}, ready to split its scores and writes over the features
+   * of {@code sae} (which reads the layer's input): runs the model up to the layer and records its
+   * input ({@link dev.saelab.circuits.LayerAttribution}; math.md §16).
+   *
+   * <pre>
+   * var la = SaeLab.attribution(model, 1, sae, 2, 17, 5, 33, 9, 41, 12, 60);
+   * SaeLab.qkAttribution(la, 1, 5, 2, 10, labels)      // L1H1, query 5 → key 2, top 10 pairs
+   * </pre>
+   */
+  public static dev.saelab.circuits.LayerAttribution attribution(
+      ModelWeights model, int layer, SaeDictionary sae, int... tokenIds) {
+    checkLayer(model, layer);
+    ForwardPass.checkTokens(model, tokenIds);
+    dev.saelab.circuits.LayerAttribution.requireInputSae(model.attention(layer), sae);
+    Hook in = Hook.of(layer, Hook.Point.RESID_PRE);
+    try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in))) {
+      return dev.saelab.circuits.LayerAttribution.of(model.attention(layer), sae, a.get(in));
+    }
+  }
+
+  /**
+   * Head {@code head}'s pre-softmax score of query position {@code queryPos} on key position {@code
+   * keyPos}, split over (query feature, key feature) pairs: the top {@code top} pairs by |term| as
+   * a QK feature table (values: the terms), with a note giving the model's score, the grouped terms
+   * (feature pairs, errors, b_dec, biases) that add up to it, and the share the pairs shown
+   * explain.
+   */
+  public static FeatureTable qkAttribution(
+      dev.saelab.circuits.LayerAttribution la,
+      int head,
+      int queryPos,
+      int keyPos,
+      int top,
+      FeatureLabels labels) {
+    dev.saelab.circuits.QkAttribution qk = la.qk(head, queryPos, keyPos);
+    String note =
+        String.format(
+            java.util.Locale.ROOT,
+            "%s score of query %d on key %d: %.6g%s = feature pairs %.6g + features×error %.6g +"
+                + " error×features %.6g + error×error %.6g + b_dec %.6g + bias %.6g; the %d pairs"
+                + " shown explain %.1f%% of it",
+            qk.headName(),
+            queryPos,
+            keyPos,
+            qk.modelScore(),
+            qk.cappedScore() != qk.modelScore()
+                ? String.format(java.util.Locale.ROOT, " (soft-capped %.6g)", qk.cappedScore())
+                : "",
+            qk.featurePairs(),
+            qk.featuresError(),
+            qk.errorFeatures(),
+            qk.errorError(),
+            qk.bDecTerms(),
+            qk.biasTerms(),
+            Math.min(top, qk.pairCount()),
+            100 * qk.share(top));
+    return new FeatureTable(java.util.List.of(qk.table(top)), labels, null).withNote(note);
+  }
+
+  /**
+   * What head {@code head} writes at destination {@code destPos}, split over (value feature, output
+   * feature) pairs summed over the source positions and weighted by the pattern: the top {@code
+   * top} pairs as an OV feature table (values: the terms), read by {@code outSae} on the layer's
+   * output stream.
+   */
+  public static FeatureTable ovAttribution(
+      dev.saelab.circuits.LayerAttribution la,
+      int head,
+      int destPos,
+      SaeDictionary outSae,
+      int top,
+      FeatureLabels inLabels,
+      FeatureLabels outLabels) {
+    dev.saelab.circuits.OvAttribution ov = la.ov(head, destPos, outSae);
+    String note =
+        String.format(
+            java.util.Locale.ROOT,
+            "%s at destination %d: (value feature, output feature) terms summed over %d source"
+                + " positions, weighted by the pattern; output features' pre-activation"
+                + " contributions (the %d the head writes most)",
+            ov.headName(),
+            destPos,
+            ov.sources().length,
+            ov.outputs().length);
+    return new FeatureTable(java.util.List.of(ov.table(top)), inLabels, outLabels).withNote(note);
+  }
+
+  /**
    * The strongest SAE features at each token: runs the model up to {@code layer}, encodes the
    * layer's input with {@code sae} (which must read that stream) and lists each position's {@code
    * top} features by activation, with labels when given; the plot is a strip, features (rows, the

@@ -17,12 +17,27 @@ public interface ForwardShared {
   Object result(ModelWeights model, Integer sessionLayer) throws Exception;
 
   /**
-   * As {@link #result(ModelWeights, Integer)}, also given the session's SAE on the layer's input
-   * stream ({@code %sae}), or null; commands that need an SAE use it when no flag names one.
+   * What a notebook session has loaded besides its model ({@code %model --layer}, {@code %sae},
+   * {@code %labels}); any may be null.
+   *
+   * @param layer the session's layer
+   * @param saeIn the SAE on the layer's input stream
+   * @param saeOut the SAE on the layer's output stream
+   * @param labelsIn labels of saeIn
+   * @param labelsOut labels of saeOut
    */
-  default Object result(
-      ModelWeights model, Integer sessionLayer, dev.saelab.sae.SaeDictionary sessionSae)
-      throws Exception {
-    return result(model, sessionLayer);
+  record Session(
+      Integer layer,
+      dev.saelab.sae.SaeDictionary saeIn,
+      dev.saelab.sae.SaeDictionary saeOut,
+      dev.saelab.labels.FeatureLabels labelsIn,
+      dev.saelab.labels.FeatureLabels labelsOut) {}
+
+  /**
+   * As {@link #result(ModelWeights, Integer)}, also given what the session has loaded; commands
+   * that need an SAE or labels use the session's when no flag names one.
+   */
+  default Object result(ModelWeights model, Session session) throws Exception {
+    return result(model, session.layer());
   }
 }

@@ -67,12 +67,13 @@ public final class ValidateCommand extends CliCommand implements ForwardShared {
 
   @Override
   public Object result(ModelWeights m, Integer sessionLayer) throws Exception {
-    return result(m, sessionLayer, null);
+    return result(m, new Session(sessionLayer, null, null, null, null));
   }
 
   @Override
-  public Object result(ModelWeights m, Integer sessionLayer, SaeDictionary sessionSae)
-      throws Exception {
+  public Object result(ModelWeights m, Session session) throws Exception {
+    Integer sessionLayer = session.layer();
+    SaeDictionary sessionSae = session.saeIn();
     int l = layer != null ? layer : sessionLayer != null ? sessionLayer : -1;
     if (l < 0) {
       throw new IllegalArgumentException("needs --layer L (or %model PATH --layer L)");

@@ -151,7 +151,7 @@ public final class SaeLabMagics {
     if (command instanceof dev.saelab.cli.ForwardShared f) {
       if (f.input().model() != null) {
         try (dev.saelab.model.ModelWeights m = f.input().openModel()) {
-          return f.result(m, session.layer, session.saeIn);
+          return f.result(m, forwardSession());
         }
       }
       if (session.model == null) {
@@ -159,7 +159,7 @@ public final class SaeLabMagics {
             "%" + name + ": no model loaded (use %model PATH, or --model DIR)");
       }
       f.input().tokenIds(session.model);
-      return f.result(session.model, session.layer, session.saeIn);
+      return f.result(session.model, forwardSession());
     }
     if (command instanceof LoadMagics.Load l) {
       return load(name, l);
@@ -168,6 +168,11 @@ public final class SaeLabMagics {
       return plot(p);
     }
     return saelab((SaelabMagic) command);
+  }
+
+  private dev.saelab.cli.ForwardShared.Session forwardSession() {
+    return new dev.saelab.cli.ForwardShared.Session(
+        session.layer, session.saeIn, session.saeOut, session.labelsIn, session.labelsOut);
   }
 
   private Object load(String name, LoadMagics.Load l) {
