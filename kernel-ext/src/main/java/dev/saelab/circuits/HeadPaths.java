@@ -92,7 +92,18 @@ public final class HeadPaths {
 
   /** The paths over the {@code directions} strongest directions of an existing split. */
   public static HeadPaths of(ModelWeights model, Activations acts, PromptSvd s, int directions) {
-    ResidualSplit split = ResidualSplit.of(model, acts, s.layer());
+    return of(s, ResidualSplit.of(model, acts, s.layer()), directions);
+  }
+
+  /**
+   * The paths over the {@code directions} strongest directions of {@code s}, from a residual split
+   * of the same layer and prompt (reuse one split for many heads and pairs of a layer).
+   */
+  public static HeadPaths of(PromptSvd s, ResidualSplit split, int directions) {
+    if (split.layer() != s.layer()) {
+      throw new IllegalArgumentException(
+          "residual split of layer " + split.layer() + " for a head of layer " + s.layer());
+    }
     int n = Math.max(0, Math.min(directions, s.terms().size()));
     int[] ks = new int[n];
     List<Path> out = new ArrayList<>();
