@@ -3,6 +3,7 @@ package dev.saelab.circuits;
 import dev.saelab.io.Backend;
 import dev.saelab.model.AttentionWeights;
 import dev.saelab.model.ModelConfig;
+import dev.saelab.model.Norm;
 import dev.saelab.model.NormKind;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -147,6 +148,30 @@ public final class HeadSvd {
       b = append(b, bias(attn, attn.bK(), attn.wK(), g, c.dHead()));
     }
     return ofFactors(CircuitKind.QK, attn.layer(), head, augmented, a, b);
+  }
+
+  /**
+   * One side of the bias-augmented QK form as {@link #qk} builds it, {@code [d_model + 1, d_head]}:
+   * {@code Ã = [N_in·W_Q^h; b̃_Q]} ({@code query}) or {@code B̃ = [N_in·W_K^g; b̃_K]}, the q/k-norm
+   * gains folded into its columns when {@code gains} and the model has them (the model applies them
+   * after the bias: {@code g ⊙ (x̃·W + b)/rms}). A fresh array ({@link PromptSvd} rotates its
+   * rows).
+   */
+  static double[][] augmentedQkFactor(
+      AttentionWeights attn, int head, boolean query, boolean gains) {
+    ModelConfig c = attn.config();
+    int block = query ? head : c.kvHead(head);
+    INDArray w = query ? attn.wQ() : attn.wK();
+    double[][] a = foldInput(attn, FeatureCircuits.headView(w, block, c.dHead()));
+    Norm qkNorm = !gains ? null : query ? attn.qNorm() : attn.kNorm();
+    if (qkNorm != null) {
+      scaleColumns(a, qkNorm.gain().toDoubleVector());
+    }
+    double[] b = bias(attn, query ? attn.bQ() : attn.bK(), w, block, c.dHead());
+    if (qkNorm != null) {
+      scaleColumns(new double[][] {b}, qkNorm.gain().toDoubleVector());
+    }
+    return append(a, b);
   }
 
   /**
