@@ -332,4 +332,117 @@ public final class Analyses {
     t.doubleColumn("rho").append(rho);
     t.doubleColumn("rho_rope").append(rope);
   }
+
+  /**
+   * A head's score on (query, key) split over its singular directions (Franco &amp; Crovella on a
+   * prompt, {@link dev.saelab.circuits.PromptSvd}): {@code layer, head, query_pos, key_pos, k,
+   * sigma, query_factor, key_factor, term, cumulative_share} by |term|, and a bar plot of the
+   * terms.
+   */
+  public static Analysis directions(dev.saelab.circuits.PromptSvd s) {
+    Table t =
+        Table.create(
+            "directions",
+            IntColumn.create("layer"),
+            IntColumn.create("head"),
+            IntColumn.create("query_pos"),
+            IntColumn.create("key_pos"),
+            IntColumn.create("k"),
+            DoubleColumn.create("sigma"),
+            DoubleColumn.create("query_factor"),
+            DoubleColumn.create("key_factor"),
+            DoubleColumn.create("term"),
+            DoubleColumn.create("cumulative_share"));
+    double abs = 0;
+    for (dev.saelab.circuits.PromptSvd.Term term : s.terms()) {
+      abs += Math.abs(term.value());
+    }
+    double run = 0;
+    List<String> ks = new java.util.ArrayList<>();
+    double[] values = new double[s.terms().size()];
+    for (dev.saelab.circuits.PromptSvd.Term term : s.terms()) {
+      run += Math.abs(term.value());
+      t.intColumn("layer").append(s.layer());
+      t.intColumn("head").append(s.head());
+      t.intColumn("query_pos").append(s.queryPos());
+      t.intColumn("key_pos").append(s.keyPos());
+      t.intColumn("k").append(term.k());
+      t.doubleColumn("sigma").append(term.sigma());
+      t.doubleColumn("query_factor").append(term.query());
+      t.doubleColumn("key_factor").append(term.key());
+      t.doubleColumn("term").append(term.value());
+      t.doubleColumn("cumulative_share").append(abs == 0 ? 0 : run / abs);
+      values[ks.size()] = term.value();
+      ks.add(term.k() < 0 ? "bias" : Integer.toString(term.k()));
+    }
+    String title =
+        String.format(
+            java.util.Locale.ROOT,
+            "%s score of query %d on key %d over its singular directions: %.6g (model %.6g), %d"
+                + " of %d directions carry 90%% (%s)",
+            s.headName(),
+            s.queryPos(),
+            s.keyPos(),
+            s.total(),
+            s.modelScore(),
+            s.directionsFor(0.9),
+            s.terms().size(),
+            s.form().description());
+    java.util.Map<String, double[]> series = new java.util.LinkedHashMap<>();
+    series.put("term", values);
+    return new Analysis(
+        title,
+        t,
+        Plots.bars(
+            s.headName() + " score by singular direction (strongest first)",
+            "direction k",
+            "term",
+            ks,
+            series));
+  }
+
+  /**
+   * The upstream writers (embedding, earlier heads, MLPs, biases) feeding a head's strongest
+   * directions at the query and key positions ({@link dev.saelab.circuits.HeadPaths}): {@code
+   * source, kind, source_layer, source_head, k, side, factor, share, contribution}, strongest
+   * first.
+   */
+  public static Analysis headPaths(dev.saelab.circuits.HeadPaths hp) {
+    Table t =
+        Table.create(
+            "paths",
+            StringColumn.create("source"),
+            StringColumn.create("kind"),
+            IntColumn.create("source_layer"),
+            IntColumn.create("source_head"),
+            IntColumn.create("k"),
+            StringColumn.create("side"),
+            DoubleColumn.create("factor"),
+            DoubleColumn.create("share"),
+            DoubleColumn.create("contribution"));
+    for (dev.saelab.circuits.HeadPaths.Path p : hp.paths()) {
+      t.stringColumn("source").append(p.source().name());
+      t.stringColumn("kind")
+          .append(p.source().kind().toString().toLowerCase(java.util.Locale.ROOT));
+      t.intColumn("source_layer").append(p.source().layer());
+      t.intColumn("source_head").append(p.source().head());
+      t.intColumn("k").append(p.k());
+      t.stringColumn("side").append(p.side().id());
+      t.doubleColumn("factor").append(p.factor());
+      t.doubleColumn("share").append(p.share());
+      t.doubleColumn("contribution").append(p.contribution());
+    }
+    dev.saelab.circuits.PromptSvd s = hp.score();
+    return new Analysis(
+        String.format(
+            java.util.Locale.ROOT,
+            "what writes %s's %d strongest directions at query %d and key %d (each side's"
+                + " contributions add up to the direction's term)",
+            s.headName(),
+            hp.directions().length,
+            s.queryPos(),
+            s.keyPos()),
+        t,
+        null);
+  }
 }

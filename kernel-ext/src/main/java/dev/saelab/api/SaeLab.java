@@ -298,6 +298,40 @@ public final class SaeLab {
   }
 
   /**
+   * Head {@code head}'s score of query {@code queryPos} on key {@code keyPos} split over its
+   * singular directions (Franco &amp; Crovella on a prompt): runs the model up to the layer.
+   */
+  public static Analysis directions(
+      ModelWeights model, int layer, int head, int queryPos, int keyPos, int... tokenIds) {
+    checkLayer(model, layer);
+    ForwardPass.checkTokens(model, tokenIds);
+    try (Activations a =
+        ForwardPass.run(model, tokenIds, dev.saelab.circuits.PromptSvd.hooks(layer))) {
+      return Analyses.directions(
+          dev.saelab.circuits.PromptSvd.of(model, a, layer, head, queryPos, keyPos));
+    }
+  }
+
+  /**
+   * Which upstream writers (earlier heads, MLPs, the embedding) feed head {@code head}'s directions
+   * carrying {@code share} (e.g. 0.9) of its score of query {@code queryPos} on key {@code keyPos}:
+   * Franco &amp; Crovella's communication paths between heads, on a prompt.
+   */
+  public static Analysis headPaths(
+      ModelWeights model,
+      int layer,
+      int head,
+      int queryPos,
+      int keyPos,
+      double share,
+      int... tokenIds) {
+    checkLayer(model, layer);
+    ForwardPass.checkTokens(model, tokenIds);
+    return Analyses.headPaths(
+        dev.saelab.circuits.HeadPaths.trace(model, tokenIds, layer, head, queryPos, keyPos, share));
+  }
+
+  /**
    * The strongest SAE features at each token: runs the model up to {@code layer}, encodes the
    * layer's input with {@code sae} (which must read that stream) and lists each position's {@code
    * top} features by activation, with labels when given; the plot is a strip, features (rows, the

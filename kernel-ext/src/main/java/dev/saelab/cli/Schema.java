@@ -32,6 +32,7 @@ public final class Schema {
     SHARED.put("inspect", InspectCommand::new);
     SHARED.put("run", RunCommand::new);
     SHARED.put("attention", AttentionCommand::new);
+    SHARED.put("attribute", AttributeCommand::new);
     SHARED.put("validate", ValidateCommand::new);
   }
 

@@ -205,6 +205,15 @@ class SaeLabMagicsTest {
             .get("text/html")
             .toString()
             .contains("data:image/png;base64,"));
+    FeatureTable qk =
+        (FeatureTable)
+            m.eval(
+                "attribute",
+                List.of("--token-ids", "2,17,5,33,9,41,12,60", "--head", "1", "--top", "3"));
+    assertEquals(3, qk.size());
+    assertTrue(qk.note().startsWith("L1H1 score of query 7 on key "), qk.note());
+    assertTrue(
+        qk.rows().stream().anyMatch(r -> !r.rowLabel().isEmpty()), "the session's labels joined");
     MagicUsageException e =
         assertThrows(
             MagicUsageException.class,
@@ -348,6 +357,19 @@ class SaeLabMagicsTest {
                 "--hooks",
                 "blocks.1.hook_resid_pre,blocks.0.attn.hook_z")));
     returned.put("%validate", m.eval("validate", List.of("--token-ids", "2,17,5,33,9,41,12,60")));
+    returned.put(
+        "%attribute",
+        m.eval("attribute", List.of("--token-ids", "2,17,5,33,9,41,12,60", "--head", "1")));
+    returned.put(
+        "%attribute --circuit ov",
+        m.eval(
+            "attribute",
+            List.of("--token-ids", "2,17,5,33,9,41,12,60", "--head", "2", "--circuit", "ov")));
+    returned.put(
+        "%attribute --split paths",
+        m.eval(
+            "attribute",
+            List.of("--token-ids", "2,17,5,33,9,41,12,60", "--head", "2", "--split", "paths")));
     ModelWeights model = (ModelWeights) returned.get("%model");
     var attn = model.attention(1);
     returned.put("attention(1)", attn);
