@@ -250,7 +250,7 @@ public final class SaeLab {
             java.util.Locale.ROOT,
             "%s score of query %d on key %d: %.6g%s = feature pairs %.6g + features×error %.6g +"
                 + " error×features %.6g + error×error %.6g + b_dec %.6g + bias %.6g; the %d pairs"
-                + " shown explain %.1f%% of it",
+                + " shown sum to %.1f%% of the score",
             qk.headName(),
             queryPos,
             keyPos,
@@ -332,6 +332,75 @@ public final class SaeLab {
   }
 
   /**
+   * Traces back from head {@code head} of layer {@code layer} at (query {@code queryPos}, key
+   * {@code keyPos}) through the upstream heads writing its strongest singular directions, {@code
+   * perHead} heads per step and {@code depth} steps ({@link dev.saelab.circuits.PathTrace}): a
+   * table of edges {@code depth, source, source_query, source_key, target, target_query,
+   * target_key, k, side, contribution, share}.
+   *
+   * <pre>
+   * SaeLab.trace(gpt2, 9, 9, last, io, 0.9, 3, 2, ids)   // a name mover's query at the end
+   * </pre>
+   */
+  public static Analysis trace(
+      ModelWeights model,
+      int layer,
+      int head,
+      int queryPos,
+      int keyPos,
+      double share,
+      int perHead,
+      int depth,
+      int... tokenIds) {
+    checkLayer(model, layer);
+    ForwardPass.checkTokens(model, tokenIds);
+    java.util.List<dev.saelab.circuits.PathTrace.Edge> edges =
+        dev.saelab.circuits.PathTrace.trace(
+            model, tokenIds, layer, head, queryPos, keyPos, share, perHead, depth);
+    tech.tablesaw.api.Table t =
+        tech.tablesaw.api.Table.create(
+            "trace",
+            tech.tablesaw.api.IntColumn.create("depth"),
+            tech.tablesaw.api.StringColumn.create("source"),
+            tech.tablesaw.api.IntColumn.create("source_query"),
+            tech.tablesaw.api.IntColumn.create("source_key"),
+            tech.tablesaw.api.StringColumn.create("target"),
+            tech.tablesaw.api.IntColumn.create("target_query"),
+            tech.tablesaw.api.IntColumn.create("target_key"),
+            tech.tablesaw.api.IntColumn.create("k"),
+            tech.tablesaw.api.StringColumn.create("side"),
+            tech.tablesaw.api.DoubleColumn.create("contribution"),
+            tech.tablesaw.api.DoubleColumn.create("share"));
+    for (dev.saelab.circuits.PathTrace.Edge e : edges) {
+      t.intColumn("depth").append(e.depth());
+      t.stringColumn("source").append(e.source());
+      t.intColumn("source_query").append(e.sourceQuery());
+      t.intColumn("source_key").append(e.sourceKey());
+      t.stringColumn("target").append(e.target());
+      t.intColumn("target_query").append(e.targetQuery());
+      t.intColumn("target_key").append(e.targetKey());
+      t.intColumn("k").append(e.k());
+      t.stringColumn("side").append(e.side().id());
+      t.doubleColumn("contribution").append(e.contribution());
+      t.doubleColumn("share").append(e.share());
+    }
+    return new Analysis(
+        "paths into L"
+            + layer
+            + "H"
+            + head
+            + " (query "
+            + queryPos
+            + ", key "
+            + keyPos
+            + "): upstream heads writing its strongest singular directions, "
+            + depth
+            + " steps back",
+        t,
+        null);
+  }
+
+  /**
    * The strongest SAE features at each token: runs the model up to {@code layer}, encodes the
    * layer's input with {@code sae} (which must read that stream) and lists each position's {@code
    * top} features by activation, with labels when given; the plot is a strip, features (rows, the
@@ -393,9 +462,11 @@ public final class SaeLab {
       String title =
           "the "
               + top
-              + " strongest features of "
-              + sae
-              + " at each of "
+              + " strongest of "
+              + sae.config().dSae()
+              + " features ("
+              + sae.config().hookName()
+              + ") at each of "
               + tokenIds.length
               + " tokens (layer "
               + layer
