@@ -57,6 +57,8 @@ import picocli.CommandLine.Option;
  *       would not fit in memory; time and peak RSS; pruning on heavy-tailed norms.
  *   <li>{@code bench load}: opening a ~10 GB sparse sharded checkpoint and reading one layer's
  *       attention; reading a 300 MB npz SAE against {@code cat file > /dev/null}.
+ *   <li>{@code bench forward} ({@link BenchForward}): the forward pass on a synthetic GPT-2 small
+ *       or Gemma 2 2B checkpoint against an independent PyTorch forward on the same file.
  * </ul>
  */
 @Command(
@@ -64,7 +66,7 @@ import picocli.CommandLine.Option;
     description =
         "Speed and memory benchmarks, printed as ratios against baselines measured in"
             + " the same run.",
-    subcommands = {BenchCommand.Tables.class, BenchCommand.Load.class})
+    subcommands = {BenchCommand.Tables.class, BenchCommand.Load.class, BenchForward.class})
 public final class BenchCommand extends CliCommand {
   /**
    * Debian's python, which has python3-numpy and python3-torch (a pyenv {@code python3} on the PATH
@@ -77,7 +79,7 @@ public final class BenchCommand extends CliCommand {
   @Override
   public Integer call() {
     throw new picocli.CommandLine.ParameterException(
-        new picocli.CommandLine(this), "expected tables or load");
+        new picocli.CommandLine(this), "expected tables, load or forward");
   }
 
   /** {@code saelab bench tables}. */
@@ -947,33 +949,51 @@ public final class BenchCommand extends CliCommand {
    * inherited).
    */
   private JsonNode python(String peer, String... args) throws IOException {
-    Path script = Files.createTempFile("saelab-brute-force", ".py");
-    try (InputStream in =
-        BenchCommand.class.getResourceAsStream("/dev/saelab/bench/brute_force.py")) {
-      Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    }
-    List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), "--peer", peer));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().putAll(peerEnv);
-    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+    List<String> a = new ArrayList<>(List.of("--peer", peer));
+    a.addAll(List.of(args));
+    return runPython("brute_force.py", a, peerEnv, err, "the " + peer + " peer");
+  }
+
+  /**
+   * Runs {@code script} (a resource of dev/saelab/bench/, copied with brute_force.py, whose helpers
+   * it may import, to a temporary folder) in {@link #PYTHON} with {@code env} added and returns its
+   * JSON line, or null when python failed (named on {@code err} as {@code who}; python's own stderr
+   * is inherited).
+   */
+  static JsonNode runPython(
+      String script,
+      List<String> args,
+      Map<String, String> env,
+      java.io.PrintStream err,
+      String who)
+      throws IOException {
+    Path dir = Files.createTempDirectory("saelab-bench-py");
     try {
+      for (String s : List.of("brute_force.py", script)) {
+        try (InputStream in = BenchCommand.class.getResourceAsStream("/dev/saelab/bench/" + s)) {
+          Files.copy(in, dir.resolve(s), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      List<String> cmd = new ArrayList<>(List.of(PYTHON, dir.resolve(script).toString()));
+      cmd.addAll(args);
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().putAll(env);
+      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
       Process p = pb.start();
       String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
-        err.println(
-            "bench: the " + peer + " peer failed in " + PYTHON + " (is python3-numpy installed?)");
+        err.println("bench: " + who + " failed in " + PYTHON + " (is python3-numpy installed?)");
         return null;
       }
       return new ObjectMapper().readTree(json);
     } catch (IOException e) {
-      err.println("bench: the " + peer + " peer failed: " + e.getMessage());
+      err.println("bench: " + who + " failed: " + e.getMessage());
       return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;
     } finally {
-      Files.deleteIfExists(script);
+      deleteTree(dir);
     }
   }
 
@@ -1317,7 +1337,7 @@ public final class BenchCommand extends CliCommand {
     return (System.nanoTime() - t0) / 1e9;
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     try (var s = Files.walk(dir)) {
       s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }

@@ -18,7 +18,15 @@ public record Activations(int[] tokenIds, Map<String, INDArray> byName) implemen
     byName = Collections.unmodifiableMap(new LinkedHashMap<>(byName));
   }
 
-  /** The token ids (a copy). */
+  /**
+   * Reads activations saved elsewhere (safetensors or npz, keyed by TransformerLens hook names; see
+   * {@link ActivationFile}).
+   */
+  public static Activations read(java.nio.file.Path file) {
+    return ActivationFile.read(file);
+  }
+
+  /** The token ids (a copy; empty when an imported file recorded none). */
   @Override
   public int[] tokenIds() {
     return tokenIds.clone();

@@ -18,7 +18,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.CustomOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * A forward pass over token ids, in float32, computing what Hugging Face transformers computes,
@@ -90,9 +94,17 @@ public final class ForwardPass {
       }
       int layer = l;
       Recorder r =
-          (p, data, shape) -> {
-            if (want.contains(p)) {
-              rec.put(Hook.of(layer, p), Nd4j.create(data.clone(), shape, 'c'));
+          new Recorder() {
+            @Override
+            public void put(Hook.Point p, float[] data, long[] shape) {
+              if (want.contains(p)) {
+                rec.put(Hook.of(layer, p), Nd4j.create(data.clone(), shape, 'c'));
+              }
+            }
+
+            @Override
+            public boolean wants(Hook.Point p) {
+              return want.contains(p);
             }
           };
       r.put(Hook.Point.RESID_PRE, x, new long[] {t, d});
@@ -115,9 +127,11 @@ public final class ForwardPass {
   }
 
   /** Receives one computed activation (row-major data of the shape). */
-  @FunctionalInterface
   private interface Recorder {
     void put(Hook.Point point, float[] data, long[] shape);
+
+    /** Whether {@code point} is recorded (what is not need not be gathered). */
+    boolean wants(Hook.Point point);
   }
 
   /** Every token id within the vocabulary, at least one token, at most the context length. */
@@ -201,23 +215,20 @@ public final class ForwardPass {
   }
 
   /**
-   * Rows {@code rows} of a {@code [n, width]} tensor, streamed so the whole matrix is never held.
+   * Rows {@code rows} of a {@code [n, width]} tensor, each read on its own (a safetensors file maps
+   * only that row's bytes), so the whole matrix is never read.
    */
   private static float[] rows(ModelWeights m, String full, int[] rows, int width) {
     float[] out = new float[rows.length * width];
-    m.tensors()
-        .read(
-            full,
-            (offset, values, count) -> {
-              long end = offset + count;
-              for (int i = 0; i < rows.length; i++) {
-                long a = Math.max((long) rows[i] * width, offset);
-                long b = Math.min((long) rows[i] * width + width, end);
-                for (long e = a; e < b; e++) {
-                  out[i * width + (int) (e - (long) rows[i] * width)] = values[(int) (e - offset)];
-                }
-              }
-            });
+    for (int i = 0; i < rows.length; i++) {
+      int o = i * width;
+      m.tensors()
+          .readRange(
+              full,
+              (long) rows[i] * width,
+              width,
+              (offset, values, count) -> System.arraycopy(values, 0, out, o + (int) offset, count));
+    }
     return out;
   }
 
@@ -334,60 +345,74 @@ public final class ForwardPass {
     int window = c.isSliding(l) ? c.slidingWindow() : 0;
     double cap = c.attnSoftcap();
     float scale = (float) c.queryScale();
-    float[] scores = new float[nh * t * t];
-    float[] pattern = new float[nh * t * t];
+    boolean keepScores = r.wants(Hook.Point.ATTN_SCORES);
+    boolean keepPattern = r.wants(Hook.Point.PATTERN);
+    float[] scores = keepScores ? new float[nh * t * t] : null;
+    float[] pattern = keepPattern ? new float[nh * t * t] : null;
     float[] z = new float[t * nh * dh];
+    // All heads in a handful of native ops (each op's threads are paid once, not per head): the
+    // queries of the heads that share a KV head stacked as [n_kv, group·t, dh] (head-major, so the
+    // scores come out as [heads, t, t]), a batched GEMM with the keys [n_kv, t, dh]ᵀ, the scale,
+    // soft-cap, mask and row softmax as whole-array ops, a batched GEMM with the values.
+    int group = nh / nkv;
+    float[] qs = new float[nh * t * dh];
     for (int hd = 0; hd < nh; hd++) {
-      int kv = c.kvHead(hd);
       for (int i = 0; i < t; i++) {
-        int row = (hd * t + i) * t;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < t; j++) {
-          if (j > i || (window > 0 && i - j >= window)) {
-            scores[row + j] = Float.NEGATIVE_INFINITY;
-            continue;
-          }
-          float s = 0;
-          int qo = (i * nh + hd) * dh;
-          int ko = (j * nkv + kv) * dh;
-          double acc = 0;
-          for (int e = 0; e < dh; e++) {
-            acc += (double) q[qo + e] * k[ko + e];
-          }
-          s = (float) acc * scale;
-          if (cap > 0) {
-            s = (float) (Math.tanh(s / cap) * cap);
-          }
-          scores[row + j] = s;
-          max = Math.max(max, s);
-        }
-        double sum = 0;
-        double[] p = new double[t];
-        for (int j = 0; j <= i; j++) {
-          if (scores[row + j] != Float.NEGATIVE_INFINITY) {
-            p[j] = Math.exp(scores[row + j] - max);
-            sum += p[j];
-          }
-        }
-        int zo = (i * nh + hd) * dh;
-        double[] zi = new double[dh];
-        for (int j = 0; j <= i; j++) {
-          float pj = (float) (p[j] / sum);
-          pattern[row + j] = pj;
-          if (pj != 0) {
-            int vo = (j * nkv + kv) * dh;
-            for (int e = 0; e < dh; e++) {
-              zi[e] += (double) pj * v[vo + e];
-            }
-          }
-        }
-        for (int e = 0; e < dh; e++) {
-          z[zo + e] = (float) zi[e];
+        System.arraycopy(q, (i * nh + hd) * dh, qs, (hd * t + i) * dh, dh);
+      }
+    }
+    float[] ks = new float[nkv * t * dh];
+    float[] vs = new float[nkv * t * dh];
+    for (int kv = 0; kv < nkv; kv++) {
+      for (int j = 0; j < t; j++) {
+        System.arraycopy(k, (j * nkv + kv) * dh, ks, (kv * t + j) * dh, dh);
+        System.arraycopy(v, (j * nkv + kv) * dh, vs, (kv * t + j) * dh, dh);
+      }
+    }
+    float[] maskData = new float[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = 0; j < t; j++) {
+        if (j > i || (window > 0 && i - j >= window)) {
+          maskData[i * t + j] = Float.NEGATIVE_INFINITY;
         }
       }
     }
-    r.put(Hook.Point.ATTN_SCORES, scores, new long[] {nh, t, t});
-    r.put(Hook.Point.PATTERN, pattern, new long[] {nh, t, t});
+    try (INDArray qa = Nd4j.create(qs, new long[] {nkv, group * t, dh}, 'c');
+        INDArray ka = Nd4j.create(ks, new long[] {nkv, t, dh}, 'c');
+        INDArray va = Nd4j.create(vs, new long[] {nkv, t, dh}, 'c');
+        INDArray mask = Nd4j.create(maskData, new long[] {t, t}, 'c');
+        INDArray s = Nd4j.matmul(qa, ka, false, true, false);
+        INDArray s3 = s.reshape('c', nh, t, t)) {
+      s3.muli(scale);
+      if (cap > 0) {
+        s3.divi(cap);
+        Transforms.tanh(s3, false);
+        s3.muli(cap);
+      }
+      Nd4j.exec(new BroadcastAddOp(s3, mask, s3, 1, 2));
+      if (keepScores) {
+        System.arraycopy(flat(s3), 0, scores, 0, nh * t * t);
+      }
+      try (INDArray p = Nd4j.exec((CustomOp) new SoftMax(s3, 2))[0];
+          INDArray pg = p.reshape('c', nkv, group * t, t);
+          INDArray zb = Nd4j.matmul(pg, va)) {
+        if (keepPattern) {
+          System.arraycopy(flat(p), 0, pattern, 0, nh * t * t);
+        }
+        float[] zf = flat(zb);
+        for (int hd = 0; hd < nh; hd++) {
+          for (int i = 0; i < t; i++) {
+            System.arraycopy(zf, (hd * t + i) * dh, z, (i * nh + hd) * dh, dh);
+          }
+        }
+      }
+    }
+    if (keepScores) {
+      r.put(Hook.Point.ATTN_SCORES, scores, new long[] {nh, t, t});
+    }
+    if (keepPattern) {
+      r.put(Hook.Point.PATTERN, pattern, new long[] {nh, t, t});
+    }
     r.put(Hook.Point.Z, z, new long[] {t, nh, dh});
     float[] out = matmul(z, t, nh * dh, a.wO(), a.bO());
     if (a.postAttnNorm() != null) {
@@ -536,7 +561,7 @@ public final class ForwardPass {
   /** {@code x [n, k] · w [k, m] (+ bias)}, row-major out. */
   private static float[] matmul(float[] x, int n, int k, INDArray w, INDArray bias) {
     try (INDArray xa = Nd4j.create(x, new long[] {n, k}, 'c');
-        INDArray y = xa.mmul(w)) {
+        INDArray y = Nd4j.matmul(xa, w)) {
       if (bias != null) {
         y.addiRowVector(bias);
       }
@@ -547,7 +572,7 @@ public final class ForwardPass {
   /** {@code x [n, k] · wᵀ} for a Hugging Face {@code [m, k]} Linear weight (+ bias). */
   private static float[] matmulT(float[] x, int n, int k, INDArray w, INDArray bias) {
     try (INDArray xa = Nd4j.create(x, new long[] {n, k}, 'c');
-        INDArray y = xa.mmul(w.transpose())) {
+        INDArray y = Nd4j.matmul(xa, w, false, true, false)) {
       if (bias != null) {
         y.addiRowVector(bias);
       }
@@ -556,6 +581,9 @@ public final class ForwardPass {
   }
 
   private static float[] flat(INDArray a) {
+    if (a.ordering() == 'c' && !a.isView() && a.data().length() == a.length()) {
+      return a.data().asFloat();
+    }
     try (INDArray c = a.dup('c')) {
       return c.data().asFloat();
     }

@@ -356,6 +356,44 @@ public final class SafetensorsFile implements TensorSource {
     }
   }
 
+  /** Maps only the bytes of elements {@code [start, start + count)}. */
+  @Override
+  public void readRange(String name, long start, long count, FloatChunkSink sink) {
+    TensorInfo t = info(name);
+    TensorReadSupport.requireFloat(this, t);
+    if (start < 0 || count < 0 || start + count > t.numel()) {
+      throw SaeLabException.inTensor(
+          path,
+          name,
+          "elements [" + start + ", " + (start + count) + ") out of range 0.." + t.numel());
+    }
+    int es = t.dtype().size();
+    long begin = fileRange(name)[0] + start * es;
+    float[] chunk = new float[(int) Math.min(TensorReadSupport.CHUNK, Math.max(count, 1))];
+    long done = 0;
+    try {
+      while (done < count) {
+        long windowElems = Math.min(count - done, WINDOW / es);
+        MappedByteBuffer mb =
+            channel().map(FileChannel.MapMode.READ_ONLY, begin + done * es, windowElems * es);
+        long inWindow = 0;
+        while (inWindow < windowElems) {
+          int c = (int) Math.min(chunk.length, windowElems - inWindow);
+          TensorReadSupport.convert(mb, t.dtype(), chunk, c);
+          sink.accept(done + inWindow, chunk, c);
+          inWindow += c;
+        }
+        done += windowElems;
+        bytesRead.addAndGet(windowElems * es);
+      }
+    } catch (java.nio.channels.ClosedByInterruptException e) {
+      throw new java.util.concurrent.CancellationException(
+          "interrupted while reading tensor " + name + " of " + path);
+    } catch (IOException e) {
+      throw SaeLabException.inTensor(path, name, "read failed: " + e.getMessage());
+    }
+  }
+
   /**
    * The open channel; reopened if an interrupt closed it (a notebook interrupt must not break
    * loaded files).

@@ -127,6 +127,12 @@ public final class ShardedSafetensors implements TensorSource {
   }
 
   @Override
+  public void readRange(String name, long start, long count, FloatChunkSink sink) {
+    info(name);
+    byTensor.get(name).readRange(name, start, count, sink);
+  }
+
+  @Override
   public long bytesRead() {
     return shards.values().stream().mapToLong(SafetensorsFile::bytesRead).sum();
   }

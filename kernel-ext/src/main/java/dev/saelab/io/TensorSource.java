@@ -46,6 +46,33 @@ public interface TensorSource extends Closeable {
   /** Reads the tensor as float32 into {@code sink}, element by element in C order, in chunks. */
   void read(String name, FloatChunkSink sink);
 
+  /**
+   * Reads elements {@code [start, start + count)} of the tensor (C order) as float32 into {@code
+   * sink}, whose offsets count from {@code start}. This default streams the whole tensor and keeps
+   * the range; safetensors files read only the range's bytes.
+   */
+  default void readRange(String name, long start, long count, FloatChunkSink sink) {
+    TensorInfo t = info(name);
+    if (start < 0 || count < 0 || start + count > t.numel()) {
+      throw SaeLabException.inTensor(
+          path(),
+          name,
+          "elements [" + start + ", " + (start + count) + ") out of range 0.." + t.numel());
+    }
+    long end = start + count;
+    read(
+        name,
+        (offset, values, n) -> {
+          long a = Math.max(offset, start);
+          long b = Math.min(offset + n, end);
+          if (a < b) {
+            float[] part = new float[(int) (b - a)];
+            System.arraycopy(values, (int) (a - offset), part, 0, part.length);
+            sink.accept(a - start, part, part.length);
+          }
+        });
+  }
+
   /** Reads the tensor into a new float32 ND4J array of its shape (C order). */
   default INDArray readArray(String name) {
     return TensorReadSupport.toArray(this, info(name));

@@ -369,8 +369,12 @@ class ForwardTest {
   }
 
   @Test
-  void badInputsGetOneLineNamingTheFlag(@TempDir Path dir) {
+  void badInputsGetOneLineNamingTheFlag(@TempDir Path dir) throws IOException {
     String gpt2 = model("tiny-gpt2").toString();
+    Path bare = Files.createDirectories(dir.resolve("no-tokenizer"));
+    for (String f : List.of("config.json", "model.safetensors")) {
+      Files.copy(model("tiny-gpt2").resolve(f), bare.resolve(f));
+    }
     String out = dir.resolve("x.csv").toString();
     String[][] cases = {
       {
@@ -425,7 +429,7 @@ class ForwardTest {
         "--text: no tokenizer.json in",
         "run",
         "--model",
-        model("tiny-qwen3").toString(),
+        bare.toString(),
         "--text",
         "hello",
         "--hooks",

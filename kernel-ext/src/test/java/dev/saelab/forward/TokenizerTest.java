@@ -51,12 +51,47 @@ class TokenizerTest {
     assertEquals(List.of("<unk>", "cat", ",", "the", "dog", "!"), t.strings());
   }
 
+  /**
+   * Byte-level BPE in Qwen3's style: the ids are those of generate_tokenizers.py's own BPE sketch
+   * (ids 0..30 the characters {@code ! , . ?}, a..z, Ġ; then one id per merge: "the" 43, "Ġcat" 36,
+   * "Ġsat" 38, "Ġon" 40, "Ġthe" 33, "Ġmat" 42, "." 2); no BOS.
+   */
+  @Test
+  void qwen3IsByteLevelBpeWithoutBos() {
+    try (ModelWeights w = ModelWeights.open(ForwardTest.model("tiny-qwen3"))) {
+      Tokenizer.Tokens t = Tokenizer.encode(w, "the cat sat on the mat.");
+      assertArrayEquals(new int[] {43, 36, 38, 40, 33, 42, 2}, t.ids());
+      assertEquals(List.of("the", "Ġcat", "Ġsat", "Ġon", "Ġthe", "Ġmat", "."), t.strings());
+      assertArrayEquals(new int[] {52, 57, 0}, Tokenizer.encode(w, "hello world!").ids());
+      assertArrayEquals(
+          new int[] {43, 49, 59, 46, 33, 37, 8, 4, 3},
+          Tokenizer.encode(w, "the dog is in the sea?").ids());
+      // a word outside the merges falls apart into its characters: "Ġs" 37, "e" 8, "a" 4
+      assertEquals(
+          List.of("the", "Ġdog", "Ġis", "Ġin", "Ġthe", "Ġs", "e", "a", "?"),
+          Tokenizer.encode(w, "the dog is in the sea?").strings());
+      // a byte outside the tiny vocabulary is dropped (no unk token, as tokenizers' BPE does)
+      assertEquals(List.of("he", "Ġcat"), Tokenizer.encode(w, "The cat").strings());
+      // the special token in the text is one token (<|endoftext|> 60)
+      assertArrayEquals(new int[] {43, 60}, Tokenizer.encode(w, "the<|endoftext|>").ids());
+    }
+  }
+
+  /** Llama 3: the same BPE, with {@code <|begin_of_text|>} (60, the config's bos) first. */
+  @Test
+  void llama3AddsBeginOfText() {
+    try (ModelWeights w = ModelWeights.open(ForwardTest.model("tiny-llama3"))) {
+      Tokenizer.Tokens t = Tokenizer.encode(w, "the cat sat on the mat.");
+      assertArrayEquals(new int[] {60, 43, 36, 38, 40, 33, 42, 2}, t.ids());
+      assertEquals("<|begin_of_text|>", t.strings().get(0));
+      assertArrayEquals(new int[] {60, 52, 57, 0}, Tokenizer.encode(w, "hello world!").ids());
+    }
+  }
+
   @Test
   void oneLineErrors() throws Exception {
     Path gpt2 = ForwardTest.model("tiny-gpt2");
-    assertMessage(
-        "no tokenizer.json in " + ForwardTest.model("tiny-qwen3"),
-        () -> Tokenizer.encode(ForwardTest.model("tiny-qwen3"), "the cat", 64));
+    assertMessage("no tokenizer.json in " + dir, () -> Tokenizer.encode(dir, "the cat", 64));
     assertMessage("empty text", () -> Tokenizer.encode(gpt2, "", 64));
     assertMessage("has no tokens", () -> Tokenizer.encode(gpt2, "   ", 64));
     assertMessage(
