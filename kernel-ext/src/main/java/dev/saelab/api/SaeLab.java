@@ -194,18 +194,37 @@ public final class SaeLab {
     dev.saelab.circuits.ScoreValidation.checkStream(sae, layer);
     Hook in = Hook.of(layer, Hook.Point.RESID_PRE);
     Hook scores = Hook.of(layer, Hook.Point.ATTN_SCORES);
-    try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in, scores));
-        dev.saelab.sae.FeatureActivations acts =
-            dev.saelab.sae.SaeEncoder.of(sae).encode(a.get(in))) {
+    try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in, scores))) {
+      return validate(model, layer, sae, skipFirst, a.get(in), a.get(scores));
+    }
+  }
+
+  /**
+   * As {@link #validate(ModelWeights, int, SaeDictionary, boolean, int...)} on activations recorded
+   * elsewhere (e.g. {@code Activations.read(file)} of a TransformerLens cache): the layer's input
+   * {@code residPre [T, d_model]} ({@code blocks.L.hook_resid_pre}) and its scores {@code [n_heads,
+   * T, T]} ({@code blocks.L.attn.hook_attn_scores}); only layer {@code layer}'s weights are read.
+   */
+  public static Analysis validate(
+      ModelWeights model,
+      int layer,
+      SaeDictionary sae,
+      boolean skipFirst,
+      org.nd4j.linalg.api.ndarray.INDArray residPre,
+      org.nd4j.linalg.api.ndarray.INDArray scores) {
+    checkLayer(model, layer);
+    dev.saelab.circuits.ScoreValidation.checkStream(sae, layer);
+    try (dev.saelab.sae.FeatureActivations acts =
+        dev.saelab.sae.SaeEncoder.of(sae).encode(residPre)) {
       return Analyses.validation(
           dev.saelab.circuits.ScoreValidation.of(
               model.attention(layer),
               sae,
               acts,
-              a.get(scores),
+              scores,
               dev.saelab.circuits.QkNorm.EXACT,
               skipFirst),
-          tokenIds.length);
+          (int) residPre.size(0));
     }
   }
 
@@ -228,6 +247,21 @@ public final class SaeLab {
     try (Activations a = ForwardPass.runHooks(model, tokenIds, java.util.List.of(in))) {
       return dev.saelab.circuits.LayerAttribution.of(model.attention(layer), sae, a.get(in));
     }
+  }
+
+  /**
+   * As {@link #attribution(ModelWeights, int, SaeDictionary, int...)} on the layer's input recorded
+   * elsewhere ({@code blocks.L.hook_resid_pre}, {@code [T, d_model]}); only the layer's weights are
+   * read.
+   */
+  public static dev.saelab.circuits.LayerAttribution attribution(
+      ModelWeights model,
+      int layer,
+      SaeDictionary sae,
+      org.nd4j.linalg.api.ndarray.INDArray residPre) {
+    checkLayer(model, layer);
+    dev.saelab.circuits.LayerAttribution.requireInputSae(model.attention(layer), sae);
+    return dev.saelab.circuits.LayerAttribution.of(model.attention(layer), sae, residPre);
   }
 
   /**
@@ -310,6 +344,36 @@ public final class SaeLab {
       return Analyses.directions(
           dev.saelab.circuits.PromptSvd.of(model, a, layer, head, queryPos, keyPos));
     }
+  }
+
+  /**
+   * As {@link #directions(ModelWeights, int, int, int, int, int...)} on activations recorded
+   * elsewhere, holding at least {@code PromptSvd.hooks(layer)} (the layer's resid_pre and
+   * attn_scores).
+   */
+  public static Analysis directions(
+      ModelWeights model, int layer, int head, int queryPos, int keyPos, Activations recorded) {
+    checkLayer(model, layer);
+    return Analyses.directions(
+        dev.saelab.circuits.PromptSvd.of(model, recorded, layer, head, queryPos, keyPos));
+  }
+
+  /**
+   * As {@link #headPaths(ModelWeights, int, int, int, int, double, int...)} on activations recorded
+   * elsewhere, holding at least {@code HeadPaths.hooks(layer)}; the model must have every layer up
+   * to {@code layer}.
+   */
+  public static Analysis headPaths(
+      ModelWeights model,
+      int layer,
+      int head,
+      int queryPos,
+      int keyPos,
+      double share,
+      Activations recorded) {
+    checkLayer(model, layer);
+    return Analyses.headPaths(
+        dev.saelab.circuits.HeadPaths.of(model, recorded, layer, head, queryPos, keyPos, share));
   }
 
   /**

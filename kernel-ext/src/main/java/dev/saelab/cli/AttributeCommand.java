@@ -146,8 +146,16 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
   @Override
   public Integer call() throws Exception {
     requireOut(outPath, "FILE.csv");
-    try (ModelWeights m = input.open()) {
+    if (input.recorded() && layer == null) {
+      throw new IllegalArgumentException("needs --layer L");
+    }
+    try (ModelWeights m =
+        input.recorded()
+            ? input.openLayer(layer, "blocks." + layer + ".hook_resid_pre")
+            : input.open()) {
       result(m, new Session(null, null, null, null, null));
+    } finally {
+      input.closeFile();
     }
     return 0;
   }
@@ -178,6 +186,9 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
     if (!(share > 0 && share <= 1)) {
       throw new IllegalArgumentException("--share " + share + ": expected a share in (0, 1]");
     }
+    if (input.recorded()) {
+      input.positions("blocks." + l + ".hook_resid_pre");
+    }
     int[] ids = input.ids();
     int n = ids.length;
     int t = queryPos == null ? n - 1 : queryPos;
@@ -193,18 +204,26 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
     try {
       result =
           switch (how) {
-            case DIRECTIONS ->
-                SaeLab.directions(
-                    m, l, head, t, keyPos == null ? mostAttended(m, l, t, ids) : keyPos, ids);
-            case PATHS ->
-                SaeLab.headPaths(
-                    m,
-                    l,
-                    head,
-                    t,
-                    keyPos == null ? mostAttended(m, l, t, ids) : keyPos,
-                    share,
-                    ids);
+            case DIRECTIONS -> {
+              int u = keyPos == null ? mostAttended(m, l, t, ids) : keyPos;
+              yield input.recorded()
+                  ? SaeLab.directions(
+                      m, l, head, t, u, input.recorded(dev.saelab.circuits.PromptSvd.hooks(l)))
+                  : SaeLab.directions(m, l, head, t, u, ids);
+            }
+            case PATHS -> {
+              int u = keyPos == null ? mostAttended(m, l, t, ids) : keyPos;
+              yield input.recorded()
+                  ? SaeLab.headPaths(
+                      m,
+                      l,
+                      head,
+                      t,
+                      u,
+                      share,
+                      input.recorded(dev.saelab.circuits.HeadPaths.hooks(l)))
+                  : SaeLab.headPaths(m, l, head, t, u, share, ids);
+            }
             case FEATURES -> features(m, l, t, ids, session, ov);
           };
     } catch (IllegalArgumentException e) {
@@ -241,7 +260,10 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
           labelsIn != null
               ? NeuronpediaLabels.read(src.labels(labelsIn))
               : in == null ? session.labelsIn() : null;
-      LayerAttribution la = SaeLab.attribution(m, l, useIn, ids);
+      LayerAttribution la =
+          input.recorded()
+              ? SaeLab.attribution(m, l, useIn, input.recorded("blocks." + l + ".hook_resid_pre"))
+              : SaeLab.attribution(m, l, useIn, ids);
       if (!ov) {
         int u = keyPos == null ? mostAttended(la, t) : keyPos;
         return SaeLab.qkAttribution(la, head, t, u, top, li);
@@ -280,17 +302,28 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
   private int mostAttended(ModelWeights m, int l, int t, int[] ids) {
     dev.saelab.forward.Hook p =
         dev.saelab.forward.Hook.of(l, dev.saelab.forward.Hook.Point.PATTERN);
+    if (input.recorded()) {
+      org.nd4j.linalg.api.ndarray.INDArray pattern = input.recorded(p.name());
+      float[] row = new float[t + 1];
+      for (int u = 0; u <= t; u++) {
+        row[u] = pattern.getFloat(head, t, u);
+      }
+      return argmax(row, t);
+    }
     try (dev.saelab.forward.Activations a =
         dev.saelab.forward.ForwardPass.runHooks(m, ids, java.util.List.of(p))) {
-      float[] row = a.get(p).slice(head).getRow(t).toFloatVector();
-      int best = 0;
-      for (int u = 1; u <= t; u++) {
-        if (row[u] > row[best]) {
-          best = u;
-        }
-      }
-      return best;
+      return argmax(a.get(p).slice(head).getRow(t).toFloatVector(), t);
     }
+  }
+
+  private static int argmax(float[] row, int t) {
+    int best = 0;
+    for (int u = 1; u <= t; u++) {
+      if (row[u] > row[best]) {
+        best = u;
+      }
+    }
+    return best;
   }
 
   private boolean circuitIsOv() {

@@ -32,6 +32,9 @@ import picocli.CommandLine.Option;
           + " datasets/tiny-gemma-scope/layer_0/width_128/average_l0_12 --layer 1 --token-ids"
           + " 2,17,5,33,9,41,12,60 --out target/validate.csv",
       "  saelab validate --model datasets/tiny-gpt2 --sae-in"
+          + " datasets/tiny-saelens/blocks.1.hook_resid_pre --layer 1 --activations"
+          + " datasets/tiny-activations/gpt2-cache.safetensors --out target/validate-recorded.csv",
+      "  saelab validate --model datasets/tiny-gpt2 --sae-in"
           + " datasets/tiny-saelens/blocks.1.hook_resid_pre --layer 1 --token-ids"
           + " 2,17,5,33,9,41,12,60 --skip-first --out target/validate-gpt2.csv"
     })
@@ -100,11 +103,16 @@ public final class ValidateCommand extends CliCommand implements ForwardShared {
       throw new IllegalArgumentException(
           "needs --sae-in SAE (the SAE on the layer's input stream)");
     }
-    try (ModelWeights m = input.open();
+    try (ModelWeights m =
+            input.recorded()
+                ? input.openLayer(layer, "blocks." + layer + ".hook_resid_pre")
+                : input.open();
         SaeDictionary sae = open()) {
       LayerInputs.checkLayer(m, layer);
       run(m, layer, sae);
       return 0;
+    } finally {
+      input.closeFile();
     }
   }
 
@@ -113,10 +121,21 @@ public final class ValidateCommand extends CliCommand implements ForwardShared {
   }
 
   private Analysis run(ModelWeights m, int l, SaeDictionary sae) {
-    int[] ids = input.ids();
+    if (input.recorded()) {
+      input.positions("blocks." + l + ".hook_resid_pre");
+    }
     Analysis a;
     try {
-      a = SaeLab.validate(m, l, sae, skipFirst, ids);
+      a =
+          input.recorded()
+              ? SaeLab.validate(
+                  m,
+                  l,
+                  sae,
+                  skipFirst,
+                  input.recorded("blocks." + l + ".hook_resid_pre"),
+                  input.recorded("blocks." + l + ".attn.hook_attn_scores"))
+              : SaeLab.validate(m, l, sae, skipFirst, input.ids());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
           e.getMessage().replaceFirst("^SAE ", "--sae-in ").replaceFirst("^layer ", "--layer "), e);

@@ -216,4 +216,52 @@ class AttributeCommandTest {
       assertEquals(1, r[2].strip().lines().count(), r[2]);
     }
   }
+
+  @Test
+  void recordedActivationsSplitTheSameScores() throws IOException {
+    for (String split : List.of("directions", "features")) {
+      Path a = dir.resolve(split + "-file.csv");
+      Path b = dir.resolve(split + "-run.csv");
+      List<String> common =
+          List.of(
+              "attribute",
+              "--model",
+              D + "/tiny-gpt2",
+              "--sae-in",
+              D + "/tiny-saelens/blocks.1.hook_resid_pre",
+              "--split",
+              split,
+              "--layer",
+              "1",
+              "--head",
+              "3");
+      List<String> x = new ArrayList<>(common);
+      x.addAll(
+          List.of("--activations", D + "/tiny-activations/gpt2-cache.npz", "--out", a.toString()));
+      List<String> y = new ArrayList<>(common);
+      y.addAll(List.of("--token-ids", IDS, "--out", b.toString()));
+      String[] r = run(x.toArray(String[]::new));
+      assertEquals("0", r[0], r[2]);
+      r = run(y.toArray(String[]::new));
+      assertEquals("0", r[0], r[2]);
+      List<String> fa = Files.readAllLines(a);
+      List<String> fb = Files.readAllLines(b);
+      assertEquals(fb.size(), fa.size());
+      assertEquals(fb.get(0), fa.get(0));
+      for (int i = 1; i < fa.size(); i++) {
+        String[] ca = fa.get(i).split(",");
+        String[] cb = fb.get(i).split(",");
+        // same key (the most attended), same rows; values within float32 of each other
+        for (int c = 0; c < ca.length; c++) {
+          try {
+            double va = Double.parseDouble(ca[c]);
+            double vb = Double.parseDouble(cb[c]);
+            assertEquals(vb, va, 1e-4 * (1 + Math.abs(vb)), split + " line " + i + " column " + c);
+          } catch (NumberFormatException text) {
+            assertEquals(cb[c], ca[c]);
+          }
+        }
+      }
+    }
+  }
 }

@@ -97,4 +97,74 @@ class ValidateCommandTest {
     assertEquals("2", r[0], r[1] + r[2]);
     assertTrue(r[2].contains("needs --sae-in SAE"), r[2]);
   }
+
+  @Test
+  void recordedActivationsGiveTheSameNumbersAsTheJavaForwardPass() throws IOException {
+    String sae = D + "/tiny-saelens/blocks.1.hook_resid_pre";
+    Path fromFile = dir.resolve("file.csv");
+    Path fromRun = dir.resolve("run.csv");
+    String[] r =
+        InspectCommandTest.run(
+            "validate",
+            "--model",
+            D + "/tiny-gpt2",
+            "--sae-in",
+            sae,
+            "--layer",
+            "1",
+            "--activations",
+            D + "/tiny-activations/gpt2-cache.safetensors",
+            "--out",
+            fromFile.toString());
+    assertEquals("0", r[0], r[2]);
+    r =
+        InspectCommandTest.run(
+            "validate",
+            "--model",
+            D + "/tiny-gpt2",
+            "--sae-in",
+            sae,
+            "--layer",
+            "1",
+            "--token-ids",
+            IDS,
+            "--out",
+            fromRun.toString());
+    assertEquals("0", r[0], r[2]);
+    // the file holds the float64 reference's activations cast to float32: the same ranks
+    assertEquals(Files.readAllLines(fromRun), Files.readAllLines(fromFile));
+    r =
+        InspectCommandTest.run(
+            "validate",
+            "--model",
+            D + "/tiny-gpt2",
+            "--sae-in",
+            sae,
+            "--layer",
+            "1",
+            "--activations",
+            D + "/tiny-activations/batch-of-2.npz",
+            "--out",
+            dir.resolve("z.csv").toString());
+    assertEquals("2", r[0], r[1] + r[2]);
+    assertTrue(r[2].contains("--activations") && r[2].contains("blocks.1.hook_resid_pre"), r[2]);
+    assertEquals(1, r[2].strip().lines().count(), r[2]);
+    r =
+        InspectCommandTest.run(
+            "validate",
+            "--model",
+            D + "/tiny-gpt2",
+            "--sae-in",
+            sae,
+            "--layer",
+            "1",
+            "--activations",
+            D + "/tiny-activations/gpt2-cache.npz",
+            "--token-ids",
+            IDS,
+            "--out",
+            dir.resolve("z.csv").toString());
+    assertEquals("2", r[0], r[1] + r[2]);
+    assertTrue(r[2].contains("not both"), r[2]);
+  }
 }
