@@ -360,6 +360,17 @@ public final class KernelCommand extends CliCommand {
     } else {
       ArrayNode argv = (ArrayNode) spec.path("argv");
       if (argv.size() > 0 && isJava(argv.get(0).asText())) {
+        // the kernel JVM's own class path too: rapaio compiles cells against it (its class path
+        // variable alone leaves "package dev.saelab.api does not exist"), and the display SPI is
+        // found through it
+        for (int i = 1; i + 1 < argv.size(); i++) {
+          String a = argv.get(i).asText();
+          if (a.equals("-cp") || a.equals("-classpath") || a.equals("--class-path")) {
+            record.put("argv_class_path", argv.get(i + 1).asText());
+            argv.set(i + 1, argv.get(i + 1).asText() + File.pathSeparator + cp);
+            break;
+          }
+        }
         ArrayNode inserted = record.putArray("argv");
         List<String> opts = List.of(jvmOptions.strip().split("\\s+"));
         for (int i = 0; i < opts.size(); i++) {
@@ -413,6 +424,15 @@ public final class KernelCommand extends CliCommand {
       if (at1) {
         for (int i = 0; i < inserted.size(); i++) {
           argv.remove(1);
+        }
+      }
+    }
+    if (argv != null && record.has("argv_class_path")) {
+      for (int i = 1; i + 1 < argv.size(); i++) {
+        String a = argv.get(i).asText();
+        if (a.equals("-cp") || a.equals("-classpath") || a.equals("--class-path")) {
+          argv.set(i + 1, record.get("argv_class_path").asText());
+          break;
         }
       }
     }
