@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
             + " the query may attend to (causal, and the sliding window on sliding layers). CSV:"
             + " layer,head,query_pos,key_pos,score,pattern; score: pre-softmax after the query"
             + " scale, soft-cap and mask; pattern: the softmax probability. In a notebook,"
-            + " %attention on the session's model (or --model) returns head --head's pattern as a"
+            + " %%attention on the session's model (or --model) returns head --head's pattern as a"
             + " heat map above that table.",
     footer = {
       "",

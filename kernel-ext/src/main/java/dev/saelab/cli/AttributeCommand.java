@@ -97,13 +97,14 @@ public final class AttributeCommand extends CliCommand implements ForwardShared 
   @Option(
       names = "--sae-in",
       paramLabel = "SAE",
-      description = "SAE on the layer's input stream (notebook: the session's %sae)")
+      description = "SAE on the layer's input stream (notebook: the session's %%sae)")
   String saeIn;
 
   @Option(
       names = "--sae-out",
       paramLabel = "SAE",
-      description = "SAE on the layer's output stream, for --circuit ov (notebook: %sae --sae-out)")
+      description =
+          "SAE on the layer's output stream, for --circuit ov (notebook: %%sae --sae-out)")
   String saeOut;
 
   @Option(names = "--labels-in", paramLabel = "LABELS", description = "labels of --sae-in")

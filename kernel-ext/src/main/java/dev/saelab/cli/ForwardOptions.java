@@ -168,6 +168,11 @@ public final class ForwardOptions {
 
   /** The model named by {@code --model}, opened, the input read (the caller closes it). */
   public ModelWeights openModel() {
+    if (activations != null) {
+      // the magic path: the layer is not known yet; a local folder (every layer read lazily)
+      return ModelWeights.open(
+          dev.saelab.hub.Sources.fromEnvironment().model(model.toString(), null));
+    }
     return open();
   }
 

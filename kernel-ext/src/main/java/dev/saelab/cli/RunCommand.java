@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
             + " q_norm, before RoPE; hook_rot_q after RoPE), hook_k|hook_rot_k|hook_v [T,"
             + " n_kv_heads, d_head], hook_attn_scores|hook_pattern [n_heads, T, T] (masked scores"
             + " -inf), hook_z [T, n_heads, d_head]; ln_final.hook_normalized [T, d_model]. In a"
-            + " notebook, %run on the session's model (or --model) returns the recorded"
+            + " notebook, %%run on the session's model (or --model) returns the recorded"
             + " activations (Activations: get(\"blocks.1.hook_resid_pre\") is an INDArray), and"
             + " saves them too when --out is given.",
     footer = {

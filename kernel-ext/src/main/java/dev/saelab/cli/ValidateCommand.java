@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
             + " over all pairs and per distance band (0, 1, 2-3, 4-7, ...), position-free and, for"
             + " RoPE models, with each side rotated to its position (rho_rope). CSV:"
             + " layer,head,band,lo,hi,pairs,rho,rho_rope (band 'all': every pair). In a notebook,"
-            + " %validate uses the session's model and SAE and returns the table with a bar plot.",
+            + " %%validate uses the session's model and SAE and returns the table with a bar plot.",
     footer = {
       "",
       "Examples:",
@@ -49,7 +49,7 @@ public final class ValidateCommand extends CliCommand implements ForwardShared {
       paramLabel = "SAE",
       description =
           "SAE on the layer's input stream (resid_pre of L = resid_post of L-1); in a notebook,"
-              + " the session's %sae by default")
+              + " the session's %%sae by default")
   String saeIn;
 
   @Option(
