@@ -445,4 +445,142 @@ public final class Analyses {
         t,
         null);
   }
+
+  /**
+   * The strongest head → head composition paths ({@link dev.saelab.circuits.Composition}, math.md
+   * §19): {@code rank, source, target, kind, score, source_layer, source_head, target_layer,
+   * target_head}, then, with an SAE on a stream between the two heads, {@code features} (the {@code
+   * features} strongest, {@code ;}-separated), {@code feature_strengths}, {@code feature_shares},
+   * {@code feature_share} (Σ over every feature) and {@code top_feature_label} (with labels), and
+   * the later head's singular directions carrying most of the path: {@code directions} (the {@code
+   * directions} largest shares), {@code direction_shares} and {@code directions_90}. The plot: a
+   * heat map of the strongest score of any kind, source head × target head.
+   *
+   * @param c the composition scores
+   * @param paths the paths to list (e.g. {@code c.strongest(20)})
+   * @param sae an SAE on a residual stream between the heads, or null; paths it does not lie
+   *     between get empty feature cells
+   * @param labels labels of the SAE's features, or null
+   * @param features features listed per path
+   * @param directions directions listed per path
+   */
+  public static Analysis composition(
+      dev.saelab.circuits.Composition c,
+      List<dev.saelab.circuits.CompositionPath> paths,
+      dev.saelab.sae.SaeDictionary sae,
+      FeatureLabels labels,
+      int features,
+      int directions) {
+    Table t =
+        Table.create(
+            "composition",
+            IntColumn.create("rank"),
+            StringColumn.create("source"),
+            StringColumn.create("target"),
+            StringColumn.create("kind"),
+            DoubleColumn.create("score"),
+            IntColumn.create("source_layer"),
+            IntColumn.create("source_head"),
+            IntColumn.create("target_layer"),
+            IntColumn.create("target_head"));
+    if (sae != null) {
+      t.addColumns(
+          StringColumn.create("features"),
+          StringColumn.create("feature_strengths"),
+          StringColumn.create("feature_shares"),
+          DoubleColumn.create("feature_share"));
+      if (labels != null) {
+        t.addColumns(StringColumn.create("top_feature_label"));
+      }
+    }
+    t.addColumns(
+        StringColumn.create("directions"),
+        StringColumn.create("direction_shares"),
+        IntColumn.create("directions_90"));
+    int s = sae == null ? -1 : sae.config().inputOfLayer();
+    int rank = 0;
+    for (dev.saelab.circuits.CompositionPath p : paths) {
+      t.intColumn("rank").append(++rank);
+      t.stringColumn("source").append(p.source());
+      t.stringColumn("target").append(p.target());
+      t.stringColumn("kind").append(p.kind().toString());
+      t.doubleColumn("score").append(p.score());
+      t.intColumn("source_layer").append(p.sourceLayer());
+      t.intColumn("source_head").append(p.sourceHead());
+      t.intColumn("target_layer").append(p.targetLayer());
+      t.intColumn("target_head").append(p.targetHead());
+      if (sae != null) {
+        boolean between = s < 0 || (p.sourceLayer() < s && s <= p.targetLayer());
+        if (between) {
+          dev.saelab.circuits.Composition.Features f = c.features(p, sae, features);
+          StringBuilder idx = new StringBuilder();
+          StringBuilder str = new StringBuilder();
+          StringBuilder sh = new StringBuilder();
+          for (dev.saelab.circuits.Composition.Feature x : f.top()) {
+            String sep = idx.length() == 0 ? "" : ";";
+            idx.append(sep).append(x.feature());
+            str.append(sep).append(fmt(x.strength()));
+            sh.append(sep).append(fmt(x.share()));
+          }
+          t.stringColumn("features").append(idx.toString());
+          t.stringColumn("feature_strengths").append(str.toString());
+          t.stringColumn("feature_shares").append(sh.toString());
+          t.doubleColumn("feature_share").append(f.featureShare());
+          if (labels != null) {
+            t.stringColumn("top_feature_label")
+                .append(f.top().isEmpty() ? "" : labels.labelOrEmpty(f.top().get(0).feature()));
+          }
+        } else {
+          t.stringColumn("features").append("");
+          t.stringColumn("feature_strengths").append("");
+          t.stringColumn("feature_shares").append("");
+          t.doubleColumn("feature_share").appendMissing();
+          if (labels != null) {
+            t.stringColumn("top_feature_label").append("");
+          }
+        }
+      }
+      dev.saelab.circuits.Composition.Directions d = c.directions(p);
+      int[] order = d.order();
+      StringBuilder ks = new StringBuilder();
+      StringBuilder sh = new StringBuilder();
+      for (int i = 0; i < Math.min(directions, order.length); i++) {
+        String sep = i == 0 ? "" : ";";
+        ks.append(sep).append(order[i]);
+        sh.append(sep).append(fmt(d.shares()[order[i]]));
+      }
+      t.stringColumn("directions").append(ks.toString());
+      t.stringColumn("direction_shares").append(sh.toString());
+      t.intColumn("directions_90").append(d.directionsFor(0.9));
+    }
+    // sources: every layer but the last; targets: every layer but the first
+    List<String> names = c.headNames();
+    int nh = c.config().nHeads();
+    int n = names.size() - nh;
+    double[][] all = c.strongestScores();
+    double[][] z = new double[n][n];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(all[nh + i], 0, z[i], 0, n);
+    }
+    Plot plot =
+        Plots.heatmap(
+            "composition between heads (strongest of Q, K, V)",
+            "source head (writes)",
+            "target head (reads)",
+            z,
+            names.subList(0, n),
+            names.subList(nh, nh + n));
+    return new Analysis(
+        "the "
+            + paths.size()
+            + " strongest head → head composition paths (Q, K, V: the later head's query, key or"
+            + " value side reads the earlier head's write; norms folded, per-token scales left"
+            + " out)",
+        t,
+        plot);
+  }
+
+  private static String fmt(double v) {
+    return String.format(java.util.Locale.ROOT, "%.4g", v);
+  }
 }

@@ -113,6 +113,33 @@ public final class SaeLab {
   }
 
   /**
+   * Composition between heads, from the weights (math.md §19): the {@code top} strongest Q-, K- and
+   * V-composition paths between a head of one layer and a head of a later one, each with the
+   * singular directions of the later head that carry it and, with {@code sae} (an SAE on a residual
+   * stream between the two heads, or null), the SAE features that carry it; with a heat map of the
+   * strongest score, source head × target head. {@code layers}: the layers to pair (none: every
+   * layer).
+   *
+   * <pre>
+   * var m = SaeLab.model("datasets/tiny-composition/model");
+   * var sae = SaeLab.sae("datasets/tiny-composition/blocks.1.hook_resid_pre");
+   * SaeLab.composition(m, sae, 10)           // Q L0H1 -> L1H2 first, feature 11 carrying it
+   * </pre>
+   */
+  public static Analysis composition(
+      ModelWeights model, SaeDictionary sae, int top, int... layers) {
+    if (top < 1) {
+      throw new IllegalArgumentException("top " + top + ": expected at least 1 path");
+    }
+    try (dev.saelab.circuits.Composition c =
+        layers.length == 0
+            ? dev.saelab.circuits.Composition.of(model)
+            : dev.saelab.circuits.Composition.of(model, layers)) {
+      return Analyses.composition(c, c.strongest(top), sae, null, 5, 3);
+    }
+  }
+
+  /**
    * Runs the model on {@code tokenIds} up to {@code layer} and shows head {@code head}'s attention:
    * a heat map of the pattern (query position × key position, labelled by token id) above the table
    * {@code query_pos, key_pos, score, pattern} of every position the query may attend to (score:

@@ -34,6 +34,7 @@ public final class Schema {
     SHARED.put("attention", AttentionCommand::new);
     SHARED.put("attribute", AttributeCommand::new);
     SHARED.put("validate", ValidateCommand::new);
+    SHARED.put("composition", CompositionCommand::new);
   }
 
   /** The commands only the command line has. */

@@ -148,6 +148,18 @@ public final class SaeLabMagics {
       }
       return result instanceof String text ? new Text(text) : result;
     }
+    if (command instanceof dev.saelab.cli.ModelShared ms) {
+      if (ms.model() != null) {
+        try (dev.saelab.model.ModelWeights m = ms.openModel()) {
+          return ms.result(m, forwardSession());
+        }
+      }
+      if (session.model == null) {
+        throw new MagicUsageException(
+            "%" + name + ": no model loaded (use %model PATH, or --model DIR)");
+      }
+      return ms.result(session.model, forwardSession());
+    }
     if (command instanceof dev.saelab.cli.ForwardShared f) {
       if (f.input().model() != null) {
         try (dev.saelab.model.ModelWeights m = f.input().openModel()) {
