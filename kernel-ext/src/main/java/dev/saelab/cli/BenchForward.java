@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,14 +38,17 @@ import picocli.CommandLine.Option;
     description =
         "The forward pass (embeddings to the final norm's output, ln_final.hook_normalized) on a"
             + " synthetic checkpoint of --shape written as a real Hugging Face folder (config.json"
-            + " + model.safetensors, random weights) to a temporary folder: SAE Lab (a child JVM,"
-            + " weights read per layer) against PyTorch (Debian's python3-torch, an independent"
-            + " implementation with plain torch ops that holds every weight in float32, as"
-            + " from_pretrained does) on the same file, tokens and threads, each in its own"
-            + " process; time per forward (median over --repeat rounds; the first SAE Lab round"
-            + " pays the JIT's warm-up), tokens per second, peak RSS (VmHWM) and their ratios; both"
-            + " outputs compared. With --layers below the shape's, the full model's time is"
-            + " extrapolated per layer and said so.",
+            + " + model.safetensors, random weights) to a temporary folder: SAE Lab (a child JVM"
+            + " with the layer weights loaded once before the timed forwards, as a forward"
+            + " session keeps them; and, unless --no-streaming, another child reading each layer's"
+            + " weights inside every forward) against PyTorch (Debian's python3-torch, an"
+            + " independent implementation with plain torch ops that holds every weight in"
+            + " float32, as from_pretrained does, loaded before its timed forwards) on the same"
+            + " file, tokens and threads, each in its own process; time per forward (median over"
+            + " --repeat rounds; the first SAE Lab round pays the JIT's warm-up), load times,"
+            + " tokens per second, peak RSS (VmHWM) and their ratios; the outputs compared. With"
+            + " --layers below the shape's, the full model's time is extrapolated per layer and"
+            + " said so.",
     footer = {
       "",
       "Examples:",
@@ -119,6 +123,11 @@ public final class BenchForward extends CliCommand {
 
   @Option(names = "--no-torch", description = "skip the PyTorch peer")
   boolean noTorch;
+
+  @Option(
+      names = "--no-streaming",
+      description = "skip SAE Lab's streaming run (each layer's weights read inside every forward)")
+  boolean noStreaming;
 
   @Option(
       names = "--dir",
@@ -286,12 +295,19 @@ public final class BenchForward extends CliCommand {
       }
       for (int t : tokens) {
         int[] ids = tokenIds(t, nVocab);
-        Run ours = saeLab(folder, ids, nThreads);
+        Run ours = saeLab(folder, ids, nThreads, true);
         if (ours == null) {
           return 1;
         }
+        Run cold = null;
+        if (!noStreaming) {
+          cold = saeLab(folder, ids, nThreads, false);
+          if (cold == null) {
+            return 1;
+          }
+        }
         Run theirs = torch ? torchRun(folder, ids, nThreads) : null;
-        report(t, nLayers, ours, theirs);
+        report(t, nLayers, ours, cold, theirs);
       }
     } finally {
       if (temporary) {
@@ -308,16 +324,29 @@ public final class BenchForward extends CliCommand {
     }
   }
 
-  private void report(int t, int nLayers, Run ours, Run theirs) {
+  private void report(int t, int nLayers, Run ours, Run cold, Run theirs) {
     double s = ours.median();
     out.printf(
         Locale.ROOT,
-        "  %5d tokens  SAE Lab %8.3f s %9.0f tokens/s  peak RSS %6.0f MiB   (rounds %s)%n",
+        "  %5d tokens  SAE Lab %8.3f s %9.0f tokens/s  peak RSS %6.0f MiB   (rounds %s; weights"
+            + " loaded in %.2f s, not timed)%n",
         t,
         s,
         t / s,
         ours.peakMiB(),
-        rounds(ours.rounds()));
+        rounds(ours.rounds()),
+        ours.loadSeconds());
+    if (cold != null) {
+      out.printf(
+          Locale.ROOT,
+          "  %5d tokens  SAE Lab streaming %8.3f s %9.0f tokens/s  peak RSS %6.0f MiB   (rounds"
+              + " %s; each layer's weights read inside every forward)%n",
+          t,
+          cold.median(),
+          t / cold.median(),
+          cold.peakMiB(),
+          rounds(cold.rounds()));
+    }
     if (theirs != null) {
       double p = theirs.median();
       out.printf(
@@ -340,6 +369,14 @@ public final class BenchForward extends CliCommand {
           ours.peakMiB() / theirs.peakMiB(),
           maxDiff(ours.last(), theirs.last()),
           maxAbs(theirs.last()));
+      if (cold != null) {
+        out.printf(
+            Locale.ROOT,
+            "  %5d tokens  SAE Lab streaming / PyTorch: %.2fx the speed, %.2fx the memory%n",
+            t,
+            p / cold.median(),
+            cold.peakMiB() / theirs.peakMiB());
+      }
     }
     if (nLayers < shape.layers) {
       double f = shape.layers / (double) nLayers;
@@ -470,9 +507,10 @@ public final class BenchForward extends CliCommand {
 
   /**
    * SAE Lab's forwards in a child JVM (this JVM's java, class path and flags, less agents), so that
-   * its peak RSS is the forward's own, not this process's.
+   * its peak RSS is the forward's own, not this process's: with the weights loaded once before the
+   * timed rounds ({@code resident}) or read per layer inside each.
    */
-  private Run saeLab(Path folder, int[] ids, int nThreads) throws IOException {
+  private Run saeLab(Path folder, int[] ids, int nThreads, boolean resident) throws IOException {
     Path result = Files.createTempFile("saelab-forward", ".json");
     Path idFile = Files.createTempFile("saelab-forward", ".ids");
     try {
@@ -496,7 +534,9 @@ public final class BenchForward extends CliCommand {
               folder.toString(),
               idFile.toString(),
               "" + repeat,
-              result.toString()));
+              result.toString(),
+              resident ? "resident" : "streaming",
+              "" + nThreads));
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(peerEnv);
       pb.environment().put("OMP_NUM_THREADS", "" + nThreads);
@@ -519,8 +559,10 @@ public final class BenchForward extends CliCommand {
   }
 
   /**
-   * The child JVM of {@link #saeLab}: {@code MODEL_DIR IDS_FILE ROUNDS RESULT.json}; writes the
-   * rounds' seconds, VmHWM and the last position's final-norm output.
+   * The child JVM of {@link #saeLab}: {@code MODEL_DIR IDS_FILE ROUNDS RESULT.json
+   * resident|streaming THREADS}; sets ND4J's threads (the forward's Java loops use as many), writes
+   * the weights' load seconds (resident), the rounds' seconds, VmHWM and the last position's
+   * final-norm output.
    */
   public static final class Child {
     private Child() {}
@@ -534,19 +576,29 @@ public final class BenchForward extends CliCommand {
               .mapToInt(Integer::parseInt)
               .toArray();
       int rounds = Integer.parseInt(args[2]);
+      boolean resident = args[4].equals("resident");
+      int threads = Integer.parseInt(args[5]);
+      Nd4j.getEnvironment().setMaxThreads(threads);
+      Nd4j.getEnvironment().setMaxMasterThreads(threads);
       ObjectNode r = new ObjectMapper().createObjectNode();
       ArrayNode times = r.putArray("rounds");
       float[] last = null;
-      try (ModelWeights m = ModelWeights.open(folder)) {
+      try (ModelWeights m = ModelWeights.open(folder);
+          ForwardPass.Session s = resident ? ForwardPass.load(m) : null) {
+        r.put("load_seconds", s == null ? 0 : s.loadSeconds());
         for (int i = 0; i < rounds; i++) {
           long t0 = System.nanoTime();
-          try (Activations a = ForwardPass.runHooks(m, ids, List.of(Hook.FINAL_NORM))) {
+          try (Activations a =
+              s != null
+                  ? s.runHooks(ids, List.of(Hook.FINAL_NORM))
+                  : ForwardPass.runHooks(m, ids, List.of(Hook.FINAL_NORM))) {
             INDArray x = a.get(Hook.FINAL_NORM);
             times.add((System.nanoTime() - t0) / 1e9);
             last = x.getRow(ids.length - 1).dup().toFloatVector();
           }
         }
       }
+      r.put("threads", Nd4j.getEnvironment().maxThreads());
       r.put("maxrss_kib", BenchCommand.vmHwmMiB() * 1024);
       ArrayNode l = r.putArray("last");
       for (float v : last) {

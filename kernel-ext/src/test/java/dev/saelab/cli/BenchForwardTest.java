@@ -45,6 +45,17 @@ class BenchForwardTest {
             .find(),
         o);
     assertTrue(o.contains("12 tokens  SAE Lab"), o);
+    // resident weights loaded before the timed rounds, and the streaming run besides
+    assertTrue(
+        Pattern.compile("\\s8 tokens  SAE Lab .*weights loaded in [0-9.]+ s, not timed\\)")
+            .matcher(o)
+            .find(),
+        o);
+    assertTrue(
+        Pattern.compile("\\s8 tokens  SAE Lab streaming\\s+[0-9.]+ s\\s+\\d+ tokens/s  peak RSS")
+            .matcher(o)
+            .find(),
+        o);
     assertTrue(!o.contains("tokens  PyTorch"), o);
   }
 
