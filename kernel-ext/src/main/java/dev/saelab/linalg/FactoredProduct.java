@@ -206,6 +206,36 @@ public final class FactoredProduct {
    */
   public static final int SORT_BYTES = 32;
 
+  private static final TileKernels KERNELS = TileKernels.best();
+
+  /**
+   * The value the engine gives entry (a, b): the double-precision dot product of two float32 rows
+   * of length {@code r}, summed as the engine's rescoring sums it, rounded once to float. For code
+   * that screens its own tiles (e.g. every feature's partners) and must give the tables' values bit
+   * for bit.
+   *
+   * @param a native-order float32 data of the first row's matrix
+   * @param aStart element index of the first row's first entry
+   * @param b native-order float32 data of the second row's matrix
+   * @param bStart element index of the second row's first entry
+   * @param r the inner width
+   */
+  public static float rescore(
+      java.nio.ByteBuffer a, int aStart, java.nio.ByteBuffer b, int bStart, int r) {
+    return (float) KERNELS.dot(a, aStart, b, bStart, r);
+  }
+
+  /**
+   * A bound on how far a float32 tile entry (any summation order) and its key can be from the
+   * rescored value of {@link #rescore}, in units of {@code ‖l‖·‖r‖} (norms in double): the engine's
+   * own screening slack for inner width {@code r}.
+   */
+  public static double screenSlack(int r) {
+    double u = Math.scalb(1.0, -24);
+    double gamma = (r + 2) * u / (1 - (r + 2) * u);
+    return (gamma + 2 * u) * (1 + 1e-9);
+  }
+
   /** Scanning workers (each with its own heap of k entries): min(4, available cores). */
   public static int workers() {
     return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
