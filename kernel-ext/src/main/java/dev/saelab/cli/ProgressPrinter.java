@@ -7,10 +7,17 @@ import java.util.Locale;
 /** Prints progress to stderr at most every half second; {@code null} stream: silent. */
 final class ProgressPrinter implements Progress {
   private final PrintStream err;
+  private final String what;
   private long last;
 
   ProgressPrinter(PrintStream err) {
+    this(err, "tiles");
+  }
+
+  /** Progress counted in {@code what} (e.g. {@code units}). */
+  ProgressPrinter(PrintStream err, String what) {
     this.err = err;
+    this.what = what;
   }
 
   @Override
@@ -20,11 +27,12 @@ final class ProgressPrinter implements Progress {
       last = now;
       err.printf(
           Locale.ROOT,
-          "\r%-14s %5.1f%% (%d/%d tiles)",
+          "\r%-14s %5.1f%% (%d/%d %s)",
           stage,
           100.0 * done / Math.max(1, total),
           done,
-          total);
+          total,
+          what);
     }
   }
 

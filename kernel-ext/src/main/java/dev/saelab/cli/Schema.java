@@ -43,6 +43,8 @@ public final class Schema {
     COMMAND_LINE_ONLY.put("notebook", NotebookCommand::new);
     COMMAND_LINE_ONLY.put("kernel", KernelCommand::new);
     COMMAND_LINE_ONLY.put("bench", BenchCommand::new);
+    COMMAND_LINE_ONLY.put("atlas", AtlasCommand::new);
+    COMMAND_LINE_ONLY.put("atlas-merge", AtlasMergeCommand::new);
   }
 
   /**

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The house rules: layers whose imports point one way, {@code io → model/sae/labels/hub → linalg →
- * forward → circuits → api → render → (cli, magic) → kernel}; no cycles between packages; only the
- * kernel adapters import a kernel's API.
+ * forward → circuits → atlas → api → render → (cli, magic) → kernel}; no cycles between packages;
+ * only the kernel adapters import a kernel's API.
  */
 class ArchitectureTest {
   private static JavaClasses main;
@@ -41,6 +41,8 @@ class ArchitectureTest {
         .definedBy("dev.saelab.forward..")
         .layer("circuits")
         .definedBy("dev.saelab.circuits..")
+        .layer("atlas")
+        .definedBy("dev.saelab.atlas..")
         .layer("api")
         .definedBy("dev.saelab.api..")
         .layer("render")
@@ -57,15 +59,26 @@ class ArchitectureTest {
         .mayOnlyBeAccessedByLayers("frontends", "kernel")
         .whereLayer("api")
         .mayOnlyBeAccessedByLayers("render", "frontends", "kernel")
-        .whereLayer("circuits")
+        .whereLayer("atlas")
         .mayOnlyBeAccessedByLayers("api", "render", "frontends", "kernel")
+        .whereLayer("circuits")
+        .mayOnlyBeAccessedByLayers("atlas", "api", "render", "frontends", "kernel")
         .whereLayer("forward")
-        .mayOnlyBeAccessedByLayers("circuits", "api", "render", "frontends", "kernel")
+        .mayOnlyBeAccessedByLayers("circuits", "atlas", "api", "render", "frontends", "kernel")
         .whereLayer("linalg")
-        .mayOnlyBeAccessedByLayers("forward", "circuits", "api", "render", "frontends", "kernel")
+        .mayOnlyBeAccessedByLayers(
+            "forward", "circuits", "atlas", "api", "render", "frontends", "kernel")
         .whereLayer("domain")
         .mayOnlyBeAccessedByLayers(
-            "domain", "linalg", "forward", "circuits", "api", "render", "frontends", "kernel")
+            "domain",
+            "linalg",
+            "forward",
+            "circuits",
+            "atlas",
+            "api",
+            "render",
+            "frontends",
+            "kernel")
         .check(main);
   }
 
@@ -87,6 +100,16 @@ class ArchitectureTest {
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage("org.dflib.jjava..", "io.github.spencerpark..", "org.rapaio.jupyter..")
+        .check(main);
+  }
+
+  @Test
+  void thePlainJarHasNoSpark() {
+    // the atlas core runs units for a Spark runner in a second artifact, never the reverse
+    noClasses()
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("org.apache.spark..", "scala..")
         .check(main);
   }
 }
