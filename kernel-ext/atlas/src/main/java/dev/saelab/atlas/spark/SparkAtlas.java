@@ -1,49 +1,56 @@
 package dev.saelab.atlas.spark;
 
-import java.io.IOException;
-import java.io.PrintStream;
+import dev.saelab.atlas.AtlasProgress;
+import dev.saelab.atlas.AtlasRows;
+import dev.saelab.atlas.AtlasWriter;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
+import java.util.TreeMap;
 import java.util.UUID;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
 import scala.Tuple2;
 
 /**
  * Runs an atlas on Apache Spark: the work units of a {@link UnitJob} become an RDD with one
  * partition per unit, the job itself is broadcast once, each task runs one unit, the partial
- * results of each (layer, head, circuit) table are merged by {@code reduceByKey} with the job's
- * exact merge, and the finished tables are written by Spark's {@code DataFrameWriter}, partitioned
- * by layer, head and circuit, as Parquet (or CSV).
+ * results of each output partition (one layer, head and circuit) are merged by {@code reduceByKey}
+ * with the job's exact merge, and the merged partitions' rows ({@link AtlasRows}) are written by
+ * Spark's {@code DataFrameWriter}, partitioned as the rows say ({@code layer, head, circuit}), as
+ * Parquet; or as CSV files, exactly as the in-process engine writes them.
  *
- * <p>The units run in waves of whole tables. A wave is written to a staging folder ({@code
- * _tmp/wave-...} below the output, which readers skip: its name starts with an underscore) by
- * Spark's output committer; then each finished partition gets a {@code _done} marker and is moved
- * into place by one rename. So a partition folder is either absent or complete, a killed run loses
- * at most the wave in flight, and a rerun skips the tables whose {@code _done} is there.
+ * <p>The units run in waves of whole partitions. A wave is written to a staging folder ({@code
+ * _tmp/wave-...}, which readers skip) and its partitions are then moved into place and marked
+ * ({@link AtlasOutput}): a partition folder is either absent or complete, a killed run loses at
+ * most the wave in flight, and a rerun skips the finished partitions.
  *
- * <p>A task that fails is retried by Spark (on a cluster: up to {@code spark.task.maxFailures}, 4
- * by default; the tasks of a lost executor are rerun elsewhere). Bad input (a damaged file) stops
- * the job with the unit's own one-line error, unwrapped from Spark's {@code SparkException}.
+ * <p>A task that fails is retried by Spark (on a cluster up to {@code spark.task.maxFailures}, 4 by
+ * default; the tasks of a lost executor are rerun elsewhere, which does not count as a failure). A
+ * unit's bad input (a damaged file) stops the job with the unit's own one-line error, unwrapped
+ * from Spark's {@code SparkException}.
+ *
+ * <p>TODO(pruning across tasks): the core has no per-block norm bound yet; when it has, run a wave
+ * in two steps: the blocks with the highest bounds first, then broadcast each partition's k-th
+ * value as a threshold to the rest, which may skip a block whose bound is below it.
  */
 public final class SparkAtlas {
   /** The Spark application's name. */
@@ -56,19 +63,14 @@ public final class SparkAtlas {
    *
    * @param master Spark's master URL: {@code local[*]} (embedded), {@code local[N]}, {@code
    *     spark://HOST:PORT} (a standalone cluster), {@code k8s://...}
-   * @param out the output folder (a local path or a Hadoop URI such as {@code hdfs://...})
+   * @param out the output folder (the same path on the driver and every executor)
    * @param format {@code parquet} or {@code csv}
    * @param conf further Spark settings ({@code spark.executor.memory}, ...)
-   * @param waveUnits at least this many units per wave (whole tables; 0: twice the parallelism)
-   * @param err where progress goes ({@code null}: silent)
+   * @param waveUnits at least this many units per wave, in whole partitions (0: four times the
+   *     parallelism)
    */
   public record Settings(
-      String master,
-      String out,
-      String format,
-      Map<String, String> conf,
-      int waveUnits,
-      PrintStream err) {
+      String master, Path out, String format, Map<String, String> conf, int waveUnits) {
     /** Checks the format. */
     public Settings {
       if (!format.equals("parquet") && !format.equals("csv")) {
@@ -76,37 +78,18 @@ public final class SparkAtlas {
       }
       conf = Map.copyOf(conf);
     }
-
-    /** The embedded default: all cores of this machine, Parquet, progress to {@code err}. */
-    public static Settings local(String out, PrintStream err) {
-      return new Settings("local[*]", out, "parquet", Map.of(), 0, err);
-    }
   }
 
   /**
    * What a run did.
    *
-   * @param units the units run
-   * @param skippedUnits the units skipped because their tables were already written
-   * @param tables the tables written
-   * @param rows the rows written
-   * @param seconds wall time, Spark's start-up included
+   * @param units units of the job
+   * @param skipped units whose partitions an earlier run finished
+   * @param computed units computed by this run
+   * @param partitions partitions written by this run
+   * @param seconds wall time of the run (the session's start not included)
    */
-  public record Summary(int units, int skippedUnits, int tables, long rows, double seconds) {}
-
-  /** Runs {@code job} with a Spark session of its own (started and stopped here). */
-  public static <U extends Serializable, R extends Serializable> Summary run(
-      UnitJob<U, R> job, Settings settings) {
-    long t0 = System.nanoTime();
-    SparkSession spark = session(settings);
-    try {
-      Summary s = run(spark, job, settings);
-      return new Summary(
-          s.units(), s.skippedUnits(), s.tables(), s.rows(), (System.nanoTime() - t0) / 1e9);
-    } finally {
-      spark.stop();
-    }
-  }
+  public record Summary(long units, long skipped, long computed, int partitions, double seconds) {}
 
   /** A Spark session for {@code settings}: quiet, no web UI, this jar shipped to the executors. */
   public static SparkSession session(Settings settings) {
@@ -116,8 +99,7 @@ public final class SparkAtlas {
             .setMaster(settings.master())
             .set("spark.ui.enabled", "false")
             .set("spark.ui.showConsoleProgress", "false")
-            .set("spark.sql.sources.partitionColumnTypeInference.enabled", "true")
-            // one partition per unit: let a task start right away on any free core
+            // one partition per unit: start a task at once on any free core
             .set("spark.locality.wait", "0s")
             .set("spark.sql.parquet.compression.codec", "zstd");
     if (settings.master().startsWith("local")) {
@@ -140,44 +122,70 @@ public final class SparkAtlas {
       }
       Path p = Path.of(src.getLocation().toURI());
       return Files.isRegularFile(p) && p.toString().endsWith(".jar") ? p.toString() : null;
-    } catch (URISyntaxException | SecurityException e) {
+    } catch (URISyntaxException | SecurityException | IllegalArgumentException e) {
       return null;
     }
   }
 
-  /** Runs {@code job} on an existing session. */
+  /** The signature of a dataset's rows: the Parquet files of one signature share one schema. */
+  record Signature(String table, List<String> columns, List<AtlasRows.Type> types, List<String> by)
+      implements Serializable {
+    static Signature of(AtlasRows r) {
+      return new Signature(r.table(), r.columns(), r.types(), r.partitionColumns());
+    }
+
+    /**
+     * The Spark schema; every column nullable, so that a reader merging the QK and OV files of one
+     * dataset (whose feature columns are named differently) sees nulls where a column is absent.
+     */
+    StructType schema() {
+      StructType s = new StructType();
+      for (int i = 0; i < columns.size(); i++) {
+        s = s.add(columns.get(i), sparkType(types.get(i)), true);
+      }
+      return s;
+    }
+  }
+
+  /** One merged partition's dataset, as the driver needs it to commit. */
+  record Written(String key, String dir, Signature signature, int rows) implements Serializable {}
+
+  static DataType sparkType(AtlasRows.Type t) {
+    return switch (t) {
+      case INT -> DataTypes.IntegerType;
+      case FLOAT -> DataTypes.FloatType;
+      case DOUBLE -> DataTypes.DoubleType;
+      case STRING -> DataTypes.StringType;
+      case BOOLEAN -> DataTypes.BooleanType;
+    };
+  }
+
+  /** Runs {@code job} on {@code spark}, reporting units to {@code progress}. */
   public static <U extends Serializable, R extends Serializable> Summary run(
-      SparkSession spark, UnitJob<U, R> job, Settings settings) {
+      SparkSession spark, UnitJob<U, R> job, Settings settings, AtlasProgress progress) {
     long t0 = System.nanoTime();
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    Configuration hadoop = jsc.hadoopConfiguration();
-    AtlasOutput output;
-    try {
-      org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(settings.out());
-      FileSystem fs = root.getFileSystem(hadoop);
-      output = new AtlasOutput(fs, fs.makeQualified(root));
-      output.clearStaging();
-    } catch (IOException e) {
-      throw new UncheckedIOException("output " + settings.out() + ": " + e.getMessage(), e);
-    }
-    Set<TableKey> done = output.doneTables();
+    AtlasOutput output = new AtlasOutput(settings.out());
+    output.clearStaging();
+    Set<String> committed = output.committed();
 
-    // whole tables per wave: group the units by the set of tables they feed
-    Map<List<TableKey>, List<U>> groups = new LinkedHashMap<>();
-    int skipped = 0;
-    for (U u : job.units()) {
-      List<TableKey> t = job.tables(u);
-      if (done.containsAll(t)) {
-        skipped++;
-        continue;
+    List<U> all = job.units();
+    Map<String, List<U>> byKey = new LinkedHashMap<>();
+    long done = 0;
+    for (U u : all) {
+      String k = job.key(u);
+      if (committed.contains(k)) {
+        progress.unit(job.id(u), ++done, all.size());
+      } else {
+        byKey.computeIfAbsent(k, x -> new ArrayList<>()).add(u);
       }
-      groups.computeIfAbsent(t, k -> new ArrayList<>()).add(u);
     }
+    long skipped = done;
     int parallelism = jsc.defaultParallelism();
-    int waveUnits = settings.waveUnits() > 0 ? settings.waveUnits() : 2 * parallelism;
+    int waveUnits = settings.waveUnits() > 0 ? settings.waveUnits() : 4 * parallelism;
     List<List<U>> waves = new ArrayList<>();
     List<U> wave = new ArrayList<>();
-    for (List<U> g : groups.values()) {
+    for (List<U> g : byKey.values()) {
       wave.addAll(g);
       if (wave.size() >= waveUnits) {
         waves.add(wave);
@@ -187,98 +195,122 @@ public final class SparkAtlas {
     if (!wave.isEmpty()) {
       waves.add(wave);
     }
-    int total = waves.stream().mapToInt(List::size).sum();
-    PrintStream err = settings.err();
-    if (err != null) {
-      err.printf(
-          Locale.ROOT,
-          "atlas: %d units in %d waves on %s (parallelism %d)%s%n",
-          total,
-          waves.size(),
-          settings.master(),
-          parallelism,
-          skipped > 0 ? ", " + skipped + " units skipped: their tables are written" : "");
-    }
+    progress.message(
+        String.format(
+            Locale.ROOT,
+            "atlas on Spark %s (%s, parallelism %d): %d units in %d waves%s",
+            spark.version(),
+            settings.master(),
+            parallelism,
+            all.size() - skipped,
+            waves.size(),
+            skipped > 0 ? ", " + skipped + " finished earlier" : ""));
 
     Broadcast<UnitJob<U, R>> shared = jsc.broadcast(job);
-    UnitProgress progress = new UnitProgress(err, total);
-    spark.sparkContext().addSparkListener(progress);
-    int tables = 0;
-    long rows = 0;
+    UnitProgress listener = new UnitProgress(progress, done, all.size());
+    spark.sparkContext().addSparkListener(listener);
+    int partitions = 0;
     try {
       for (List<U> w : waves) {
-        List<String> names = new ArrayList<>();
-        Set<TableKey> keys = new TreeSet<>();
-        for (U u : w) {
-          names.add(job.describe(u));
-          for (TableKey k : job.tables(u)) {
-            if (!done.contains(k)) {
-              keys.add(k);
-            }
-          }
-        }
-        String rddName = "saelab-atlas-units-" + UUID.randomUUID();
-        progress.expect(rddName, names);
-        Set<TableKey> pending = Set.copyOf(keys);
-        JavaRDD<U> units = jsc.parallelize(w, w.size()).setName(rddName);
-        JavaPairRDD<TableKey, R> partial =
-            units.flatMapToPair(
-                u -> {
-                  List<Tuple2<TableKey, R>> res = new ArrayList<>();
-                  for (Map.Entry<TableKey, R> e : shared.value().run(u).entrySet()) {
-                    if (pending.contains(e.getKey())) {
-                      res.add(new Tuple2<>(e.getKey(), e.getValue()));
-                    }
-                  }
-                  return res.iterator();
-                });
-        JavaPairRDD<TableKey, R> merged =
-            partial.reduceByKey((a, b) -> shared.value().merge(a, b), Math.max(1, keys.size()));
-        JavaRDD<Row> out = merged.flatMap(kv -> shared.value().rows(kv._1, kv._2).iterator());
-        String staging = output.newStaging();
-        long n;
-        try {
-          var df = spark.createDataFrame(out, job.schema());
-          df.write()
-              .mode(SaveMode.ErrorIfExists)
-              .partitionBy("layer", "head", "circuit")
-              .option("header", "true")
-              .format(settings.format())
-              .save(staging);
-          n = spark.read().format(settings.format()).option("header", "true").load(staging).count();
-        } catch (Exception e) { // SparkException is checked, and thrown unchecked by Scala code
-          throw SparkErrors.unwrap(e);
-        }
-        output.commit(staging, keys, w.size());
-        tables += keys.size();
-        rows += n;
+        partitions += runWave(spark, jsc, shared, job, w, settings, output, listener);
       }
       output.clearStaging();
-    } catch (IOException e) {
-      throw new UncheckedIOException("output " + settings.out() + ": " + e.getMessage(), e);
     } finally {
-      spark.sparkContext().removeSparkListener(progress);
+      spark.sparkContext().removeSparkListener(listener);
       shared.destroy();
     }
-    double secs = (System.nanoTime() - t0) / 1e9;
-    if (err != null) {
-      err.printf(
-          Locale.ROOT,
-          "atlas: %d tables, %d rows written to %s in %.1f s%n",
-          tables,
-          rows,
-          settings.out(),
-          secs);
-    }
-    return new Summary(total, skipped, tables, rows, secs);
+    return new Summary(
+        all.size(), skipped, all.size() - skipped, partitions, (System.nanoTime() - t0) / 1e9);
   }
 
-  /** The distinct tables of a job's units, in order. */
-  static <U extends Serializable> Set<TableKey> allTables(UnitJob<U, ?> job) {
-    Set<TableKey> all = new LinkedHashSet<>();
-    for (U u : job.units()) {
-      all.addAll(job.tables(u));
+  private static <U extends Serializable, R extends Serializable> int runWave(
+      SparkSession spark,
+      JavaSparkContext jsc,
+      Broadcast<UnitJob<U, R>> shared,
+      UnitJob<U, R> job,
+      List<U> w,
+      Settings settings,
+      AtlasOutput output,
+      UnitProgress listener) {
+    List<String> ids = new ArrayList<>();
+    Set<String> keys = new java.util.LinkedHashSet<>();
+    for (U u : w) {
+      ids.add(job.id(u));
+      keys.add(job.key(u));
     }
-    return all;
+    String rddName = "saelab-atlas-units-" + UUID.randomUUID();
+    listener.expect(rddName, ids);
+    Path staging = output.newStaging();
+    String stagingDir = staging.toString();
+    String format = settings.format();
+    JavaPairRDD<String, AtlasRows> rows = null;
+    try {
+      JavaRDD<U> units = jsc.parallelize(w, w.size()).setName(rddName);
+      JavaPairRDD<String, R> partial =
+          units.mapToPair(u -> new Tuple2<>(shared.value().key(u), shared.value().run(u)));
+      JavaPairRDD<String, R> merged =
+          partial.reduceByKey((a, b) -> shared.value().merge(a, b), keys.size());
+      rows =
+          merged.flatMapToPair(
+              kv -> {
+                List<Tuple2<String, AtlasRows>> out = new ArrayList<>();
+                for (AtlasRows r : shared.value().rows(kv._1, kv._2)) {
+                  out.add(new Tuple2<>(kv._1, r));
+                }
+                return out.iterator();
+              });
+      List<Written> written;
+      if (format.equals("csv")) {
+        // the in-process engine's own CSV writer, on the executors, into staging
+        written =
+            rows.map(
+                    t -> {
+                      AtlasWriter.writeCsv(Path.of(stagingDir), t._2);
+                      return new Written(t._1, t._2.dir(), Signature.of(t._2), t._2.rows().size());
+                    })
+                .collect();
+      } else {
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK());
+        written =
+            rows.map(t -> new Written(t._1, t._2.dir(), Signature.of(t._2), t._2.rows().size()))
+                .collect();
+        Map<Signature, Boolean> signatures = new LinkedHashMap<>();
+        for (Written x : written) {
+          if (x.rows() > 0) {
+            signatures.put(x.signature(), true);
+          }
+        }
+        for (Signature sig : signatures.keySet()) {
+          JavaRDD<Row> data =
+              rows.values()
+                  .filter(r -> Signature.of(r).equals(sig))
+                  .flatMap(r -> r.rows().stream().map(v -> RowFactory.create(v)).iterator());
+          spark
+              .createDataFrame(data, sig.schema())
+              .write()
+              .mode(SaveMode.Append)
+              .partitionBy(sig.by().toArray(new String[0]))
+              .parquet(staging.resolve(sig.table()).toString());
+        }
+      }
+      Map<String, List<String>> dirs = new TreeMap<>();
+      for (String k : keys) {
+        dirs.put(k, new ArrayList<>());
+      }
+      for (Written x : written) {
+        dirs.get(x.key()).add(x.dir());
+      }
+      for (Map.Entry<String, List<String>> e : dirs.entrySet()) {
+        output.commit(staging, e.getKey(), e.getValue());
+      }
+      AtlasOutput.deleteTree(staging);
+      return keys.size();
+    } catch (Exception e) { // SparkException is checked, and thrown unchecked by Scala code
+      throw SparkErrors.unwrap(e);
+    } finally {
+      if (rows != null) {
+        rows.unpersist(false);
+      }
+    }
   }
 }

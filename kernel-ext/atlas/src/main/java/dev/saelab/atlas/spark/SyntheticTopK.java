@@ -1,27 +1,22 @@
 package dev.saelab.atlas.spark;
 
+import dev.saelab.atlas.AtlasRows;
+import dev.saelab.atlas.AtlasRows.Type;
 import dev.saelab.io.SaeLabException;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 
 /**
- * A stand-in atlas for the engine's own tests and benchmark: each (layer, head, circuit) table is
- * the exact top K of a synthetic {@code n x n} matrix whose entries are a hash of their coordinates
- * on a coarse grid (so ties are common and the tie order is tested), and its units are (layer,
- * circuit, head group, row block), as the real atlas's are. An optional delay per unit lets a test
- * kill a worker while units are in flight.
+ * A stand-in atlas for the engine's own tests: each (layer, head, circuit) table is the exact top K
+ * of a synthetic {@code n x n} matrix whose entries are a hash of their coordinates on a coarse
+ * grid (so ties are common and the tie order is tested), and its units are (layer, circuit, head,
+ * row block), as the real atlas's are. An optional delay per unit lets a test kill a worker while
+ * units are in flight.
  *
  * @param layers layers 0 .. layers-1
  * @param heads heads per layer
- * @param headGroup heads per unit
  * @param features the matrix's side
  * @param rowBlock rows per unit
  * @param top entries per table
@@ -31,7 +26,6 @@ import org.apache.spark.sql.types.StructType;
 public record SyntheticTopK(
     int layers,
     int heads,
-    int headGroup,
     int features,
     int rowBlock,
     int top,
@@ -47,12 +41,11 @@ public record SyntheticTopK(
    *
    * @param layer the layer
    * @param circuit qk or ov
-   * @param head0 first head
-   * @param head1 one past the last head
+   * @param head the head
    * @param row0 first row
    * @param row1 one past the last row
    */
-  public record Unit(int layer, String circuit, int head0, int head1, int row0, int row1)
+  public record Unit(int layer, String circuit, int head, int row0, int row1)
       implements Serializable {}
 
   /** The entry at (row, col) of table (layer, head, circuit): an integer multiple of 1/16. */
@@ -71,11 +64,9 @@ public record SyntheticTopK(
     List<Unit> us = new ArrayList<>();
     for (int l = 0; l < layers; l++) {
       for (String c : CIRCUITS) {
-        for (int h = 0; h < heads; h += headGroup) {
+        for (int h = 0; h < heads; h++) {
           for (int r = 0; r < features; r += rowBlock) {
-            us.add(
-                new Unit(
-                    l, c, h, Math.min(heads, h + headGroup), r, Math.min(features, r + rowBlock)));
+            us.add(new Unit(l, c, h, r, Math.min(features, r + rowBlock)));
           }
         }
       }
@@ -84,29 +75,17 @@ public record SyntheticTopK(
   }
 
   @Override
-  public List<TableKey> tables(Unit u) {
-    List<TableKey> t = new ArrayList<>();
-    for (int h = u.head0; h < u.head1; h++) {
-      t.add(new TableKey(u.layer, h, u.circuit));
-    }
-    return t;
+  public String key(Unit u) {
+    return "L" + u.layer + "-H" + u.head + "-" + u.circuit;
   }
 
   @Override
-  public String describe(Unit u) {
-    return String.format(
-        Locale.ROOT,
-        "L%d H%d-%d %s rows %d-%d",
-        u.layer,
-        u.head0,
-        u.head1 - 1,
-        u.circuit,
-        u.row0,
-        u.row1 - 1);
+  public String id(Unit u) {
+    return key(u) + "-r" + u.row0 + "-" + u.row1;
   }
 
   @Override
-  public Map<TableKey, TopK> run(Unit u) {
+  public TopK run(Unit u) {
     if (damagedFile != null) {
       throw new SaeLabException(damagedFile + ": not a zip archive (damaged or truncated)");
     }
@@ -118,23 +97,19 @@ public record SyntheticTopK(
         throw new IllegalStateException("interrupted", e);
       }
     }
-    Map<TableKey, TopK> res = new LinkedHashMap<>();
-    for (int h = u.head0; h < u.head1; h++) {
-      TopK acc = TopK.empty();
-      for (int i = u.row0; i < u.row1; i++) {
-        int[] rows = new int[features];
-        int[] cols = new int[features];
-        double[] vals = new double[features];
-        for (int j = 0; j < features; j++) {
-          rows[j] = i;
-          cols[j] = j;
-          vals[j] = value(u.layer, h, u.circuit, i, j);
-        }
-        acc = TopK.merge(acc, TopK.of(rows, cols, vals, top), top);
+    TopK acc = TopK.empty();
+    for (int i = u.row0; i < u.row1; i++) {
+      int[] rows = new int[features];
+      int[] cols = new int[features];
+      double[] vals = new double[features];
+      for (int j = 0; j < features; j++) {
+        rows[j] = i;
+        cols[j] = j;
+        vals[j] = value(u.layer, u.head, u.circuit, i, j);
       }
-      res.put(new TableKey(u.layer, h, u.circuit), acc);
+      acc = TopK.merge(acc, TopK.of(rows, cols, vals, top), top);
     }
-    return res;
+    return acc;
   }
 
   @Override
@@ -143,26 +118,26 @@ public record SyntheticTopK(
   }
 
   @Override
-  public List<Row> rows(TableKey t, TopK m) {
-    List<Row> rows = new ArrayList<>();
+  public List<AtlasRows> rows(String key, TopK m) {
+    String[] k = key.split("-");
+    int layer = Integer.parseInt(k[0].substring(1));
+    int head = Integer.parseInt(k[1].substring(1));
+    String circuit = k[2];
+    List<Object[]> rows = new ArrayList<>();
     for (int i = 0; i < m.vals.length; i++) {
-      rows.add(
-          RowFactory.create(
-              t.circuit(), t.layer(), t.head(), i + 1, m.rows[i], m.cols[i], m.vals[i]));
+      rows.add(new Object[] {circuit, layer, head, i + 1, m.rows[i], m.cols[i], m.vals[i]});
     }
-    return rows;
-  }
-
-  @Override
-  public StructType schema() {
-    return new StructType()
-        .add("circuit", DataTypes.StringType, false)
-        .add("layer", DataTypes.IntegerType, false)
-        .add("head", DataTypes.IntegerType, false)
-        .add("rank", DataTypes.IntegerType, false)
-        .add("query_feature", DataTypes.IntegerType, false)
-        .add("key_feature", DataTypes.IntegerType, false)
-        .add("value", DataTypes.DoubleType, false);
+    LinkedHashMap<String, String> part = new LinkedHashMap<>();
+    part.put("layer", "" + layer);
+    part.put("head", "" + head);
+    part.put("circuit", circuit);
+    return List.of(
+        new AtlasRows(
+            "table",
+            part,
+            List.of("circuit", "layer", "head", "rank", "query_feature", "key_feature", "value"),
+            List.of(Type.STRING, Type.INT, Type.INT, Type.INT, Type.INT, Type.INT, Type.DOUBLE),
+            rows));
   }
 
   /**

@@ -1,9 +1,8 @@
 package dev.saelab.atlas.spark;
 
-import java.io.PrintStream;
+import dev.saelab.atlas.AtlasProgress;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,31 +14,28 @@ import org.apache.spark.scheduler.StageInfo;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
- * Prints one line per finished work unit to stderr: {@code atlas: unit 5/24 done (L0 H0-3 qk rows
- * 0-63) in 0.31 s on executor 1}. A unit is a task of the stage that reads the wave's units RDD; a
- * unit rerun after a lost executor or a failed attempt is printed as a rerun and counted once.
+ * Reports each finished work unit to the run's {@link AtlasProgress}, from Spark's listener bus: a
+ * unit is a task of the stage that reads a wave's units RDD (one partition per unit). A failed
+ * attempt (a lost executor, an error Spark retries) is reported as a message; a unit rerun after
+ * its executor was lost is counted once.
  */
 final class UnitProgress extends SparkListener {
-  private final PrintStream err;
-  private final int total;
+  private final AtlasProgress progress;
+  private final long total;
   private final Map<String, List<String>> waves = new ConcurrentHashMap<>();
   private final Map<Integer, String> unitStages = new ConcurrentHashMap<>();
   private final Set<String> finished = new HashSet<>();
-  private int done;
+  private long done;
 
-  UnitProgress(PrintStream err, int total) {
-    this.err = err;
+  UnitProgress(AtlasProgress progress, long done, long total) {
+    this.progress = progress;
+    this.done = done;
     this.total = total;
   }
 
-  /** The next wave: the units RDD's name and its units' descriptions, by partition. */
-  void expect(String rddName, List<String> names) {
-    waves.put(rddName, List.copyOf(names));
-  }
-
-  /** Units finished so far. */
-  synchronized int done() {
-    return done;
+  /** The next wave: its units RDD's name and its units' ids, by partition. */
+  void expect(String rddName, List<String> ids) {
+    waves.put(rddName, List.copyOf(ids));
   }
 
   @Override
@@ -58,42 +54,30 @@ final class UnitProgress extends SparkListener {
     if (rdd == null) {
       return;
     }
-    List<String> names = waves.get(rdd);
+    List<String> ids = waves.get(rdd);
     int unit = end.taskInfo().partitionId();
-    boolean ok = end.reason() == Success$.MODULE$;
-    String line;
+    String id = unit >= 0 && unit < ids.size() ? ids.get(unit) : "unit " + unit;
+    String executor = end.taskInfo().executorId();
+    if (end.reason() != Success$.MODULE$) {
+      progress.message(
+          "unit "
+              + id
+              + " failed on executor "
+              + executor
+              + " ("
+              + end.reason().getClass().getSimpleName().replace("$", "")
+              + "); Spark runs it again");
+      return;
+    }
+    long n;
     synchronized (this) {
-      String name = unit >= 0 && unit < names.size() ? names.get(unit) : "unit " + unit;
-      if (!ok) {
-        line =
-            String.format(
-                Locale.ROOT,
-                "atlas: unit %s failed on executor %s (%s); Spark retries it",
-                name,
-                end.taskInfo().executorId(),
-                end.reason().getClass().getSimpleName().replace("$", ""));
-      } else if (finished.add(rdd + ":" + unit)) {
-        done++;
-        line =
-            String.format(
-                Locale.ROOT,
-                "atlas: unit %d/%d done (%s) in %.2f s on executor %s",
-                done,
-                total,
-                name,
-                end.taskInfo().duration() / 1000.0,
-                end.taskInfo().executorId());
-      } else {
-        line =
-            String.format(
-                Locale.ROOT,
-                "atlas: unit %s rerun on executor %s (its first result was lost with its executor)",
-                name,
-                end.taskInfo().executorId());
+      if (!finished.add(rdd + ":" + unit)) {
+        progress.message(
+            "unit " + id + " rerun on executor " + executor + " (its executor was lost)");
+        return;
       }
+      n = ++done;
     }
-    if (err != null) {
-      err.println(line);
-    }
+    progress.unit(id, n, total);
   }
 }
