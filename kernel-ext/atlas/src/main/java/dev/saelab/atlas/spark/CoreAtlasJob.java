@@ -73,8 +73,23 @@ final class CoreAtlasJob implements UnitJob<WorkUnit, UnitResult> {
     return u.id();
   }
 
+  /**
+   * Test hook: milliseconds each unit sleeps first (system property {@code
+   * saelab.atlas.testUnitDelayMs} of the executor JVM), so that a test can kill a worker while
+   * units are in flight. 0 (no delay) unless set.
+   */
+  static final long TEST_UNIT_DELAY_MS = Long.getLong("saelab.atlas.testUnitDelayMs", 0);
+
   @Override
   public UnitResult run(WorkUnit u) {
+    if (TEST_UNIT_DELAY_MS > 0) {
+      try {
+        Thread.sleep(TEST_UNIT_DELAY_MS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.util.concurrent.CancellationException("interrupted");
+      }
+    }
     return UnitRunner.run(spec, u);
   }
 

@@ -191,6 +191,62 @@ class SparkAtlasEngineTest {
     return cells;
   }
 
+  /**
+   * Every partition of every dataset of the Parquet atlas {@code out} holds the rows of the
+   * in-process engine's CSV atlas {@code local}, entry for entry; and its tables those of {@code
+   * saelab tables} in {@code tables} ({@code qk.csv}, {@code ov.csv}).
+   */
+  static void assertSameRows(SparkSession spark, Path out, Path local, Path tables)
+      throws IOException {
+    for (String[] d :
+        new String[][] {
+          {"table", "layer", "head", "circuit"},
+          {"partners", "layer", "head", "circuit"},
+          {"summary", "layer", "circuit"},
+          {"spectra", "layer", "circuit"}
+        }) {
+      List<String> by = List.of(d).subList(1, d.length);
+      // per circuit: QK and OV name their feature columns differently
+      for (String c : new String[] {"qk", "ov"}) {
+        Path ds = out.resolve(d[0]);
+        Dataset<Row> df =
+            spark
+                .read()
+                .option("mergeSchema", "true")
+                .parquet(ds.toString())
+                .where("circuit = '" + c + "'");
+        String[] cols =
+            Arrays.stream(df.columns())
+                .filter(x -> !df.where(df.col(x).isNotNull()).isEmpty())
+                .toArray(String[]::new);
+        Map<String, List<String>> got = new TreeMap<>();
+        for (Row r : df.collectAsList()) {
+          StringBuilder dir = new StringBuilder(d[0]);
+          for (String p : by) {
+            dir.append('/').append(p).append('=').append(r.get(r.fieldIndex(p)));
+          }
+          got.computeIfAbsent(dir.toString(), k -> new ArrayList<>()).add(line(r, cols));
+        }
+        got.values().forEach(l -> l.sort(null));
+        Map<String, List<String>> want = csv(local, d[0], c, cols);
+        assertEquals(want.keySet(), got.keySet(), d[0] + " " + c);
+        assertEquals(want, got, d[0] + " " + c + ": every row");
+        assertFalse(want.isEmpty());
+        if (d[0].equals("table")) {
+          // and the same rows as `saelab tables`, every digit
+          String[] lines = Files.readString(tables.resolve(c + ".csv")).split("\n");
+          List<String> ref = new ArrayList<>(Arrays.asList(lines).subList(1, lines.length));
+          ref.sort(null);
+          String[] header = lines[0].split(",");
+          List<String> rows = new ArrayList<>();
+          df.collectAsList().forEach(r -> rows.add(line(r, header)));
+          rows.sort(null);
+          assertEquals(ref, rows, "saelab tables " + c);
+        }
+      }
+    }
+  }
+
   @Test
   void parquetHoldsTheSameRowsEntryForEntry(@TempDir Path tmp) throws Exception {
     Path local = tmp.resolve("local");
@@ -223,53 +279,7 @@ class SparkAtlasEngineTest {
     SparkSession spark =
         SparkAtlas.session(new SparkAtlas.Settings("local[1]", out, "parquet", Map.of(), 0));
     try {
-      for (String[] d :
-          new String[][] {
-            {"table", "layer", "head", "circuit"},
-            {"partners", "layer", "head", "circuit"},
-            {"summary", "layer", "circuit"},
-            {"spectra", "layer", "circuit"}
-          }) {
-        List<String> by = List.of(d).subList(1, d.length);
-        // per circuit: QK and OV name their feature columns differently
-        for (String c : new String[] {"qk", "ov"}) {
-          Path ds = out.resolve(d[0]);
-          Dataset<Row> df =
-              spark
-                  .read()
-                  .option("mergeSchema", "true")
-                  .parquet(ds.toString())
-                  .where("circuit = '" + c + "'");
-          String[] cols =
-              Arrays.stream(df.columns())
-                  .filter(x -> !df.where(df.col(x).isNotNull()).isEmpty())
-                  .toArray(String[]::new);
-          Map<String, List<String>> got = new TreeMap<>();
-          for (Row r : df.collectAsList()) {
-            StringBuilder dir = new StringBuilder(d[0]);
-            for (String p : by) {
-              dir.append('/').append(p).append('=').append(r.get(r.fieldIndex(p)));
-            }
-            got.computeIfAbsent(dir.toString(), k -> new ArrayList<>()).add(line(r, cols));
-          }
-          got.values().forEach(l -> l.sort(null));
-          Map<String, List<String>> want = csv(local, d[0], c, cols);
-          assertEquals(want.keySet(), got.keySet(), d[0] + " " + c);
-          assertEquals(want, got, d[0] + " " + c + ": every row");
-          assertFalse(want.isEmpty());
-          if (d[0].equals("table")) {
-            // and the same rows as `saelab tables`, every digit
-            String[] lines = Files.readString(tmp.resolve("t/" + c + ".csv")).split("\n");
-            List<String> ref = new ArrayList<>(Arrays.asList(lines).subList(1, lines.length));
-            ref.sort(null);
-            String[] header = lines[0].split(",");
-            List<String> rows = new ArrayList<>();
-            df.collectAsList().forEach(r -> rows.add(line(r, header)));
-            rows.sort(null);
-            assertEquals(ref, rows, "saelab tables " + c);
-          }
-        }
-      }
+      assertSameRows(spark, out, local, tmp.resolve("t"));
       // the labels are joined (layer 1's input labels exist; its output labels do not)
       assertTrue(
           spark

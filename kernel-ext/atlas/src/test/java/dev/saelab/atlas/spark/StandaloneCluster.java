@@ -116,13 +116,18 @@ final class StandaloneCluster implements AutoCloseable {
     return start(name, lib.resolve("*").toString(), args);
   }
 
-  /** A JVM with class path {@code cp}, logged to {@code dir/name.log}; killed on close. */
+  /**
+   * A JVM with class path {@code cp} (null: {@code args} say it, e.g. {@code -jar}), logged to
+   * {@code dir/name.log}; killed on close.
+   */
   Process start(String name, String cp, List<String> args) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(jvm("512m"));
-    cmd.add("-cp");
-    cmd.add(cp);
+    cmd.addAll(jvm(cp == null ? "1g" : "512m"));
+    if (cp != null) {
+      cmd.add("-cp");
+      cmd.add(cp);
+    }
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.redirectOutput(dir.resolve(name + ".log").toFile());
