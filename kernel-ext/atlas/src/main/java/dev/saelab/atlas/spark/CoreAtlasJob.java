@@ -69,6 +69,11 @@ final class CoreAtlasJob implements UnitJob<WorkUnit, UnitResult> {
   }
 
   @Override
+  public String kind(WorkUnit u) {
+    return u.part() + "-" + u.circuit().id();
+  }
+
+  @Override
   public String id(WorkUnit u) {
     return u.id();
   }

@@ -56,6 +56,9 @@ public final class SparkAtlas {
   /** The Spark application's name. */
   public static final String APP_NAME = "saelab atlas";
 
+  /** The wall time a wave of small units grows to (seconds), unless a wave size is given. */
+  static final double WAVE_SECONDS = 30;
+
   private SparkAtlas() {}
 
   /**
@@ -66,8 +69,8 @@ public final class SparkAtlas {
    * @param out the output folder (the same path on the driver and every executor)
    * @param format {@code parquet} or {@code csv}
    * @param conf further Spark settings ({@code spark.executor.memory}, ...)
-   * @param waveUnits at least this many units per wave, in whole partitions (0: four times the
-   *     parallelism)
+   * @param waveUnits this many units per wave, in whole partitions (0: at least four per core,
+   *     grown while units are short until a wave takes about 30 s)
    */
   public record Settings(
       String master, Path out, String format, Map<String, String> conf, int waveUnits) {
@@ -133,18 +136,86 @@ public final class SparkAtlas {
     static Signature of(AtlasRows r) {
       return new Signature(r.table(), r.columns(), r.types(), r.partitionColumns());
     }
+  }
 
-    /**
-     * The Spark schema; every column nullable, so that a reader merging the QK and OV files of one
-     * dataset (whose feature columns are named differently) sees nulls where a column is absent.
-     */
-    StructType schema() {
+  /**
+   * The columns of one dataset: the union of its rows' columns (QK and OV name their feature
+   * columns differently), in order of appearance. Every file of the dataset is written with all of
+   * them (null where a row has no such column), so that every reader, pyarrow's included, sees one
+   * schema.
+   */
+  static final class Schema implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final LinkedHashMap<String, DataType> types = new LinkedHashMap<>();
+
+    void add(Signature sig) {
+      for (int i = 0; i < sig.columns().size(); i++) {
+        DataType t = sparkType(sig.types().get(i));
+        DataType old = types.putIfAbsent(sig.columns().get(i), t);
+        if (old != null && !old.equals(t)) {
+          throw new IllegalStateException(
+              sig.table() + ": column " + sig.columns().get(i) + " is " + old + " and " + t);
+        }
+      }
+    }
+
+    StructType struct() {
       StructType s = new StructType();
-      for (int i = 0; i < columns.size(); i++) {
-        s = s.add(columns.get(i), sparkType(types.get(i)), true);
+      for (Map.Entry<String, DataType> e : types.entrySet()) {
+        s = s.add(e.getKey(), e.getValue(), true);
       }
       return s;
     }
+
+    /** {@code r}'s rows with the columns {@code cols}, null where it has none. */
+    static List<Row> widen(AtlasRows r, List<String> cols) {
+      int[] at = new int[cols.size()];
+      for (int c = 0; c < at.length; c++) {
+        at[c] = r.columns().indexOf(cols.get(c));
+      }
+      List<Row> out = new ArrayList<>(r.rows().size());
+      for (Object[] v : r.rows()) {
+        Object[] w = new Object[at.length];
+        for (int c = 0; c < at.length; c++) {
+          w[c] = at[c] < 0 ? null : v[at[c]];
+        }
+        out.add(RowFactory.create(w));
+      }
+      return out;
+    }
+  }
+
+  /** The columns of the datasets an earlier run wrote (a rerun writes the same). */
+  static Map<String, Schema> existingSchemas(SparkSession spark, Settings settings) {
+    Map<String, Schema> out = new LinkedHashMap<>();
+    if (!settings.format().equals("parquet")) {
+      return out;
+    }
+    try (var dirs = Files.list(settings.out())) {
+      for (Path d : dirs.filter(Files::isDirectory).toList()) {
+        String name = d.getFileName().toString();
+        if (name.startsWith("_") || name.startsWith(".")) {
+          continue;
+        }
+        boolean hasData;
+        try (var files = Files.walk(d)) {
+          hasData = files.anyMatch(f -> f.toString().endsWith(".parquet"));
+        }
+        if (hasData) {
+          Schema sc = new Schema();
+          for (var f :
+              spark.read().option("mergeSchema", "true").parquet(d.toString()).schema().fields()) {
+            sc.types.put(f.name(), f.dataType());
+          }
+          out.put(name, sc);
+        }
+      }
+    } catch (java.nio.file.NoSuchFileException e) {
+      return out;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return out;
   }
 
   /** One merged partition's dataset, as the driver needs it to commit. */
@@ -182,28 +253,14 @@ public final class SparkAtlas {
     }
     long skipped = done;
     int parallelism = jsc.defaultParallelism();
-    int waveUnits = settings.waveUnits() > 0 ? settings.waveUnits() : 4 * parallelism;
-    List<List<U>> waves = new ArrayList<>();
-    List<U> wave = new ArrayList<>();
-    for (List<U> g : byKey.values()) {
-      wave.addAll(g);
-      if (wave.size() >= waveUnits) {
-        waves.add(wave);
-        wave = new ArrayList<>();
-      }
-    }
-    if (!wave.isEmpty()) {
-      waves.add(wave);
-    }
     progress.message(
         String.format(
             Locale.ROOT,
-            "atlas on Spark %s (%s, parallelism %d): %d units in %d waves%s",
+            "atlas on Spark %s (%s, parallelism %d): %d units%s",
             spark.version(),
             settings.master(),
             parallelism,
             all.size() - skipped,
-            waves.size(),
             skipped > 0 ? ", " + skipped + " finished earlier" : ""));
 
     Broadcast<UnitJob<U, R>> shared = jsc.broadcast(job);
@@ -211,8 +268,34 @@ public final class SparkAtlas {
     spark.sparkContext().addSparkListener(listener);
     int partitions = 0;
     try {
-      for (List<U> w : waves) {
-        partitions += runWave(spark, jsc, shared, job, w, settings, output, listener);
+      // waves of whole partitions: a fixed size when asked; else at least 4 units per core, and
+      // grown until a wave computes for about WAVE_SECONDS (a wave's writing and commit cost about
+      // a second, whatever its size), so small units do not pay that second each few units
+      int minUnits = settings.waveUnits() > 0 ? settings.waveUnits() : 4 * parallelism;
+      int waveUnits = minUnits;
+      // the first wave holds a partition of every kind, so that it fixes each dataset's columns
+      List<List<U>> groups = new ArrayList<>();
+      Set<String> kinds = new java.util.HashSet<>();
+      List<List<U>> rest = new ArrayList<>();
+      for (List<U> grp : byKey.values()) {
+        (kinds.add(job.kind(grp.get(0))) ? groups : rest).add(grp);
+      }
+      groups.addAll(rest);
+      Map<String, Schema> schemas = existingSchemas(spark, settings);
+      int g = 0;
+      while (g < groups.size()) {
+        List<U> w = new ArrayList<>();
+        while (g < groups.size() && w.size() < waveUnits) {
+          w.addAll(groups.get(g++));
+        }
+        long t = System.nanoTime();
+        partitions += runWave(spark, jsc, shared, job, w, settings, output, listener, schemas);
+        double secs = (System.nanoTime() - t) / 1e9;
+        if (settings.waveUnits() <= 0) {
+          double perUnit = secs / w.size();
+          waveUnits =
+              (int) Math.min(100_000, Math.max(minUnits, Math.ceil(WAVE_SECONDS / perUnit)));
+        }
       }
       output.clearStaging();
     } finally {
@@ -231,7 +314,8 @@ public final class SparkAtlas {
       List<U> w,
       Settings settings,
       AtlasOutput output,
-      UnitProgress listener) {
+      UnitProgress listener,
+      Map<String, Schema> schemas) {
     List<String> ids = new ArrayList<>();
     Set<String> keys = new java.util.LinkedHashSet<>();
     for (U u : w) {
@@ -274,23 +358,26 @@ public final class SparkAtlas {
         written =
             rows.map(t -> new Written(t._1, t._2.dir(), Signature.of(t._2), t._2.rows().size()))
                 .collect();
-        Map<Signature, Boolean> signatures = new LinkedHashMap<>();
+        Map<String, List<String>> by = new LinkedHashMap<>();
         for (Written x : written) {
-          if (x.rows() > 0) {
-            signatures.put(x.signature(), true);
-          }
+          Signature sig = x.signature();
+          schemas.computeIfAbsent(sig.table(), t -> new Schema()).add(sig);
+          by.put(sig.table(), sig.by());
         }
-        for (Signature sig : signatures.keySet()) {
+        for (Map.Entry<String, List<String>> t : by.entrySet()) {
+          String table = t.getKey();
+          Schema schema = schemas.get(table);
+          List<String> cols = List.copyOf(schema.types.keySet());
           JavaRDD<Row> data =
               rows.values()
-                  .filter(r -> Signature.of(r).equals(sig))
-                  .flatMap(r -> r.rows().stream().map(v -> RowFactory.create(v)).iterator());
+                  .filter(r -> r.table().equals(table))
+                  .flatMap(r -> Schema.widen(r, cols).iterator());
           spark
-              .createDataFrame(data, sig.schema())
+              .createDataFrame(data, schema.struct())
               .write()
               .mode(SaveMode.Append)
-              .partitionBy(sig.by().toArray(new String[0]))
-              .parquet(staging.resolve(sig.table()).toString());
+              .partitionBy(t.getValue().toArray(new String[0]))
+              .parquet(staging.resolve(table).toString());
         }
       }
       Map<String, List<String>> dirs = new TreeMap<>();

@@ -9,6 +9,7 @@ import dev.saelab.atlas.AtlasSpec;
 import dev.saelab.atlas.AtlasWriter;
 import dev.saelab.atlas.UnitRunner;
 import dev.saelab.atlas.WorkUnit;
+import dev.saelab.io.SaeLabException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,30 +51,45 @@ public final class SparkAtlasEngine implements AtlasEngine {
   @Override
   public AtlasRun.Summary run(AtlasSpec spec, AtlasRun run, AtlasProgress progress) {
     AtlasPlan plan = AtlasPlan.open(spec, progress::message);
-    AtlasWriter.open(run.out(), spec); // records the spec; a rerun must ask for the same
+    String master = run.master() != null ? run.master() : "local[*]";
+    SparkSession spark =
+        SparkAtlas.session(new SparkAtlas.Settings(master, run.out(), run.format(), Map.of(), 0));
+    try {
+      return runOn(spark, plan, run, progress);
+    } finally {
+      spark.stop();
+    }
+  }
+
+  /** Runs {@code plan} as {@code run} says on an existing Spark session (its master). */
+  public static AtlasRun.Summary runOn(
+      SparkSession spark, AtlasPlan plan, AtlasRun run, AtlasProgress progress) {
+    AtlasSpec spec = plan.spec();
+    Path out = run.out().toAbsolutePath();
+    AtlasWriter.open(out, spec); // records the spec; a rerun must ask for the same
     if (spec.labels() != null) {
       for (AtlasInputs.LayerShape s : plan.shape().layers()) {
         AtlasInputs.labels(spec, s, progress::message); // warnings once, on the driver
       }
     }
     List<WorkUnit> units = run.sharded() ? plan.shard(run.shard(), run.shards()) : plan.units();
-    String master = run.master() != null ? run.master() : "local[*]";
-    SparkAtlas.Settings settings =
-        new SparkAtlas.Settings(master, run.out().toAbsolutePath(), run.format(), Map.of(), 0);
-    SparkSession spark = SparkAtlas.session(settings);
-    try {
-      if (run.sharded()) {
-        return shard(spark, spec, units, run.out().toAbsolutePath(), progress);
-      }
-      SparkAtlas.Summary s =
-          SparkAtlas.run(spark, new CoreAtlasJob(plan, units), settings, progress);
-      Files.writeString(run.out().resolve("_SUCCESS"), "", StandardCharsets.UTF_8);
-      return new AtlasRun.Summary(s.units(), s.skipped(), s.computed(), true);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    } finally {
-      spark.stop();
+    if (run.sharded()) {
+      return shard(spark, spec, units, out, progress);
     }
+    SparkAtlas.Settings settings =
+        new SparkAtlas.Settings(spark.sparkContext().master(), out, run.format(), Map.of(), 0);
+    SparkAtlas.Summary s = SparkAtlas.run(spark, new CoreAtlasJob(plan, units), settings, progress);
+    try {
+      Files.writeString(out.resolve("_SUCCESS"), "", StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw SaeLabException.inFile(out, "cannot write _SUCCESS: " + e.getMessage());
+    }
+    return new AtlasRun.Summary(s.units(), s.skipped(), s.computed(), true);
+  }
+
+  /** Deletes a folder and everything in it, if it exists. */
+  public static void deleteTree(Path p) {
+    AtlasOutput.deleteTree(p);
   }
 
   /** A shard's units computed on Spark and saved for {@code atlas-merge}. */

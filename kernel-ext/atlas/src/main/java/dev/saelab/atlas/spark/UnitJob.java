@@ -26,6 +26,14 @@ public interface UnitJob<U extends Serializable, R extends Serializable> extends
   /** The output partition a unit contributes to (each partition's units make it whole). */
   String key(U unit);
 
+  /**
+   * The unit's kind: units of one kind give rows of the same columns (e.g. {@code TABLE-qk}). The
+   * first wave runs a partition of every kind, which fixes each dataset's columns.
+   */
+  default String kind(U unit) {
+    return "";
+  }
+
   /** A unit's id, for progress lines, e.g. {@code L3-H0-qk-r0-4096}. */
   String id(U unit);
 

@@ -280,6 +280,24 @@ class SparkAtlasEngineTest {
         SparkAtlas.session(new SparkAtlas.Settings("local[1]", out, "parquet", Map.of(), 0));
     try {
       assertSameRows(spark, out, local, tmp.resolve("t"));
+      // one schema per dataset: every file has QK's and OV's columns (null where not its own), so
+      // that a reader that takes the first file's schema (pyarrow) loses nothing
+      for (String d : new String[] {"table", "partners", "summary", "spectra"}) {
+        List<Path> parts;
+        try (Stream<Path> w = Files.walk(out.resolve(d))) {
+          parts = w.filter(f -> f.toString().endsWith(".parquet")).toList();
+        }
+        assertTrue(parts.size() >= 2, d);
+        java.util.Set<java.util.Set<String>> schemas = new java.util.HashSet<>();
+        for (Path f : parts) {
+          schemas.add(java.util.Set.of(spark.read().parquet(f.toString()).columns()));
+        }
+        assertEquals(1, schemas.size(), d + ": " + schemas);
+      }
+      assertTrue(
+          List.of(spark.read().parquet(out.resolve("table").toString()).columns())
+              .containsAll(
+                  List.of("query_feature", "key_feature", "value_feature", "output_feature")));
       // the labels are joined (layer 1's input labels exist; its output labels do not)
       assertTrue(
           spark

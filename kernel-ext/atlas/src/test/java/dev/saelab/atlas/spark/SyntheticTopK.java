@@ -80,6 +80,11 @@ public record SyntheticTopK(
   }
 
   @Override
+  public String kind(Unit u) {
+    return u.circuit;
+  }
+
+  @Override
   public String id(Unit u) {
     return key(u) + "-r" + u.row0 + "-" + u.row1;
   }
