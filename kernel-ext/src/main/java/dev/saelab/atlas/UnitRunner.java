@@ -121,25 +121,56 @@ public final class UnitRunner {
                     + PartnerHeaps.bytes(nCols, spec.perFeature())
                 : 0),
         "work unit " + unit.id());
-    List<FeatureEdge> top;
+    return block(
+        unit,
+        whole.left(),
+        whole.right(),
+        spec.topK(),
+        spec.perFeature(),
+        spec.rankBy(),
+        excl,
+        scale(spec, kind, c),
+        variant(kind, proj),
+        new FactoredProduct.Workspace(fc.tileRows(), fc.tileCols(), true, fc.screen()));
+  }
+
+  /**
+   * The unit's row block {@code [rowStart, rowEnd)} of {@code left · rightᵀ}: its top-k (the
+   * engine's top {@code k + d} of the block, d its diagonal entries when {@code excl}, those
+   * dropped, rows offset) and, with {@code k2 > 0}, its partners. Closes {@code ws}.
+   */
+  static UnitResult block(
+      WorkUnit unit,
+      INDArray left,
+      INDArray right,
+      int topK,
+      int k2,
+      RankBy rankBy,
+      boolean excl,
+      double scale,
+      String variant,
+      FactoredProduct.Workspace ws) {
+    int r0 = unit.rowStart();
+    int r1 = unit.rowEnd();
+    int b = r1 - r0;
+    long nCols = right.rows();
+    // the block's diagonal entries (global row = column), dropped after the engine's top-k
+    long diag = excl ? Math.max(0, Math.min(r1, nCols) - r0) : 0;
+    long kAsk = Math.min(topK + diag, FactoredProduct.entries(b, nCols, false));
     int[] blockRows = new int[b];
     for (int i = 0; i < b; i++) {
       blockRows[i] = r0 + i;
     }
     // a copy of the block's rows (ND4J's row interval of a column view comes back empty past the
     // first rows, so the rows are pulled)
-    try (INDArray block = Nd4j.pullRows(whole.left(), 1, blockRows, 'c');
-        FactoredProduct.Workspace ws =
-            new FactoredProduct.Workspace(fc.tileRows(), fc.tileCols(), true, fc.screen())) {
-      top =
-          new FactoredProduct(block, whole.right())
-              .topK((int) kAsk, spec.rankBy(), false, ws, null);
+    try (ws;
+        INDArray block = Nd4j.pullRows(left, 1, blockRows, 'c')) {
+      List<FeatureEdge> top =
+          new FactoredProduct(block, right).topK((int) kAsk, rankBy, false, ws, null);
       UnitResult.Partners[] partners =
-          spec.perFeature() > 0
-              ? partners(block, whole.right(), r0, excl, spec.rankBy(), spec.perFeature())
-              : new UnitResult.Partners[2];
+          k2 > 0 ? partners(block, right, r0, excl, rankBy, k2) : new UnitResult.Partners[2];
       int n = 0;
-      int[] rows = new int[Math.min(spec.topK(), top.size())];
+      int[] rows = new int[Math.min(topK, top.size())];
       int[] cols = new int[rows.length];
       float[] vals = new float[rows.length];
       for (FeatureEdge e : top) {
@@ -162,11 +193,11 @@ public final class UnitRunner {
       }
       return new UnitResult(
           unit,
-          spec.rankBy(),
-          spec.topK(),
-          spec.perFeature(),
-          scale(spec, kind, c),
-          variant(kind, proj),
+          rankBy,
+          topK,
+          k2,
+          scale,
+          variant,
           b,
           rows,
           cols,
