@@ -57,6 +57,9 @@ public final class Main {
             e.getKey(), Schema.commandLine(e.getValue().get().io(out, err), e.getKey(), out, err));
       }
     }
+    for (CommandLineExtension x : java.util.ServiceLoader.load(CommandLineExtension.class)) {
+      x.extend(cl, out, err);
+    }
     return cl;
   }
 
