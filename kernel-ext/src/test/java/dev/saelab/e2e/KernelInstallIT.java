@@ -97,15 +97,25 @@ class KernelInstallIT {
                 "import sys, nbformat, nbclient\n"
                     + "nb = nbformat.read(sys.argv[1], as_version=4)\n"
                     + "nbclient.NotebookClient(nb, kernel_name='plain-rapaio', timeout=600,"
-                    + " startup_timeout=180).execute()\n"
+                    + " startup_timeout=90).execute()\n"
                     + "nbformat.write(nb, sys.argv[2])\n",
                 nb.toString(),
                 executed.toString())
             .redirectErrorStream(true);
     pb.environment().put("JUPYTER_PATH", data.toString());
-    Process p = pb.start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertEquals(0, p.waitFor(), log);
+    // a rapaio kernel sometimes binds its sockets and never answers kernel_info (a start-up race
+    // `saelab notebook run` retries too): up to three starts
+    String log = "";
+    int code = -1;
+    for (int attempt = 1; attempt <= 3 && code != 0; attempt++) {
+      Process p = pb.start();
+      log = new String(p.getInputStream().readAllBytes());
+      code = p.waitFor();
+      if (code != 0 && !log.contains("didn't respond") && !log.contains("Kernel died")) {
+        break;
+      }
+    }
+    assertEquals(0, code, log);
     String out = Files.readString(executed);
     assertTrue(out.contains("d_model=48"), out);
     assertEquals(
