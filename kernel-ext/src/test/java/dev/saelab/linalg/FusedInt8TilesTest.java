@@ -61,6 +61,35 @@ class FusedInt8TilesTest {
   }
 
   @Test
+  void rowsSpanningSeveralColumnGroupsAreRuledOutOnlyWhenNoGroupCouldPass() {
+    // tiles wider than a quantisation group (512 sorted columns), starting off the group grid:
+    // each row is first compared with one threshold for all its groups (the largest scale and
+    // norms of the tile's groups), then group by group
+    Random rnd = new Random(77);
+    for (int trial = 0; trial < 6; trial++) {
+      int nL = 40;
+      int nR = 1500 + rnd.nextInt(300);
+      double[][] l = TopKProductTest.randomRows(rnd, nL, 16, trial % 3 == 0);
+      double[][] r = TopKProductTest.randomRows(rnd, nR, 16, trial % 3 == 0);
+      java.util.Arrays.fill(r[1 + rnd.nextInt(nR - 1)], 0); // a zero row somewhere
+      java.util.Arrays.fill(l[rnd.nextInt(nL)], 0);
+      RankBy by = RankBy.values()[trial % 3];
+      List<FeatureEdge> want = reference(l, r, 150, by, false);
+      for (int tc : new int[] {700, 1100, 1024}) {
+        TopKProduct e = new TopKProduct(16, tc, true, Screen.INT8, 2);
+        try {
+          assertEquals(
+              want,
+              e.topK(TopKProductTest.nd(l), TopKProductTest.nd(r), 150, by, false, null, null),
+              "trial " + trial + " " + by + " tile cols " + tc);
+        } finally {
+          e.release();
+        }
+      }
+    }
+  }
+
+  @Test
   void theSameEngineServesProductsOfOtherShapesAfterwards() {
     // tiles and their edge views are kept per worker and shape: a later product with other edges
     // must not read an earlier product's shapes
