@@ -302,9 +302,8 @@ final class TopKProduct {
     int cols0 = Math.min(tc, nR);
     intGemm(ls, rs, 0, rows0, 0, cols0, buffers[0].shaped(rows0, cols0));
     prime(run, buffers[0].bytes, rows0, cols0, k);
-    double[] groups0 = groupMaxima(rs.quant, 0, cols0);
     for (int row = 0; row < rows0; row++) {
-      scanIntRow(run, run.workers[0], buffers[0].bytes, row, cols0, 0, 0, groups0);
+      scanIntRow(run, run.workers[0], buffers[0].bytes, row, cols0, 0, 0);
     }
     java.util.concurrent.atomic.AtomicInteger nextBlock =
         new java.util.concurrent.atomic.AtomicInteger();
@@ -375,9 +374,8 @@ final class TopKProduct {
         return; // later column blocks have smaller norms still
       }
       intGemm(ls, rs, r0, rows, c0, cols, buf.shaped(rows, cols));
-      double[] groups = groupMaxima(rs.quant, c0, cols);
       for (int row = 0; row < rows; row++) {
-        scanIntRow(run, w, buf.bytes, row, cols, r0, c0, groups);
+        scanIntRow(run, w, buf.bytes, row, cols, r0, c0);
       }
     }
   }
@@ -686,17 +684,10 @@ final class TopKProduct {
    * Integer screen of one row: one integer threshold per column group (see {@link #intThreshold}),
    * recomputed when the worker's threshold moves.
    */
-  private void scanIntRow(
-      Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0, double[] groups) {
+  private void scanIntRow(Run run, Worker w, ByteBuffer tile, int row, int cols, int r0, int c0) {
     int g0 = QuantizedRows.GROUP;
     int i = r0 + row;
     int rowStart = row * cols;
-    if ((c0 + cols - 1) / g0 > c0 / g0) { // several groups: first try the whole row at once
-      int t = rowThreshold(run, w.threshold(), i, groups);
-      if (t > Integer.MIN_VALUE + 1 && kernels.maxIntKey(tile, rowStart, 0, cols, run.rankBy) < t) {
-        return; // the usual case: nothing in the row reaches any of its groups' thresholds
-      }
-    }
     for (int from = 0; from < cols; ) {
       int g = (c0 + from) / g0;
       int to = Math.min(cols, (g + 1) * g0 - c0);
@@ -788,45 +779,6 @@ final class TopKProduct {
         (l.quantNorm[i] * r.residualNorm[g] + l.residualNorm[i] * r.norm[g]) * (1 + 1e-9)
             + 1e-6 * l.norm[i] * r.norm[g];
     return integerKeyBound(theta - beta, l.scale[i] * r.scale[g]);
-  }
-
-  /**
-   * The largest scale, residual norm and norm of the right operand's column groups that columns
-   * {@code [c0, c0 + cols)} touch: what {@link #rowThreshold} needs of a tile.
-   */
-  private static double[] groupMaxima(QuantizedRows r, int c0, int cols) {
-    double[] m = new double[3];
-    for (int g = c0 / r.groupSize; g <= (c0 + cols - 1) / r.groupSize; g++) {
-      m[0] = Math.max(m[0], r.scale[g]);
-      m[1] = Math.max(m[1], r.residualNorm[g]);
-      m[2] = Math.max(m[2], r.norm[g]);
-    }
-    return m;
-  }
-
-  /**
-   * An integer threshold no larger than {@link #intThreshold} of row i and any column group of a
-   * tile (whose maxima {@code groups} are): β with the groups' largest residual norm and norm is at
-   * least every group's β, so {@code need = θ − β} is at most every group's; when it is not
-   * negative, dividing by the largest scale product gives at most every group's quotient (each step
-   * rounds monotonically). So a row whose largest key is below it has no candidate in any group.
-   * Returns {@code Integer.MIN_VALUE + 1} (no shortcut) when θ is unknown, {@code need} is negative
-   * or a scale is zero.
-   */
-  private static int rowThreshold(Run run, float theta, int i, double[] groups) {
-    if (theta == Float.NEGATIVE_INFINITY) {
-      return Integer.MIN_VALUE + 1;
-    }
-    QuantizedRows l = run.left.quant;
-    double beta =
-        (l.quantNorm[i] * groups[1] + l.residualNorm[i] * groups[2]) * (1 + 1e-9)
-            + 1e-6 * l.norm[i] * groups[2];
-    double need = theta - beta;
-    double st = l.scale[i] * groups[0];
-    if (!(need >= 0) || st == 0) {
-      return Integer.MIN_VALUE + 1;
-    }
-    return integerKeyBound(need, st);
   }
 
   /**

@@ -61,10 +61,9 @@ class FusedInt8TilesTest {
   }
 
   @Test
-  void rowsSpanningSeveralColumnGroupsAreRuledOutOnlyWhenNoGroupCouldPass() {
+  void tilesSpanningSeveralColumnGroupsOffTheGroupGridGiveTheReference() {
     // tiles wider than a quantisation group (512 sorted columns), starting off the group grid:
-    // each row is first compared with one threshold for all its groups (the largest scale and
-    // norms of the tile's groups), then group by group
+    // each row of a tile is screened group by group, each group with its own integer threshold
     Random rnd = new Random(77);
     for (int trial = 0; trial < 6; trial++) {
       int nL = 40;
