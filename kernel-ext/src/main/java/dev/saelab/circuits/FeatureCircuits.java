@@ -51,8 +51,8 @@ public final class FeatureCircuits implements AutoCloseable {
   public static final int DEFAULT_TILE_COLS = FactoredProduct.FP32_TILE_COLS;
 
   /**
-   * Default tile of the int8 screen ({@link FactoredProduct#INT8_TILE_ROWS}; measured: 2048 × 16384
-   * ≈ 8–9 % slower end to end).
+   * Default tile of the int8 screen ({@link FactoredProduct#INT8_TILE_ROWS}: one per worker, each
+   * computed and scanned on one core).
    */
   public static final int INT8_TILE_ROWS = FactoredProduct.INT8_TILE_ROWS;
 
@@ -249,7 +249,8 @@ public final class FeatureCircuits implements AutoCloseable {
             Math.max(rowsQk, rowsOv),
             Math.max(k.rows(), p == null ? 0 : p.rows()),
             tileRows(),
-            tileCols()),
+            tileCols(),
+            screen()),
         "tables for layer " + attn.layer());
     long kQk =
         spec.kinds().contains(CircuitKind.QK)

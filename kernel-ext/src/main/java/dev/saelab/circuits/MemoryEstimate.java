@@ -2,6 +2,7 @@ package dev.saelab.circuits;
 
 import dev.saelab.io.SaeLabException;
 import dev.saelab.linalg.FactoredProduct;
+import dev.saelab.linalg.Screen;
 import dev.saelab.model.ModelConfig;
 import org.bytedeco.javacpp.Pointer;
 
@@ -91,13 +92,26 @@ public final class MemoryEstimate {
 
   /**
    * Bytes for one head's operand copies (unsorted, sorted, and either the int8 copy or the
-   * transposed float blocks: at most three floats per element) and the GEMM tiles.
+   * transposed float blocks: at most three floats per element) and the GEMM tiles of either screen
+   * (the larger: {@link #tables(ModelConfig, long, long, int, int, Screen)}).
    */
   public static long tables(ModelConfig c, long nRows, long nCols, int tileRows, int tileCols) {
+    return Math.max(
+        tables(c, nRows, nCols, tileRows, tileCols, Screen.INT8),
+        tables(c, nRows, nCols, tileRows, tileCols, Screen.FP32));
+  }
+
+  /**
+   * Bytes for one head's operand copies (at most three floats per element, as above) and the
+   * screen's GEMM tiles ({@link FactoredProduct#tileBytes}: one int32 tile per worker for int8, one
+   * float32 tile per shape of the grid for fp32).
+   */
+  public static long tables(
+      ModelConfig c, long nRows, long nCols, int tileRows, int tileCols, Screen screen) {
     long dh = c.dHead();
-    long floats =
-        3 * (nRows * dh + nCols * dh) + 4L * Math.min(tileRows, nRows) * Math.min(tileCols, nCols);
-    return 4 * floats;
+    return 4 * 3 * (nRows * dh + nCols * dh)
+        + FactoredProduct.tileBytes(
+            screen, nRows, nCols, tileRows, tileCols, FactoredProduct.workers());
   }
 
   /**

@@ -336,6 +336,8 @@ public final class BenchCommand extends CliCommand {
     double[] gemm = new double[repeat];
     double[] fp32 = new double[repeat];
     double[] proj = new double[repeat];
+    double[] perCore = new double[repeat];
+    double[] shared = new double[repeat];
     List<CircuitTable> tables = null;
     int tr = 0;
     int tc = 0;
@@ -376,17 +378,22 @@ public final class BenchCommand extends CliCommand {
               rssTargetMiB(n));
         }
         if (baseline) {
-          gemm[round] = proj[round] + tileGemms(fc, heads, screen, tr, tc);
-          fp32[round] =
-              screen == Screen.INT8
-                  ? proj[round]
-                      + tileGemms(
-                          fc,
-                          heads,
-                          Screen.FP32,
-                          FeatureCircuits.DEFAULT_TILE_ROWS,
-                          FeatureCircuits.DEFAULT_TILE_COLS)
-                  : gemm[round];
+          if (screen == Screen.INT8) {
+            Int8Floor f = int8TileGemms(fc, heads, tr, tc);
+            perCore[round] = f.perCore();
+            shared[round] = f.shared();
+            gemm[round] = proj[round] + f.seconds();
+            fp32[round] =
+                proj[round]
+                    + fp32TileGemms(
+                        fc,
+                        heads,
+                        FeatureCircuits.DEFAULT_TILE_ROWS,
+                        FeatureCircuits.DEFAULT_TILE_COLS);
+          } else {
+            gemm[round] = proj[round] + fp32TileGemms(fc, heads, tr, tc);
+            fp32[round] = gemm[round];
+          }
         }
       }
     }
@@ -397,17 +404,34 @@ public final class BenchCommand extends CliCommand {
           Locale.ROOT, "  SAE Lab engine%s %8.2f s   first round %.2f s%n", of, engine, ours[0]);
     }
     if (baseline) {
+      String tiles =
+          screen == Screen.INT8
+              ? String.format(
+                  Locale.ROOT,
+                  "int8 tiles %.2f s: the faster of %dx%d one per core %.2f s and %dx%d on every"
+                      + " core %.2f s",
+                  median(gemm) - median(proj),
+                  tr,
+                  tc,
+                  median(perCore),
+                  INT8_SHARED_TILE_ROWS,
+                  INT8_SHARED_TILE_COLS,
+                  median(shared))
+              : String.format(
+                  Locale.ROOT,
+                  "%s %dx%d tiles %.2f s",
+                  screen,
+                  tr,
+                  tc,
+                  median(gemm) - median(proj));
       out.printf(
           Locale.ROOT,
-          "  same GEMMs alone%s %8.2f s   (float32 projections %.2f s + %s %dx%d tiles %.2f s)"
-              + " engine / GEMMs = %.2f (target <= %.1f)%n",
+          "  same GEMMs alone%s %8.2f s   (float32 projections %.2f s + %s) engine / GEMMs = %.2f"
+              + " (target <= %.1f)%n",
           of,
           median(gemm),
           median(proj),
-          screen,
-          tr,
-          tc,
-          median(gemm) - median(proj),
+          tiles,
           engine / median(gemm),
           n <= 16384 ? 1.3 : 1.5);
       if (screen == Screen.INT8) {
@@ -504,7 +528,8 @@ public final class BenchCommand extends CliCommand {
                 n,
                 n,
                 int8 ? FeatureCircuits.INT8_TILE_ROWS : FeatureCircuits.DEFAULT_TILE_ROWS,
-                int8 ? FeatureCircuits.INT8_TILE_COLS : FeatureCircuits.DEFAULT_TILE_COLS)
+                int8 ? FeatureCircuits.INT8_TILE_COLS : FeatureCircuits.DEFAULT_TILE_COLS,
+                screen)
             / gib,
         org.bytedeco.javacpp.Pointer.maxBytes() / gib);
   }
@@ -638,33 +663,90 @@ public final class BenchCommand extends CliCommand {
   }
 
   /**
-   * Every product's tile GEMMs alone, with no scan or selection: the engine's own factors ({@link
-   * HeadProjections#product}: the same products), the same tile shape and the screen's GEMM (int8:
-   * oneDNN's integer GEMM on int8 copies of the factors; fp32: float32 GEMMs on the transposed
-   * column blocks the engine uses). The copies are made outside the timer into arrays reused from
-   * one product to the next, like the engine's, and one tile per shape is reused: nothing n x n is
-   * held, and nothing is allocated per product (freeing blocks of a few MB to tens of MB per
-   * product fragments the native heap: RSS grew by their size with every product, measured).
+   * Tile rows of the int8 floor's second way: one GEMM at a time on every core (ND4J's threads), on
+   * the engine's former tile, which measured fastest that way (smaller tiles lose to the threads'
+   * start and join per call).
    */
-  private static double tileGemms(FeatureCircuits fc, int[] heads, Screen screen, int tr, int tc) {
+  static final int INT8_SHARED_TILE_ROWS = 1024;
+
+  /** Tile columns of the int8 floor's second way. */
+  static final int INT8_SHARED_TILE_COLS = 8192;
+
+  /**
+   * The int8 floor: the seconds of every product's tile GEMMs, the engine's way (one tile per core
+   * at a time, on the engine's tile shape) and on every core at once ({@link
+   * #INT8_SHARED_TILE_ROWS} × {@link #INT8_SHARED_TILE_COLS}); the floor is the faster.
+   */
+  record Int8Floor(double perCore, double shared) {
+    double seconds() {
+      return Math.min(perCore, shared);
+    }
+  }
+
+  /**
+   * Every product's tile GEMMs alone, with no scan or selection: the engine's own factors ({@link
+   * HeadProjections#product}: the same products) and the screen's GEMM (int8: oneDNN's integer GEMM
+   * on int8 copies of the factors, on the engine's tiles one per core ({@link
+   * FactoredProduct#workers()} workers, one thread each, taking row blocks in turn, as the engine
+   * does), and again one tile at a time on every core; fp32: float32 GEMMs on the transposed column
+   * blocks the engine uses, on every core). The copies are made outside the timer into arrays
+   * reused from one product to the next, like the engine's, and one tile per shape is reused:
+   * nothing n x n is held, and nothing is allocated per product (freeing blocks of a few MB to tens
+   * of MB per product fragments the native heap: RSS grew by their size with every product,
+   * measured).
+   */
+  private static double fp32TileGemms(FeatureCircuits fc, int[] heads, int tr, int tc) {
     double seconds = 0;
     try (Scratch scratch = new Scratch()) {
       for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
         for (int h : heads) {
           FactoredProduct fp = fc.projections().product(kind, h);
-          seconds +=
-              screen == Screen.INT8
-                  ? int8Tiles(fp.left(), fp.right(), tr, tc, scratch)
-                  : fp32Tiles(fp.left(), fp.right(), tr, tc, scratch);
+          seconds += fp32Tiles(fp.left(), fp.right(), tr, tc, scratch);
         }
       }
     }
     return seconds;
   }
 
-  private static double int8Tiles(INDArray l, INDArray r, int tr, int tc, Scratch scratch) {
-    INDArray left = int8Copy(l, "l", scratch);
-    INDArray right = int8Copy(r, "r", scratch);
+  /** The int8 floor ({@link #fp32TileGemms} describes both ways). */
+  private static Int8Floor int8TileGemms(FeatureCircuits fc, int[] heads, int tr, int tc) {
+    double perCore = 0;
+    double shared = 0;
+    int workers = FactoredProduct.workers();
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(
+            workers,
+            task -> {
+              Thread t =
+                  new Thread(
+                      () -> {
+                        org.nd4j.nativeblas.NativeOpsHolder.getInstance()
+                            .getDeviceNativeOps()
+                            .setOmpNumThreads(1);
+                        task.run();
+                      },
+                      "saelab-floor");
+              t.setDaemon(true);
+              return t;
+            });
+    try (Scratch scratch = new Scratch()) {
+      for (CircuitKind kind : new CircuitKind[] {CircuitKind.QK, CircuitKind.OV}) {
+        for (int h : heads) {
+          FactoredProduct fp = fc.projections().product(kind, h);
+          INDArray left = int8Copy(fp.left(), "l", scratch);
+          INDArray right = int8Copy(fp.right(), "r", scratch);
+          perCore += int8TilesPerCore(left, right, tr, tc, workers, pool, scratch);
+          shared += int8Tiles(left, right, INT8_SHARED_TILE_ROWS, INT8_SHARED_TILE_COLS, scratch);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return new Int8Floor(perCore, shared);
+  }
+
+  /** One product's int8 tile GEMMs, one at a time, each on every core. */
+  private static double int8Tiles(INDArray left, INDArray right, int tr, int tc, Scratch scratch) {
     long nl = left.rows();
     long nr = right.rows();
     long t0 = System.nanoTime();
@@ -673,15 +755,82 @@ public final class BenchCommand extends CliCommand {
       for (long c0 = 0; c0 < nr; c0 += tc) {
         long cols = Math.min(nr, c0 + tc) - c0;
         INDArray bb = right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
-        Nd4j.exec(
-            DynamicCustomOp.builder("matmul")
-                .addInputs(aa, bb)
-                .addOutputs(scratch.get("tile", DataType.INT32, aa.rows(), cols))
-                .addIntegerArguments(0, 1)
-                .build());
+        int8Gemm(aa, bb, scratch.get("tile", DataType.INT32, aa.rows(), cols));
       }
     }
     return seconds(t0);
+  }
+
+  /**
+   * One product's int8 tile GEMMs as the engine runs them: {@code workers} threads of {@code pool}
+   * (one core each) take row blocks in turn and compute their tiles into tiles of their own.
+   */
+  private static double int8TilesPerCore(
+      INDArray left,
+      INDArray right,
+      int tr,
+      int tc,
+      int workers,
+      java.util.concurrent.ExecutorService pool,
+      Scratch scratch) {
+    long nl = left.rows();
+    long nr = right.rows();
+    // every worker's output tiles, one per shape the grid has, made before the timer
+    List<Map<Long, INDArray>> outs = new ArrayList<>();
+    for (int w = 0; w < workers; w++) {
+      Map<Long, INDArray> byShape = new java.util.HashMap<>();
+      for (long rows : new long[] {Math.min(tr, nl), nl % tr}) {
+        for (long cols : new long[] {Math.min(tc, nr), nr % tc}) {
+          if (rows > 0 && cols > 0) {
+            byShape.put(rows << 32 | cols, scratch.get("tile" + w, DataType.INT32, rows, cols));
+          }
+        }
+      }
+      outs.add(byShape);
+    }
+    java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+    List<java.util.concurrent.Future<?>> pending = new ArrayList<>();
+    long t0 = System.nanoTime();
+    for (int w = 0; w < workers; w++) {
+      Map<Long, INDArray> mine = outs.get(w);
+      pending.add(
+          pool.submit(
+              () -> {
+                for (long r0 = next.getAndIncrement() * tr;
+                    r0 < nl;
+                    r0 = next.getAndIncrement() * tr) {
+                  long rows = Math.min(nl, r0 + tr) - r0;
+                  INDArray aa = left.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+                  for (long c0 = 0; c0 < nr; c0 += tc) {
+                    long cols = Math.min(nr, c0 + tc) - c0;
+                    INDArray bb =
+                        right.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+                    int8Gemm(aa, bb, mine.get(rows << 32 | cols));
+                  }
+                }
+              }));
+    }
+    for (java.util.concurrent.Future<?> f : pending) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.util.concurrent.CancellationException("interrupted");
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException(e.getCause());
+      }
+    }
+    return seconds(t0);
+  }
+
+  /** {@code out = a · bᵀ} by oneDNN's integer GEMM (int8 in, exact int32 sums out). */
+  private static void int8Gemm(INDArray a, INDArray b, INDArray out) {
+    Nd4j.exec(
+        DynamicCustomOp.builder("matmul")
+            .addInputs(a, b)
+            .addOutputs(out)
+            .addIntegerArguments(0, 1)
+            .build());
   }
 
   private static double fp32Tiles(INDArray l, INDArray r, int tr, int tc, Scratch scratch) {

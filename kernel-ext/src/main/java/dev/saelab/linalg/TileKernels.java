@@ -29,6 +29,14 @@ interface TileKernels {
   int nextInt(ByteBuffer tile, int rowStart, int from, int to, int threshold, RankBy rankBy);
 
   /**
+   * The largest integer key ({@code |c|}, {@code c} or {@code -c}) among the int32 entries {@code
+   * [from, to)} of a row, or {@link Integer#MIN_VALUE} when the range is empty: a cheaper pass than
+   * {@link #nextInt} (no comparison per vector) that rules out a whole range at once. Entries must
+   * be greater than {@link Integer#MIN_VALUE} (the int8 screen's sums are).
+   */
+  int maxIntKey(ByteBuffer tile, int rowStart, int from, int to, RankBy rankBy);
+
+  /**
    * {@code Σ a[aStart+l]·b[bStart+l]} over {@code l < n} in double precision, from float32 data
    * (element indices; native order).
    */
@@ -80,6 +88,16 @@ interface TileKernels {
         }
       }
       return to;
+    }
+
+    @Override
+    public int maxIntKey(ByteBuffer tile, int rowStart, int from, int to, RankBy rankBy) {
+      int base = rowStart * 4;
+      long m = Integer.MIN_VALUE;
+      for (int c = from; c < to; c++) {
+        m = Math.max(m, intKey(tile.getInt(base + 4 * c), rankBy));
+      }
+      return (int) m;
     }
 
     @Override

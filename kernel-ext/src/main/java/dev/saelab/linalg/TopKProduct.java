@@ -12,18 +12,22 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
  * The top-k entries of {@code L · Rᵀ} ({@code L [nL, r]}, {@code R [nR, r]}) without materialising
  * the {@code nL × nR} matrix, exactly.
  *
- * <p>Tiles of the product are computed into a reused off-heap buffer by a fast GEMM (the {@link
+ * <p>Tiles of the product are computed into reused off-heap buffers by a fast GEMM (the {@link
  * Screen}: float32, or 8-bit integers with exact int32 sums), then one pass over the tile compares
  * whole vectors of approximate keys with the heap's threshold lowered by a rigorous bound on the
- * screen's error ({@link TileKernels}). The rare entries that pass are <em>rescored</em>: their
- * value is the double-precision dot product of the two float32 rows, rounded once to float, and
- * only that value enters the bounded heap. So every screen yields the same table: the top-k of the
- * correctly rounded products, ordered by key, then row, then column.
+ * screen's error ({@link TileKernels}). The float32 screen computes each tile on every core and
+ * then scans it on the workers; the int8 screen is fused: each worker computes its own tiles on one
+ * core and scans each one straight after its GEMM, while it is still in that core's cache. The rare
+ * entries that pass are <em>rescored</em>: their value is the double-precision dot product of the
+ * two float32 rows, rounded once to float, and only that value enters the bounded heap. So every
+ * screen yields the same table: the top-k of the correctly rounded products, ordered by key, then
+ * row, then column.
  *
  * <p>Exact norm-bound pruning: rows of L and R are sorted by L2 norm (descending); a tile whose
  * Cauchy–Schwarz bound {@code max‖l‖ · max‖r‖} (norms in double, suffix maxima) is below the
@@ -40,8 +44,9 @@ final class TopKProduct {
   private final Map<String, INDArray> tiles = new HashMap<>();
   private final Map<String, ByteBuffer> views = new HashMap<>();
   private final Map<String, INDArray> scratch = new HashMap<>();
+  private final Map<String, IntTile> intTiles = new HashMap<>();
   private final TileKernels kernels = TileKernels.best();
-  private final int threads = FactoredProduct.workers();
+  private final int threads;
   private java.util.concurrent.ExecutorService pool;
   private Side leftSide;
   private Side rightSide;
@@ -58,10 +63,16 @@ final class TopKProduct {
    * @param screen how tiles are computed before candidates are rescored
    */
   TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen) {
+    this(tileRows, tileCols, prune, screen, FactoredProduct.workers());
+  }
+
+  /** An engine with {@code workers} workers (tests: more workers than cores race harder). */
+  TopKProduct(int tileRows, int tileCols, boolean prune, Screen screen, int workers) {
     this.tileRows = tileRows;
     this.tileCols = tileCols;
     this.prune = prune;
     this.screen = screen;
+    this.threads = workers;
   }
 
   /** One scanning thread's bounded heap and counters. */
@@ -105,6 +116,9 @@ final class TopKProduct {
      * rises.
      */
     volatile float proved = Float.NEGATIVE_INFINITY;
+
+    /** Set when the caller is interrupted or a worker fails: the workers stop at the next tile. */
+    volatile boolean cancelled;
 
     Run(Side left, Side right, int k, RankBy rankBy, boolean excludeDiagonal) {
       this.left = left;
@@ -211,6 +225,32 @@ final class TopKProduct {
     long colBlocks = (nR + tc - 1) / tc;
     FactoredProduct.Stats st = new FactoredProduct.Stats();
     st.tiles = rowBlocks * colBlocks;
+    if (Thread.currentThread().isInterrupted()) {
+      throw new CancellationException("interrupted");
+    }
+    if (int8) {
+      int8Tiles(run, tr, tc, k, progress);
+    } else {
+      floatTiles(run, tr, tc, st, progress);
+    }
+    for (Worker w : run.workers) {
+      st.add(w.st);
+    }
+    if (stats != null) {
+      stats.add(st);
+    }
+    return run.merged(k);
+  }
+
+  /**
+   * The float32 screen: each tile's GEMM runs on every core (ND4J's threads), then the scanning
+   * workers share its rows.
+   */
+  private void floatTiles(Run run, int tr, int tc, FactoredProduct.Stats st, Runnable progress) {
+    Side ls = run.left;
+    Side rs = run.right;
+    int nL = ls.sorted.rows();
+    int nR = rs.sorted.rows();
     for (int r0 = 0; r0 < nL; r0 += tr) {
       if (Thread.currentThread().isInterrupted()) {
         throw new CancellationException("interrupted");
@@ -224,45 +264,224 @@ final class TopKProduct {
           st.skipped += (nR - c0 + tc - 1) / tc;
           break; // later column blocks have smaller norms still
         }
-        if (int8) {
-          INDArray tile = tile(DataType.INT32, rows, cols);
-          INDArray a = ls.int8.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
-          INDArray b = rs.int8.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
-          Nd4j.exec(
-              DynamicCustomOp.builder("matmul")
-                  .addInputs(a, b)
-                  .addOutputs(tile)
-                  .addIntegerArguments(0, 1)
-                  .build());
-          ByteBuffer v = view(DataType.INT32, rows, cols);
-          if (r0 == 0 && c0 == 0) {
-            prime(run, v, rows, cols, k);
-          }
-          scanInParallel(
-              run, rows, (w, row) -> scanIntRow(run, w, v, row, cols, rowOffset, colOffset));
-        } else {
-          INDArray tile = tile(DataType.FLOAT, rows, cols);
-          INDArray a = ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
-          Nd4j.gemm(a, rs.transposedBlock(c0, cols), tile, false, false, 1.0, 0.0);
-          ByteBuffer v = view(DataType.FLOAT, rows, cols);
-          double maxCol = rs.maxFrom[c0];
-          scanInParallel(
-              run,
-              rows,
-              (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
-        }
+        INDArray tile = tile(DataType.FLOAT, rows, cols);
+        INDArray a = ls.sorted.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+        Nd4j.gemm(a, rs.transposedBlock(c0, cols), tile, false, false, 1.0, 0.0);
+        ByteBuffer v = view(DataType.FLOAT, rows, cols);
+        double maxCol = rs.maxFrom[c0];
+        scanInParallel(
+            run,
+            rows,
+            (w, row) -> scanFloatRow(run, w, v, row, cols, rowOffset, colOffset, maxCol));
       }
       if (progress != null) {
         progress.run();
       }
     }
-    for (Worker w : run.workers) {
-      st.add(w.st);
+  }
+
+  /**
+   * The int8 screen, fused: every worker takes whole row blocks in turn and, tile after tile,
+   * computes the tile's integer GEMM on its own core (one thread) into a buffer of its own and
+   * scans it at once, while the tile is still in the core's cache. No tile is ever read back from
+   * main memory, and no worker waits for another. The first tile is computed beforehand, to prime
+   * the threshold ({@link #prime}), and scanned by worker 0. The caller's thread waits, reporting
+   * each finished row block to {@code progress}.
+   */
+  private void int8Tiles(Run run, int tr, int tc, int k, Runnable progress) {
+    Side ls = run.left;
+    Side rs = run.right;
+    int nL = ls.sorted.rows();
+    int nR = rs.sorted.rows();
+    int rowBlocks = (nL + tr - 1) / tr;
+    IntTile[] buffers = new IntTile[run.workers.length];
+    for (int w = 0; w < buffers.length; w++) {
+      buffers[w] = intTile(w, tr, tc);
     }
-    if (stats != null) {
-      stats.add(st);
+    int rows0 = Math.min(tr, nL);
+    int cols0 = Math.min(tc, nR);
+    intGemm(ls, rs, 0, rows0, 0, cols0, buffers[0].shaped(rows0, cols0));
+    prime(run, buffers[0].bytes, rows0, cols0, k);
+    for (int row = 0; row < rows0; row++) {
+      scanIntRow(run, run.workers[0], buffers[0].bytes, row, cols0, 0, 0);
     }
-    return run.merged(k);
+    java.util.concurrent.atomic.AtomicInteger nextBlock =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.Semaphore finished = new java.util.concurrent.Semaphore(0);
+    List<java.util.concurrent.Future<?>> pending = new ArrayList<>();
+    for (int w = 0; w < buffers.length; w++) {
+      Worker worker = run.workers[w];
+      IntTile buf = buffers[w];
+      pending.add(
+          pool()
+              .submit(
+                  () -> {
+                    for (int rb = nextBlock.getAndIncrement();
+                        rb < rowBlocks && !run.cancelled;
+                        rb = nextBlock.getAndIncrement()) {
+                      intRowBlock(run, worker, buf, rb * tr, Math.min(tr, nL - rb * tr), tc);
+                      finished.release();
+                    }
+                  }));
+    }
+    RuntimeException failure = null;
+    boolean interrupted = false;
+    try {
+      for (int done = 0; done < rowBlocks; ) {
+        if (finished.tryAcquire(20, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          done++;
+          if (progress != null) {
+            progress.run();
+          }
+        } else if (failed(pending) || allDone(pending) && finished.availablePermits() == 0) {
+          break;
+        }
+      }
+    } catch (InterruptedException e) {
+      interrupted = true;
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      run.cancelled |= interrupted || failure != null;
+    }
+    // Wait for every worker even when interrupted or failed: the tiles' memory must outlive their
+    // writers and readers (it is reused by the next product and freed by release()).
+    RuntimeException workerFailure = awaitAll(pending);
+    if (interrupted || Thread.currentThread().isInterrupted()) {
+      Thread.currentThread().interrupt();
+      throw new CancellationException("interrupted");
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    if (workerFailure != null) {
+      throw workerFailure;
+    }
+  }
+
+  /**
+   * One row block of the fused int8 screen for one worker: its tiles left to right (row block 0
+   * starts after the priming tile), until the norm bound rules out the rest.
+   */
+  private void intRowBlock(Run run, Worker w, IntTile buf, int r0, int rows, int tc) {
+    Side ls = run.left;
+    Side rs = run.right;
+    int nR = rs.sorted.rows();
+    for (int c0 = r0 == 0 ? tc : 0; c0 < nR && !run.cancelled; c0 += tc) {
+      int cols = Math.min(tc, nR - c0);
+      if (prune && ls.maxFrom[r0] * rs.maxFrom[c0] * (1 + 1e-6) < w.threshold()) {
+        w.st.skipped += (nR - c0 + tc - 1) / tc;
+        return; // later column blocks have smaller norms still
+      }
+      intGemm(ls, rs, r0, rows, c0, cols, buf.shaped(rows, cols));
+      for (int row = 0; row < rows; row++) {
+        scanIntRow(run, w, buf.bytes, row, cols, r0, c0);
+      }
+    }
+  }
+
+  /** The integer GEMM of sorted rows {@code [r0, r0+rows)} of L by {@code [c0, c0+cols)} of R. */
+  private static void intGemm(Side ls, Side rs, int r0, int rows, int c0, int cols, INDArray out) {
+    INDArray a = ls.int8.get(NDArrayIndex.interval(r0, r0 + rows), NDArrayIndex.all());
+    INDArray b = rs.int8.get(NDArrayIndex.interval(c0, c0 + cols), NDArrayIndex.all());
+    Nd4j.exec(
+        DynamicCustomOp.builder("matmul")
+            .addInputs(a, b)
+            .addOutputs(out)
+            .addIntegerArguments(0, 1)
+            .build());
+  }
+
+  private static boolean failed(List<java.util.concurrent.Future<?>> pending) {
+    for (java.util.concurrent.Future<?> f : pending) {
+      if (f.isDone()) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          return true;
+        } catch (InterruptedException | CancellationException e) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static boolean allDone(List<java.util.concurrent.Future<?>> pending) {
+    for (java.util.concurrent.Future<?> f : pending) {
+      if (!f.isDone()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Waits for every future, uninterruptibly (restoring the thread's interrupt), and returns the
+   * first failure, if any.
+   */
+  private static RuntimeException awaitAll(List<java.util.concurrent.Future<?>> pending) {
+    RuntimeException failure = null;
+    boolean interrupted = false;
+    for (java.util.concurrent.Future<?> f : pending) {
+      while (true) {
+        try {
+          f.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (java.util.concurrent.ExecutionException e) {
+          Throwable c = e.getCause();
+          failure =
+              failure != null
+                  ? failure
+                  : c instanceof RuntimeException
+                      ? (RuntimeException) c
+                      : new IllegalStateException(c);
+          break;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    return failure;
+  }
+
+  /**
+   * One int8 worker's GEMM output: a {@code [tileRows, tileCols]} int32 buffer, and c-order views
+   * of its first {@code rows·cols} elements for the smaller tiles at the edges.
+   */
+  private static final class IntTile {
+    final INDArray full;
+    final ByteBuffer bytes;
+    private final Map<Long, INDArray> shapes = new HashMap<>();
+
+    IntTile(int rows, int cols) {
+      full = Nd4j.createUninitialized(DataType.INT32, new long[] {rows, cols}, 'c');
+      bytes = full.data().asNio().order(ByteOrder.nativeOrder());
+    }
+
+    INDArray shaped(int rows, int cols) {
+      if (rows == full.rows() && cols == full.columns()) {
+        return full;
+      }
+      return shapes.computeIfAbsent(
+          ((long) rows << 32) | cols,
+          kk ->
+              Nd4j.create(
+                  full.data(),
+                  new long[] {rows, cols},
+                  new long[] {cols, 1},
+                  0,
+                  'c',
+                  DataType.INT32));
+    }
+  }
+
+  private IntTile intTile(int worker, int rows, int cols) {
+    return intTiles.computeIfAbsent(
+        worker + ":" + rows + "x" + cols, kk -> new IntTile(rows, cols));
   }
 
   /**
@@ -413,11 +632,19 @@ final class TopKProduct {
 
   private java.util.concurrent.ExecutorService pool() {
     if (pool == null) {
+      // one thread per worker; each runs ND4J's native code (the int8 tiles' GEMMs) on one OpenMP
+      // thread, a setting of its own thread (the caller's GEMMs keep every core)
       pool =
           java.util.concurrent.Executors.newFixedThreadPool(
-              threads - 1,
+              threads,
               task -> {
-                Thread t = new Thread(task, "saelab-scan");
+                Thread t =
+                    new Thread(
+                        () -> {
+                          NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
+                          task.run();
+                        },
+                        "saelab-tiles");
                 t.setDaemon(true);
                 return t;
               });
@@ -466,6 +693,10 @@ final class TopKProduct {
       int to = Math.min(cols, (g + 1) * g0 - c0);
       float theta = w.threshold();
       int t = intThreshold(run, theta, i, g);
+      if (kernels.maxIntKey(tile, rowStart, from, to, run.rankBy) < t) {
+        from = to; // the usual case: nothing in the group reaches the threshold
+        continue;
+      }
       for (int c = kernels.nextInt(tile, rowStart, from, to, t, run.rankBy);
           c < to;
           c = kernels.nextInt(tile, rowStart, c + 1, to, t, run.rankBy)) {
@@ -622,6 +853,8 @@ final class TopKProduct {
     tiles.values().forEach(INDArray::close);
     tiles.clear();
     views.clear();
+    intTiles.values().forEach(t -> t.full.close());
+    intTiles.clear();
     scratch.values().forEach(INDArray::close);
     scratch.clear();
     leftSide = null;

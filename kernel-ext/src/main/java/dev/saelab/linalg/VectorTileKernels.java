@@ -90,6 +90,47 @@ final class VectorTileKernels implements TileKernels {
   }
 
   @Override
+  public int maxIntKey(ByteBuffer tile, int rowStart, int from, int to, RankBy rankBy) {
+    int base = rowStart * 4;
+    int lanes = I.length();
+    int c = from;
+    int upper = from + (to - from) / (2 * lanes) * (2 * lanes);
+    long m = Integer.MIN_VALUE;
+    if (upper > from) {
+      // two accumulators overlap the loads; -c's largest key is minus the smallest c
+      boolean neg = rankBy == RankBy.NEG_VALUE;
+      IntVector m0 = IntVector.broadcast(I, neg ? Integer.MAX_VALUE : Integer.MIN_VALUE);
+      IntVector m1 = m0;
+      for (; c < upper; c += 2 * lanes) {
+        IntVector v0 = IntVector.fromByteBuffer(I, tile, base + 4 * c, ORDER);
+        IntVector v1 = IntVector.fromByteBuffer(I, tile, base + 4 * (c + lanes), ORDER);
+        switch (rankBy) {
+          case ABS:
+            m0 = m0.max(v0.abs());
+            m1 = m1.max(v1.abs());
+            break;
+          case VALUE:
+            m0 = m0.max(v0);
+            m1 = m1.max(v1);
+            break;
+          default:
+            m0 = m0.min(v0);
+            m1 = m1.min(v1);
+            break;
+        }
+      }
+      m =
+          neg
+              ? -(long) m0.min(m1).reduceLanes(VectorOperators.MIN)
+              : m0.max(m1).reduceLanes(VectorOperators.MAX);
+    }
+    for (; c < to; c++) {
+      m = Math.max(m, TileKernels.intKey(tile.getInt(base + 4 * c), rankBy));
+    }
+    return (int) m;
+  }
+
+  @Override
   public double dot(ByteBuffer a, int aStart, ByteBuffer b, int bStart, int n) {
     int lanes = D.length();
     DoubleVector acc = DoubleVector.zero(D);

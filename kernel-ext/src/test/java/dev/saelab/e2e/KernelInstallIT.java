@@ -106,16 +106,16 @@ class KernelInstallIT {
     // a rapaio kernel sometimes binds its sockets and never answers kernel_info (a start-up race
     // `saelab notebook run` retries too): up to three starts
     String log = "";
-    int code = -1;
-    for (int attempt = 1; attempt <= 3 && code != 0; attempt++) {
+    int exit = -1;
+    for (int attempt = 1; attempt <= 3 && exit != 0; attempt++) {
       Process p = pb.start();
       log = new String(p.getInputStream().readAllBytes());
-      code = p.waitFor();
-      if (code != 0 && !log.contains("didn't respond") && !log.contains("Kernel died")) {
+      exit = p.waitFor();
+      if (exit != 0 && !log.contains("didn't respond") && !log.contains("Kernel died")) {
         break;
       }
     }
-    assertEquals(0, code, log);
+    assertEquals(0, exit, log);
     String out = Files.readString(executed);
     assertTrue(out.contains("d_model=48"), out);
     assertEquals(
