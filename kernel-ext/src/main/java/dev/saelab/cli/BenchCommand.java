@@ -163,6 +163,13 @@ public final class BenchCommand extends CliCommand {
     @Option(names = "--no-torch", description = "skip the PyTorch peer")
     boolean noTorch;
 
+    @Option(
+        names = "--no-fp32-floor",
+        description =
+            "with the int8 screen, skip the every-product-in-float32 baseline (the int8 floor, the"
+                + " one the target is against, still runs; saves ~20 min at 262k features)")
+    boolean noFp32Floor;
+
     @Option(names = "--no-baseline", description = "skip the GEMM-alone baselines")
     boolean noBaseline;
 
@@ -384,12 +391,14 @@ public final class BenchCommand extends CliCommand {
             shared[round] = f.shared();
             gemm[round] = proj[round] + f.seconds();
             fp32[round] =
-                proj[round]
-                    + fp32TileGemms(
-                        fc,
-                        heads,
-                        FeatureCircuits.DEFAULT_TILE_ROWS,
-                        FeatureCircuits.DEFAULT_TILE_COLS);
+                a.noFp32Floor
+                    ? Double.NaN
+                    : proj[round]
+                        + fp32TileGemms(
+                            fc,
+                            heads,
+                            FeatureCircuits.DEFAULT_TILE_ROWS,
+                            FeatureCircuits.DEFAULT_TILE_COLS);
           } else {
             gemm[round] = proj[round] + fp32TileGemms(fc, heads, tr, tc);
             fp32[round] = gemm[round];
@@ -434,7 +443,9 @@ public final class BenchCommand extends CliCommand {
           tiles,
           engine / median(gemm),
           n <= 16384 ? 1.3 : 1.5);
-      if (screen == Screen.INT8) {
+      if (screen == Screen.INT8 && a.noFp32Floor) {
+        out.println("  float32 GEMMs alone: skipped (--no-fp32-floor)");
+      } else if (screen == Screen.INT8) {
         out.printf(
             Locale.ROOT,
             "  float32 GEMMs alone%s %8.2f s   (every product in float32, no selection)"

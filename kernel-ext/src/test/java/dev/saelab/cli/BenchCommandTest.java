@@ -168,6 +168,28 @@ class BenchCommandTest {
   }
 
   @Test
+  void theFloat32FloorCanBeSkippedAndTheInt8FloorStillRuns() {
+    String[] r =
+        InspectCommandTest.run(
+            "bench",
+            "tables",
+            "--features",
+            "256",
+            "--top",
+            "5",
+            "--screen",
+            "int8",
+            "--no-numpy",
+            "--no-torch",
+            "--no-prune-compare",
+            "--no-screen-compare",
+            "--no-fp32-floor");
+    assertEquals("0", r[0], r[2]);
+    assertTrue(r[1].contains("float32 GEMMs alone: skipped (--no-fp32-floor)"), r[1]);
+    assertTrue(r[1].contains("same GEMMs alone") && r[1].contains("engine / GEMMs = "), r[1]);
+  }
+
+  @Test
   void shapesAreTheGemmaModelsAndABadShapeNamesTheValidOnes() {
     String[] r =
         InspectCommandTest.run(
