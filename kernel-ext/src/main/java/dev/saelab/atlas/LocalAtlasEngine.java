@@ -100,6 +100,13 @@ public final class LocalAtlasEngine implements AtlasEngine {
       throw e;
     } finally {
       pool.shutdownNow();
+      // the unit in flight finishes (or stops) before this returns: what is on disk afterwards is
+      // what a rerun finds
+      try {
+        pool.awaitTermination(10, java.util.concurrent.TimeUnit.MINUTES);
+      } catch (InterruptedException again) {
+        Thread.currentThread().interrupt();
+      }
       AtlasInputs.clearCache();
     }
     boolean merged = false;
