@@ -91,7 +91,8 @@ class StandaloneClusterIT {
     }
     assertTrue(text.contains("wrote atlas " + out + ": 68 units (68 computed"), text);
     // the lost executor's work was run again elsewhere: its units in flight fail over, or, when the
-    // kill lands between stages, its finished outputs are lost with it and recomputed (timing decides)
+    // kill lands between stages, its finished outputs are lost with it and recomputed (timing
+    // decides)
     assertTrue(text.contains("failed on executor") || text.contains("rerun on executor"), text);
 
     // the single-machine atlas and tables of the same spec, in this JVM
